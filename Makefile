@@ -1,0 +1,57 @@
+# Speech-restoration benchmark. `make install && make demo`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is installed first and pinned: 2.13.0 is the CPU wheel on the dev/CI machines' disk; an
+# unpinned torch resolves to a multi-GB CUDA build. Set TORCH_SPEC to choose another build.
+TORCH_SPEC ?= torch==2.13.0
+# Extras the test suite needs (heavy, weight-hungry extras such as nemo/ray stay opt-in).
+EXTRAS ?= dev,train
+# The small real corpora and weight mirror shipped beside the repo are used when present.
+SHARED := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED)/corpora),)
+export BENCHMARK_CORPORA ?= $(SHARED)/corpora
+export BENCHMARK_ASSET_MIRROR ?= $(SHARED)/assets
+endif
+export BENCHMARK_DATA ?= $(CURDIR)/data
+PYTEST_ARGS ?=
+
+.PHONY: install test testsets demo bench lint clean help
+
+help:
+	@echo "make install   create .venv and install the harness (torch first, then everything)"
+	@echo "make demo      build small test sets, run the offline systems, score, write a report"
+	@echo "make test      run the test suite"
+	@echo "make testsets  build every test set from BENCHMARK_CORPORA ($(BENCHMARK_CORPORA))"
+	@echo "make bench     speed/memory benchmarks, results in bench/results/"
+	@echo "make lint      ruff"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install "$(TORCH_SPEC)"
+	# one resolver call so every constraint (torch pin included) is seen together
+	$(PY) -m pip install "$(TORCH_SPEC)" -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+testsets: $(VENV)/.installed
+	$(PY) -m benchmark testsets build all $(TESTSET_ARGS)
+
+demo: $(VENV)/.installed
+	$(PY) -m benchmark.demo
+
+bench: $(VENV)/.installed
+	mkdir -p bench/results
+	$(PY) -m bench.run_all
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check benchmark systems testsets metrics tests
+
+clean:
+	rm -rf data reports/*/ .pytest_cache

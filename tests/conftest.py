@@ -1,0 +1,42 @@
+"""Shared fixtures: the real mini corpora and weight mirror in ../shared/data (never copied)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT.parent / "shared" / "data").resolve()
+CORPORA = SHARED / "corpora"
+ASSET_MIRROR = SHARED / "assets"
+
+os.environ.setdefault("BENCHMARK_NO_PROGRESS", "1")
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"test data missing: {path} (the repo expects ../shared/data beside it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    return _need(CORPORA)
+
+
+@pytest.fixture(scope="session")
+def asset_mirror() -> Path:
+    return _need(ASSET_MIRROR)
+
+
+@pytest.fixture
+def isolated_env(tmp_path, monkeypatch):
+    """Fresh cache/data/report folders for one test; no mirror unless the test sets one."""
+    monkeypatch.setenv("BENCHMARK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCHMARK_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BENCHMARK_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.delenv("BENCHMARK_ASSET_MIRROR", raising=False)
+    monkeypatch.setenv("BENCHMARK_OFFLINE", "1")
+    return tmp_path

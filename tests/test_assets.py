@@ -1,0 +1,89 @@
+import subprocess
+import sys
+
+import pytest
+
+from benchmark import assets
+from benchmark.errors import AssetError
+
+GTCRN_SHA = "f648b02f2d7ff96ebcb0eec2219688a08ed12fe7e3d50f248605a90eba8cad17"
+
+
+def test_catalog_records_are_complete():
+    for a in assets.all_assets():
+        assert a.urls and a.urls[0].startswith("https://"), a.name
+        assert len(a.sha256) == 64 and a.size > 0 and a.licence and a.path and a.used_by, a.name
+
+
+def test_fetch_from_local_mirror_folder(isolated_env, asset_mirror, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
+    path = assets.fetch("gtcrn_onnx")
+    assert path == isolated_env / "cache/gtcrn/gtcrn.onnx"
+    assert assets.sha256_of(path) == GTCRN_SHA
+    assert [r.status for r in assets.verify(["gtcrn_onnx", "nisqa"])] == ["ok", "missing"]
+
+
+def test_fetch_from_file_url_and_resume(isolated_env, asset_mirror, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", asset_mirror.as_uri())
+    a = assets.get_asset("nisqa")
+    target = a.cached_path()
+    target.parent.mkdir(parents=True)
+    # a partial download from an earlier, interrupted fetch
+    part = target.with_name(target.name + ".part")
+    part.write_bytes((asset_mirror / "nisqa/nisqa.tar").read_bytes()[:300_000])
+    path = assets.fetch("nisqa")
+    assert assets.sha256_of(path) == a.sha256 and not part.exists()
+
+
+def test_tampered_file_is_refused(isolated_env, asset_mirror, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
+    path = assets.fetch("gtcrn_onnx")
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(AssetError, match="corrupted or truncated"):
+        assets.fetch("gtcrn_onnx")
+    res = assets.verify(["gtcrn_onnx"])
+    assert res[0].status == "corrupted" and GTCRN_SHA in res[0].detail
+
+
+def test_truncated_mirror_copy_is_refused(isolated_env, tmp_path, asset_mirror, monkeypatch):
+    bad = tmp_path / "badmirror/gtcrn"
+    bad.mkdir(parents=True)
+    (bad / "gtcrn.onnx").write_bytes((asset_mirror / "gtcrn/gtcrn.onnx").read_bytes()[:1000])
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(tmp_path / "badmirror"))
+    with pytest.raises(AssetError, match="sha256 mismatch"):
+        assets.fetch("gtcrn_onnx")
+    assert not assets.get_asset("gtcrn_onnx").cached_path().exists()
+
+
+def test_missing_offline_names_asset_url_and_path(isolated_env):
+    with pytest.raises(AssetError) as exc:
+        assets.fetch("gtcrn_onnx")
+    msg = str(exc.value)
+    assert "gtcrn_onnx" in msg and "https://github.com/Xiaobin-Rong/gtcrn" in msg
+    assert str(isolated_env / "cache/gtcrn/gtcrn.onnx") in msg
+
+
+def _cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "benchmark", *args], capture_output=True,
+                          text=True, env=env)
+
+
+def test_cli_fetch_verify_flipped_byte(isolated_env, asset_mirror):
+    import os
+    env = {**os.environ, "BENCHMARK_ASSET_MIRROR": str(asset_mirror)}
+    r = _cli("assets", "fetch", "gtcrn_onnx", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "gtcrn_onnx: ok" in r.stdout
+    r = _cli("assets", "verify", env=env)
+    assert r.returncode == 0 and "gtcrn_onnx: OK" in r.stdout
+    path = isolated_env / "cache/gtcrn/gtcrn.onnx"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(data)
+    r = _cli("assets", "verify", env=env)
+    assert r.returncode == 1
+    assert "gtcrn_onnx: CORRUPTED" in r.stdout and "expected " + GTCRN_SHA in r.stdout
+    r = _cli("assets", "list", env=env)
+    assert r.returncode == 0 and "nisqa" in r.stdout

@@ -1,0 +1,58 @@
+"""Test-set manifests: one typed JSON record per item in `<set>/manifest.jsonl`, plus
+`<set>/CHECKSUMS` (sha256 of every rendered file) and `<set>/info.json` (builder, version, seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import BenchmarkError
+
+
+@dataclass
+class ManifestItem:
+    id: str
+    degraded: str                   # path relative to the set folder
+    target: str | None              # path relative to the set folder (None: no clean reference)
+    rate: int                       # degraded audio rate
+    target_rate: int | None
+    duration: float                 # seconds
+    subset: str = ""                # e.g. "2kHz" for sr, "no_reverb" for dns2020
+    transcript: str | None = None
+    speaker: str | None = None
+    seed: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)   # every distortion parameter drawn
+    sources: dict[str, Any] = field(default_factory=dict)  # source files used (relative to corpora)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ManifestItem:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def write_manifest(path: Path, items: list[ManifestItem]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(item.to_json() + "\n" for item in items))
+    tmp.replace(path)
+
+
+def read_manifest(path: Path) -> list[ManifestItem]:
+    if not path.exists():
+        raise BenchmarkError(f"{path}: no manifest. Build the test set first: "
+                             f"python -m benchmark testsets build {path.parent.name}")
+    items = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(ManifestItem.from_dict(json.loads(line)))
+        except (ValueError, TypeError) as exc:
+            raise BenchmarkError(f"{path}:{n}: malformed manifest line ({exc})") from exc
+    return items
