@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
 
-from benchmark.commands._util import not_implemented
+from benchmark.commands._util import print_table
+from benchmark.errors import BenchmarkError
+from benchmark.paths import corpora_dir, testsets_dir
 
 NAME = "testsets"
 HELP = "build, list and verify test sets"
@@ -15,6 +21,11 @@ $BENCHMARK_DATA/testsets/<name>/ with manifest.jsonl and CHECKSUMS.
   testsets list                         each set, its source corpora and whether they are found
   testsets build NAME|all [--items N] [--seed S] [--out DIR] [--workers W] [--allow-repeat]
   testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS
+
+--items N: items to simulate (all_gsr, vctk_gsr, libri_noisy), utterances per rate (sr), at most
+N per subset (dns2020, ingested). More items than source utterances is an error for one set
+(unless --allow-repeat); with 'all', such a set is built from every utterance once, with a note. Same corpora + same --seed => byte-identical files, whatever
+--workers is.
 """
 
 
@@ -34,5 +45,100 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     v.add_argument("--out", help="test-set folder (default $BENCHMARK_DATA/testsets)")
 
 
+def _names(requested: list[str]) -> list[str]:
+    from testsets import TESTSETS
+    if "all" in requested:
+        return TESTSETS.names()
+    for n in requested:
+        TESTSETS.get(n)          # unknown name: one clear error listing the known sets
+    return list(dict.fromkeys(requested))
+
+
+def _list() -> int:
+    from testsets import TESTSETS
+    corpora = corpora_dir()
+    rows = []
+    for name, cls in TESTSETS:
+        found = [f"{c} ({'found' if (corpora / c).is_dir() else 'MISSING'})" for c in cls.info.corpora]
+        rows.append({"set": name, "rate": cls.info.rate, "items": cls.info.default_items or "all",
+                     "corpora": ", ".join(found), "recipe": cls.info.paper})
+    print_table(rows)
+    print(f"\ncorpora: {corpora.resolve()}  (BENCHMARK_CORPORA or --corpora)")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from testsets import TESTSETS, BuildOptions
+    from testsets.corpora import MissingCorpusError
+    from testsets.simulated import CorpusTooSmallError
+    if args.items is not None and args.items < 1:
+        raise BenchmarkError(f"--items must be at least 1, got {args.items}")
+    if args.workers < 1:
+        raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
+    out = testsets_dir(args.out)
+    opts = BuildOptions(corpora=corpora_dir(), out=out, items=args.items, seed=args.seed,
+                        workers=args.workers, allow_repeat=args.allow_repeat)
+    names = _names(args.names)
+    failed = []
+    for name in names:
+        builder = TESTSETS.get(name)()
+        t0 = time.perf_counter()
+        note = ""
+        try:
+            try:
+                folder = builder.build(opts)
+            except CorpusTooSmallError as exc:
+                if len(names) == 1:
+                    raise
+                # `build all`: a corpus smaller than --items gives every utterance it has, once
+                folder = builder.build(dataclasses.replace(opts, items=exc.available))
+                note = (f"corpus has {exc.available} source utterances: built {exc.available} "
+                        f"items, not {opts.items} (build it alone with --allow-repeat to reuse)")
+        except MissingCorpusError as exc:
+            if len(names) == 1:
+                raise
+            print(f"{name}: not built: {exc}", file=sys.stderr)
+            failed.append(name)
+            continue
+        res = getattr(builder, "result", None)
+        secs = time.perf_counter() - t0
+        audio = f", {res.seconds_audio:.1f} s of audio" if res else ""
+        print(f"{name}: {res.items if res else '?'} items{audio} in {secs:.1f} s -> {folder}")
+        for line in (res.notes if res else []) + ([note] if note else []):
+            print(f"  note: {line}")
+    if failed:
+        print(f"{len(failed)} set(s) not built (missing corpora): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from testsets.engine import verify_set
+    out = testsets_dir(args.out)
+    if args.names:
+        folders = [out / n for n in args.names]
+    else:
+        folders = sorted(p.parent for p in Path(out).glob("*/CHECKSUMS"))
+    if not folders:
+        raise BenchmarkError(f"no built test sets under {out}. Build them first: "
+                             "python -m benchmark testsets build all")
+    bad = 0
+    for folder in folders:
+        if not folder.is_dir():
+            raise BenchmarkError(f"test set folder {folder} does not exist; build it first: "
+                                 f"python -m benchmark testsets build {folder.name}")
+        rep = verify_set(folder)
+        status = "ok" if not (rep.mismatched or rep.missing) else "MISMATCH"
+        print(f"{rep.name}: {status} ({rep.ok} files ok, {len(rep.mismatched)} differ, "
+              f"{len(rep.missing)} missing)")
+        for rel in rep.mismatched:
+            print(f"  differs: {rel}")
+        for rel in rep.missing:
+            print(f"  missing: {rel}")
+        bad += len(rep.mismatched) + len(rep.missing)
+    return 1 if bad else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    return not_implemented(f"testsets {args.action}", "Test sets")
+    return {"list": _list, "build": _build, "verify": _verify}[args.action](
+        *([] if args.action == "list" else [args]))

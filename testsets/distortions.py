@@ -1,0 +1,236 @@
+"""The seeded distortion pipeline (VoiceFixer Algorithm 1, 003 App. C.2), shared by the test-set
+builders and the MaskSR trainer's on-the-fly data: `sample_params` draws, `render` applies.
+
+Conventions (decided here where the papers are silent; see the module tests for measurements):
+- The clean speech is peak-normalised to 1 first; the target is that speech times the gain.
+- Reverb: the RIR is convolved and the result is shifted by the RIR's direct-path delay (the
+  index of its largest magnitude) and cut to the input length, so the reverberant input stays
+  time-aligned with the dry target.
+- Clipping: x is peak-normalised to 1, then `clip(x, -eta, eta)`.
+- Low bandwidth: a zero-phase (forward-backward, `sosfiltfilt`) low-pass of the drawn type,
+  order and cutoff, then resampling to 2*cutoff and back (`benchmark.audio.resample`). A cutoff
+  at or above the Nyquist frequency leaves the signal as it is.
+- Noise: SNR is defined over the *active speech*: 10 ms frames whose speech power is within
+  `ACTIVE_DB` of the loudest frame; speech power and noise power are both averaged over those
+  frames. The noise is scaled to meet the drawn SNR exactly under that definition.
+- Gain: the final degraded signal and the target are both multiplied by `gain`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from benchmark.audio import resample
+
+FILTER_TYPES = ("butter", "cheby1", "bessel", "ellip")
+STAGES = ("reverb", "clip", "lowpass", "noise")
+TRAIN_ORDER = ("reverb", "clip", "lowpass", "noise")        # Algorithm 1 (003 App. C.2)
+TEST_ORDER = ("reverb", "noise", "clip", "lowpass")         # ALL-GSR / HiFi-Res (004 Sec. 4.2.1)
+CHEBY_RIPPLE_DB = 0.1       # pass-band ripple of cheby1/ellip designs (paper silent)
+ELLIP_STOP_DB = 60.0        # stop-band attenuation of ellip designs (paper silent)
+ACTIVE_DB = 40.0            # active-speech frames: within 40 dB of the loudest 10 ms frame
+
+
+@dataclass(frozen=True)
+class DistortionConfig:
+    """Probabilities and ranges. Defaults: Algorithm 1 as published (003 App. C.2); p4 and p5
+    are not given in the paper: noise is always added (p5 = 1; SNRs up to 40 dB cover the nearly
+    clean case) and the noise is low-passed with the speech half the time (p4 = 0.5)."""
+    p_reverb: float = 0.25                                  # p1
+    p_clip: float = 0.25                                    # p2
+    p_lowpass: float = 0.5                                  # p3
+    p_noise_lowpass: float = 0.5                            # p4 (paper silent)
+    p_noise: float = 1.0                                    # p5 (paper silent)
+    clip_range: tuple[float, float] = (0.06, 0.9)           # eta ~ U
+    cutoff_range: tuple[float, float] = (750.0, 22050.0)    # Hz ~ U, rounded to 1 Hz
+    order_range: tuple[int, int] = (2, 10)                  # filter order ~ U{lo..hi}
+    filter_types: tuple[str, ...] = FILTER_TYPES
+    snr_range: tuple[float, float] = (-5.0, 40.0)           # dB ~ U
+    gain_range: tuple[float, float] = (0.3, 1.0)            # q ~ U
+    order: tuple[str, ...] = TRAIN_ORDER
+
+    def __post_init__(self) -> None:
+        if sorted(self.order) != sorted(STAGES):
+            raise ValueError(f"order must be a permutation of {STAGES}, got {self.order}")
+        bad = set(self.filter_types) - set(FILTER_TYPES)
+        if bad:
+            raise ValueError(f"unknown filter types {sorted(bad)}; known: {FILTER_TYPES}")
+
+
+@dataclass(frozen=True)
+class LowpassParams:
+    filter_type: str
+    cutoff: float       # Hz
+    order: int
+
+
+@dataclass(frozen=True)
+class DistortionParams:
+    """Every parameter drawn for one item; `None` / False: the stage is off."""
+    order: tuple[str, ...] = TRAIN_ORDER
+    reverb: bool = False
+    clip_eta: float | None = None
+    lowpass: LowpassParams | None = None
+    noise_lowpass: bool = False          # the same low-pass on the noise (only when noise follows)
+    snr_db: float | None = None          # None: no noise
+    gain: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["order"] = list(self.order)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DistortionParams:
+        lp = d.get("lowpass")
+        return cls(order=tuple(d.get("order", TRAIN_ORDER)), reverb=bool(d.get("reverb", False)),
+                   clip_eta=d.get("clip_eta"), lowpass=LowpassParams(**lp) if lp else None,
+                   noise_lowpass=bool(d.get("noise_lowpass", False)), snr_db=d.get("snr_db"),
+                   gain=float(d.get("gain", 1.0)))
+
+
+@dataclass
+class Rendered:
+    degraded: np.ndarray
+    target: np.ndarray
+    components: dict[str, np.ndarray] = field(default_factory=dict)  # pre-gain intermediates
+
+
+def sample_params(rng: np.random.Generator, config: DistortionConfig) -> DistortionParams:
+    """Draw one item's parameters. Every value is drawn whether or not its stage is on, in a
+    fixed order, so changing one probability never shifts the other draws."""
+    coins = rng.random(5)
+    eta = float(rng.uniform(*config.clip_range))
+    ftype = config.filter_types[int(rng.integers(len(config.filter_types)))]
+    cutoff = float(round(rng.uniform(*config.cutoff_range)))
+    forder = int(rng.integers(config.order_range[0], config.order_range[1] + 1))
+    snr = float(rng.uniform(*config.snr_range))
+    gain = float(rng.uniform(*config.gain_range))
+    lowpass_on = coins[2] < config.p_lowpass
+    noise_on = coins[4] < config.p_noise
+    noise_after_lp = config.order.index("noise") > config.order.index("lowpass")
+    return DistortionParams(
+        order=tuple(config.order),
+        reverb=bool(coins[0] < config.p_reverb),
+        clip_eta=eta if coins[1] < config.p_clip else None,
+        lowpass=LowpassParams(ftype, cutoff, forder) if lowpass_on else None,
+        noise_lowpass=bool(lowpass_on and noise_on and noise_after_lp
+                           and coins[3] < config.p_noise_lowpass),
+        snr_db=snr if noise_on else None,
+        gain=gain,
+    )
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+def design_lowpass(filter_type: str, order: int, cutoff: float, rate: int) -> np.ndarray:
+    """Second-order sections of a digital low-pass of the given type, order and cutoff (Hz)."""
+    wn = cutoff / (rate / 2)
+    if filter_type == "butter":
+        return signal.butter(order, wn, output="sos")
+    if filter_type == "cheby1":
+        return signal.cheby1(order, CHEBY_RIPPLE_DB, wn, output="sos")
+    if filter_type == "bessel":
+        return signal.bessel(order, wn, output="sos", norm="mag")
+    if filter_type == "ellip":
+        return signal.ellip(order, CHEBY_RIPPLE_DB, ELLIP_STOP_DB, wn, output="sos")
+    raise ValueError(f"unknown filter type '{filter_type}'; known: {FILTER_TYPES}")
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    if len(x) >= n:
+        return x[:n]
+    return np.pad(x, (0, n - len(x)))
+
+
+def apply_lowpass(x: np.ndarray, rate: int, lp: LowpassParams) -> np.ndarray:
+    """Filter, then resample to 2*cutoff and back (Algorithm 1); same length as `x`."""
+    if lp.cutoff >= rate / 2:
+        return x
+    sos = design_lowpass(lp.filter_type, lp.order, lp.cutoff, rate)
+    y = signal.sosfiltfilt(sos, x).astype(np.float32)
+    low = int(round(2 * lp.cutoff))
+    y = resample(resample(y, rate, low), low, rate)
+    return _fit_length(y, len(x)).astype(np.float32)
+
+
+def apply_reverb(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """Convolve; shift by the direct-path delay (argmax |rir|) so input and target align."""
+    delay = int(np.argmax(np.abs(rir)))
+    y = signal.fftconvolve(x.astype(np.float64), rir.astype(np.float64))
+    return _fit_length(y[delay:], len(x)).astype(np.float32)
+
+
+def peak_normalise(x: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return (x / peak).astype(np.float32) if peak > 0 else x.astype(np.float32)
+
+
+def active_mask(speech: np.ndarray, rate: int, active_db: float = ACTIVE_DB) -> np.ndarray:
+    """Boolean per-sample mask of the active-speech frames (10 ms frames within `active_db`
+    of the loudest one)."""
+    hop = max(1, rate // 100)
+    n_frames = int(np.ceil(len(speech) / hop))
+    padded = np.pad(speech.astype(np.float64), (0, n_frames * hop - len(speech)))
+    power = np.mean(padded.reshape(n_frames, hop) ** 2, axis=1)
+    frames = power >= power.max() * 10 ** (-active_db / 10) if power.max() > 0 else power >= 0
+    return np.repeat(frames, hop)[: len(speech)]
+
+
+def active_snr(speech: np.ndarray, noise: np.ndarray, rate: int) -> float:
+    """SNR in dB over the active-speech samples (the definition the pipeline mixes at)."""
+    m = active_mask(speech, rate)
+    ps = float(np.mean(speech[m].astype(np.float64) ** 2))
+    pn = float(np.mean(noise[m].astype(np.float64) ** 2))
+    return 10 * np.log10(ps / pn) if pn > 0 else float("inf")
+
+
+def scale_noise(speech: np.ndarray, noise: np.ndarray, rate: int, snr_db: float) -> np.ndarray:
+    m = active_mask(speech, rate)
+    ps = float(np.mean(speech[m].astype(np.float64) ** 2))
+    pn = float(np.mean(noise[m].astype(np.float64) ** 2))
+    if pn <= 0:
+        raise ValueError("the noise segment is silent over the active speech; cannot set an SNR")
+    return (noise.astype(np.float64) * np.sqrt(ps / (pn * 10 ** (snr_db / 10)))).astype(np.float32)
+
+
+def render(clean: np.ndarray, rate: int, params: DistortionParams, noise: np.ndarray | None = None,
+           rir: np.ndarray | None = None) -> Rendered:
+    """Apply `params` to `clean` (mono float at `rate`). `noise` must be at least as long as
+    `clean` (only its first len(clean) samples are used) and `rir` at `rate`, when their
+    stages are on. Returns the degraded input, the target and the intermediate components:
+    `speech`/`noise` as mixed (SNR), `clipped`, `lowpassed`, all before the gain."""
+    s = peak_normalise(np.asarray(clean, dtype=np.float32))
+    x = s.copy()
+    comps: dict[str, np.ndarray] = {}
+    lp = params.lowpass
+    for stage in params.order:
+        if stage == "reverb" and params.reverb:
+            if rir is None:
+                raise ValueError("params ask for reverb but no RIR was given")
+            x = apply_reverb(x, np.asarray(rir, dtype=np.float32))
+            comps["reverberant"] = x
+        elif stage == "clip" and params.clip_eta is not None:
+            x = np.clip(peak_normalise(x), -params.clip_eta, params.clip_eta)
+            comps["clipped"] = x
+        elif stage == "lowpass" and lp is not None:
+            x = apply_lowpass(x, rate, lp)
+            comps["lowpassed"] = x
+        elif stage == "noise" and params.snr_db is not None:
+            if noise is None or len(noise) < len(x):
+                raise ValueError("params ask for noise but no noise segment as long as the speech "
+                                 "was given")
+            n = np.asarray(noise[: len(x)], dtype=np.float32)
+            if params.noise_lowpass and lp is not None:
+                n = apply_lowpass(n, rate, lp)
+            n = scale_noise(x, n, rate, params.snr_db)
+            comps["speech"], comps["noise"] = x, n
+            x = (x + n).astype(np.float32)
+    g = np.float32(params.gain)
+    return Rendered(degraded=(x * g).astype(np.float32), target=(s * g).astype(np.float32),
+                    components=comps)

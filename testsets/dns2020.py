@@ -1,0 +1,79 @@
+"""The DNS Challenge 2020 test set (001 Sec. 3.1, 002 Sec. III-A), ingested, not simulated:
+`synthetic/no_reverb` and `synthetic/with_reverb` (noisy paired with clean by `fileid_<n>`) and
+`real_recordings` (no reference). Files are copied byte for byte. `--items N` keeps at most the
+first N items (by file id) of each subset; a subset folder that is absent is skipped with a
+warning and recorded in info.json, but a corpus with none of the three is an error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from benchmark.errors import BenchmarkError
+from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.corpora import CORPORA, MissingCorpusError, _info, _rel, file_id
+from testsets.engine import build_set, warn
+from testsets.manifest import ManifestItem
+
+SUBSETS = {"no_reverb": "synthetic/no_reverb", "with_reverb": "synthetic/with_reverb",
+           "real_recordings": "real_recordings"}
+
+
+@TESTSETS.register
+class Dns2020(TestSetBuilder):
+    info = TestSetInfo(
+        name="dns2020", description="DNS Challenge 2020 test sets (synthetic x2, real), 16 kHz",
+        rate=16000, corpora=("DNS-Challenge/test_set",), paper="001 Sec. 3.1, 002 Sec. III-A",
+        default_items=None)
+
+    def _subset(self, corpora: Path, root: Path, sub: str, folder: str) -> list[ManifestItem]:
+        base = root / folder
+        synthetic = folder.startswith("synthetic")
+        noisy_dir = base / "noisy" if synthetic else base
+        files = sorted(noisy_dir.glob("*.wav"), key=lambda p: (file_id(p) is None, file_id(p), p.name))
+        items = []
+        for f in files:
+            fid = file_id(f)
+            clean = None
+            if synthetic:
+                if fid is None:
+                    raise BenchmarkError(f"{f}: no 'fileid_<n>' in the name; cannot pair it")
+                matches = sorted((base / "clean").glob(f"*fileid_{fid}.wav"))
+                if not matches:
+                    raise BenchmarkError(f"{f}: no clean file with fileid_{fid} in {base / 'clean'}")
+                clean = matches[0]
+            frames, rate = _info(corpora, f)
+            item_id = f"{sub}/{f.stem}"
+            items.append(ManifestItem(
+                id=item_id, degraded=f"degraded/{item_id}.wav",
+                target=f"target/{item_id}.wav" if clean else None, rate=rate,
+                target_rate=rate if clean else None, duration=frames / rate, subset=sub,
+                params={"file_id": fid},
+                sources={"noisy": _rel(corpora, f), "clean": _rel(corpora, clean) if clean else None}))
+        return items
+
+    def build(self, opts: BuildOptions) -> Path:
+        corpora = Path(opts.corpora)
+        corpus = CORPORA["dns2020"]
+        root = corpus.require(corpora)
+        items, notes = [], []
+        for sub, folder in SUBSETS.items():
+            if not (root / folder).is_dir():
+                msg = f"subset {folder} not found at {root / folder}; skipped"
+                warn(f"dns2020: {msg}")
+                notes.append(msg)
+                continue
+            found = self._subset(corpora, root, sub, folder)
+            items.extend(found[: opts.items] if opts.items else found)
+        if not items:
+            raise MissingCorpusError(
+                f"corpus 'dns2020': no test files under {root}\n  download it from "
+                f"{corpus.homepage}\n  expected layout: {corpus.layout}")
+        self.result = build_set(self, opts, items, 0, notes)
+        return self.result.folder
+
+    def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
+        for rel, key in ((item.degraded, "noisy"), (item.target, "clean")):
+            if rel:
+                (set_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(corpora / item.sources[key], set_dir / rel)
