@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.commands._util import not_implemented
-
 NAME = "report"
-HELP = "regenerate a run's Markdown report (and --html page) from its store"
-DESCRIPTION = "Reads $BENCHMARK_DATA/runs/<RUN>/store.sqlite and writes reports/<RUN>/report.md."
+HELP = "regenerate a run's Markdown report from its store"
+DESCRIPTION = """\
+Reads $BENCHMARK_DATA/runs/<RUN>/store.sqlite (nothing else: no audio, no models) and writes
+$BENCHMARK_REPORTS/<RUN>/report.md, scores.csv and summary.json.
+
+example:
+  python -m benchmark report demo
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_name", metavar="RUN", help="run name")
-    p.add_argument("--html", action="store_true", help="also write the listening page and plots")
+    p.add_argument("--out", metavar="DIR", help="output folder (default $BENCHMARK_REPORTS/RUN)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("report", "Runner, results store, paper-style reports")
+    from pathlib import Path
+
+    from benchmark.report import write_report
+    path = write_report(args.run_name, Path(args.out) if args.out else None)
+    print(f"report: {path}")
+    return 0

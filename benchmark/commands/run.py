@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.commands._util import not_implemented
+from benchmark.errors import BenchmarkError
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -32,7 +32,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N items of each set")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="redo items whose restoration failed in an earlier invocation")
+
+
+def _specs(args: argparse.Namespace):
+    from systems.base import SystemSpec
+    ckpt = {}
+    for entry in args.checkpoint:
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise BenchmarkError(f"--checkpoint expects NAME=PATH, got '{entry}'")
+        if name not in args.systems:
+            raise BenchmarkError(f"--checkpoint {entry}: system '{name}' is not in --systems")
+        ckpt[name] = path
+    return [SystemSpec(s, {"checkpoint": ckpt[s]} if s in ckpt else {})
+            for s in dict.fromkeys(args.systems)]
+
+
+def _argv(args: argparse.Namespace, name: str) -> list[str]:
+    """The command line as the store records it (the equivalent `python -m benchmark` call)."""
+    argv = ["run", "--systems", *args.systems]
+    for flag in ("testsets", "metrics"):
+        if getattr(args, flag):
+            argv += [f"--{flag}", *getattr(args, flag)]
+    argv += ["--profile", args.profile, "--name", name, "--device", args.device]
+    if args.workers != 1:
+        argv += ["--workers", str(args.workers)]
+    if args.limit:
+        argv += ["--limit", str(args.limit)]
+    for c in args.checkpoint:
+        argv += ["--checkpoint", c]
+    return argv + (["--retry-errors"] if args.retry_errors else [])
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("run", "Runner, results store, paper-style reports")
+    from benchmark.report import write_report
+    from benchmark.runner import RunConfig, Runner, default_run_name
+
+    if args.workers < 1:
+        raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
+    if args.limit is not None and args.limit < 1:
+        raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
+                    profile=args.profile, device=args.device, workers=args.workers,
+                    limit=args.limit, retry_errors=args.retry_errors)
+    cfg.name = args.name or default_run_name(cfg)
+    summary = Runner(cfg).run(argv=_argv(args, cfg.name))
+    for note in summary.notes:
+        print(f"note: {note}")
+    report = write_report(cfg.name)
+    print(f"run '{cfg.name}': {summary.restored} outputs restored ({summary.cached_outputs} cached), "
+          f"{summary.scored} items scored ({summary.cached_scores} cached), "
+          f"{summary.item_errors} new item errors, {summary.seconds:.1f} s")
+    print(f"report: {report}")
+    return 0

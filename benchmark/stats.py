@@ -1,0 +1,57 @@
+"""Summary statistics for report cells: mean with a 95 % confidence interval (Student t over
+items) and corpus-level WER with a bootstrap interval over utterances."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+BOOTSTRAP_ROUNDS = 2000
+BOOTSTRAP_SEED = 0
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    ci: float        # half-width of the 95 % interval (nan when N < 2)
+    n: int
+
+    def to_dict(self) -> dict:
+        return {"mean": _num(self.mean), "ci95": _num(self.ci), "n": self.n}
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def mean_ci(values: list[float], level: float = 0.95) -> Cell:
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
+    n = int(v.size)
+    if n == 0:
+        return Cell(float("nan"), float("nan"), 0)
+    mean = float(v.mean())
+    if n < 2:
+        return Cell(mean, float("nan"), n)
+    sem = float(v.std(ddof=1)) / math.sqrt(n)
+    return Cell(mean, float(sps.t.ppf(0.5 + level / 2, n - 1)) * sem, n)
+
+
+def corpus_wer(edits: list[float], words: list[float], level: float = 0.95) -> Cell:
+    """Sum of edits / sum of reference words (in %), CI by bootstrap resampling of utterances."""
+    e = np.asarray(edits, dtype=np.float64)
+    w = np.asarray(words, dtype=np.float64)
+    n = int(e.size)
+    if n == 0 or w.sum() <= 0:
+        return Cell(float("nan"), float("nan"), n)
+    wer = 100.0 * e.sum() / w.sum()
+    if n < 2:
+        return Cell(wer, float("nan"), n)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, n, size=(BOOTSTRAP_ROUNDS, n))
+    tot_w = w[idx].sum(axis=1)
+    boot = 100.0 * e[idx].sum(axis=1) / np.where(tot_w > 0, tot_w, np.nan)
+    lo, hi = np.nanpercentile(boot, [50 * (1 - level), 100 - 50 * (1 - level)])
+    return Cell(wer, float(hi - lo) / 2, n)

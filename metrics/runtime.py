@@ -1,0 +1,97 @@
+"""`runtime`: wall time and real-time factor (RTF = processing seconds / audio seconds) per item,
+as measured by the runner around each system call, plus the MaskSR Table 2 protocol
+(`time_system`: synthetic inputs of fixed lengths, one warm-up call excluded, N timed repeats).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
+
+
+@METRICS.register
+class Runtime(Metric):
+    info = MetricInfo(
+        name="runtime", rate=0, needs_reference=False, needs_transcript=False,
+        higher_is_better=False, columns=("seconds", "rtf"), backends=("runner",),
+        paper_backend="runner",
+        description="wall time of the system call per item and its real-time factor, measured "
+                    "by the runner (rate 0: not an audio metric)")
+    measured_by_runner = True
+
+    @property
+    def backend_version(self) -> str:
+        return "1"
+
+    def from_timing(self, seconds: float | None, audio_seconds: float | None, device: str) -> ItemScore:
+        if seconds is None or not audio_seconds:
+            return ItemScore(error="no timing recorded for this output")
+        return ItemScore(values={"seconds": float(seconds), "rtf": float(seconds) / float(audio_seconds)},
+                         aux={"device": device, "audio_seconds": float(audio_seconds)})
+
+    def score(self, items: list[MetricItem]) -> list[ItemScore]:
+        msg = ("runtime is measured by the runner around the system call; it cannot be computed "
+               "from audio (use `python -m benchmark run` or `python -m benchmark runtime`)")
+        return [ItemScore(error=msg) for _ in items]
+
+
+@dataclass
+class Timing:
+    system: str
+    length: float            # seconds of audio
+    seconds: list[float]     # one per timed repeat (warm-up excluded)
+    device: str
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.seconds))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.seconds, ddof=1)) if len(self.seconds) > 1 else 0.0
+
+    @property
+    def rtf(self) -> float:
+        return self.mean / self.length
+
+
+def synthetic_input(length: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Speech-like test signal: a gliding harmonic tone with syllable-rate amplitude modulation
+    plus low-level noise. Restoration time of these models does not depend on content."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(length * rate))) / rate
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = 0.5 * (1 + np.sin(2 * np.pi * 4 * t))
+    x = 0.1 * voiced * envelope + 0.003 * rng.standard_normal(t.size)
+    return x.astype(np.float32)
+
+
+def time_system(system, lengths: list[float], repeats: int, *, needs_target: bool = False) -> list[Timing]:
+    """Time `system.restore` on one input per length; the first call per length is a warm-up."""
+    from systems.base import RestoreItem
+
+    def sync() -> None:
+        if system.device.startswith("cuda"):
+            import torch
+            torch.cuda.synchronize()
+
+    out = []
+    for length in lengths:
+        x = synthetic_input(length, system.info.rate)
+        item = RestoreItem("runtime", x, x.copy() if needs_target else None)
+        system.restore([item])                      # warm-up, excluded
+        sync()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            system.restore([item])
+            sync()
+            times.append(time.perf_counter() - t0)
+        out.append(Timing(system.info.name, float(length), times, system.device))
+    return out
