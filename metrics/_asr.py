@@ -1,0 +1,86 @@
+"""ASR backends for the `wer` metric: each turns 16 kHz float audio into a raw transcript.
+
+- pocketsphinx: CMU PocketSphinx 5 with its bundled US-English acoustic model, 3-gram LM and
+  CMUdict (offline default; much weaker than the papers' model).
+- nemo: NVIDIA NeMo `stt_en_conformer_transducer_xlarge` from a local .nemo file (the paper's
+  ASR, MaskSR2 footnote 4); extra `nemo`.
+- whisper: faster-whisper (CTranslate2) with a model directory the user gives in
+  BENCHMARK_WHISPER_MODEL (a local folder, never downloaded); extra `whisper`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from benchmark.deps import require
+from benchmark.errors import BenchmarkError
+from metrics._common import pkg_version
+from metrics._paper_assets import NEMO_XLARGE, resolve
+
+
+class ASR:
+    version = ""
+
+    def load(self, device: str) -> None: ...
+
+    def transcribe(self, batch: list[np.ndarray]) -> list[str]:
+        raise NotImplementedError
+
+
+class PocketSphinxASR(ASR):
+    def load(self, device: str) -> None:
+        require("pocketsphinx", "core", "the pocketsphinx WER backend")
+        from pocketsphinx import Decoder
+        self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+        self.version = pkg_version("pocketsphinx") + " (bundled en-us model)"
+
+    def transcribe(self, batch: list[np.ndarray]) -> list[str]:
+        out = []
+        for x in batch:
+            pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+            self._decoder.start_utt()
+            self._decoder.process_raw(pcm, no_search=False, full_utt=True)
+            self._decoder.end_utt()
+            hyp = self._decoder.hyp()
+            out.append(hyp.hypstr if hyp is not None else "")
+        return out
+
+
+class NemoASR(ASR):
+    def load(self, device: str) -> None:
+        path, sha = resolve(NEMO_XLARGE)          # the registry's clear error when absent
+        require("nemo.collections.asr", "nemo", "the NeMo WER backend (the papers' ASR)")
+        from nemo.collections.asr.models import ASRModel
+        self._model = ASRModel.restore_from(str(path), map_location=device).eval()
+        self.version = f"{pkg_version('nemo_toolkit')} {path.name} sha256:{sha[:12]}"
+
+    def transcribe(self, batch: list[np.ndarray]) -> list[str]:
+        hyps = self._model.transcribe([x.astype(np.float32) for x in batch],
+                                      batch_size=len(batch), verbose=False)
+        if isinstance(hyps, tuple):        # RNNT models return (best, all) in NeMo < 2
+            hyps = hyps[0]
+        return [h.text if hasattr(h, "text") else str(h) for h in hyps]
+
+
+class WhisperASR(ASR):
+    def load(self, device: str) -> None:
+        model_dir = os.environ.get("BENCHMARK_WHISPER_MODEL", "").strip()
+        if not model_dir or not os.path.isdir(model_dir):
+            raise BenchmarkError(
+                "the whisper WER backend needs a local faster-whisper model folder: set "
+                f"BENCHMARK_WHISPER_MODEL to it (found {model_dir!r}); it is never downloaded")
+        fw = require("faster_whisper", "whisper", "the whisper WER backend")
+        self._model = fw.WhisperModel(model_dir, device="cuda" if device.startswith("cuda") else "cpu")
+        self.version = f"{pkg_version('faster-whisper')} {os.path.basename(model_dir.rstrip('/'))}"
+
+    def transcribe(self, batch: list[np.ndarray]) -> list[str]:
+        out = []
+        for x in batch:
+            segments, _ = self._model.transcribe(x.astype(np.float32), language="en", beam_size=5)
+            out.append(" ".join(s.text.strip() for s in segments))
+        return out
+
+
+BACKENDS = {"pocketsphinx": PocketSphinxASR, "nemo": NemoASR, "whisper": WhisperASR}

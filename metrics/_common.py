@@ -1,0 +1,79 @@
+"""Helpers shared by metric modules: per-item error capture, reference pairing, versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from metrics.base import ItemScore, Metric, MetricItem
+
+# A processed signal may be a few codec frames longer/shorter than its reference; more than this
+# (in seconds) means the pair is wrong and the item is reported as an error.
+MAX_LENGTH_MISMATCH_S = 0.1
+
+
+class ItemError(Exception):
+    """Raised inside a per-item scoring function: becomes that item's error string."""
+
+
+def pkg_version(dist: str) -> str:
+    try:
+        return f"{dist} {version(dist)}"
+    except PackageNotFoundError:
+        return f"{dist} (not installed)"
+
+
+def safe(fn: Callable[[MetricItem], ItemScore], item: MetricItem) -> ItemScore:
+    """Run `fn(item)`; any exception becomes a recorded per-item error (never a dead run)."""
+    try:
+        out = fn(item)
+    except ItemError as exc:
+        return ItemScore(error=str(exc))
+    except Exception as exc:  # a broken item must not kill a run; the message is kept
+        return ItemScore(error=f"{type(exc).__name__}: {exc}")
+    bad = [k for k, v in out.values.items() if not np.isfinite(v)]
+    if bad and out.error is None:
+        return ItemScore(error=f"non-finite value for {', '.join(bad)}", aux=out.aux)
+    return out
+
+
+def degraded(metric: Metric, item: MetricItem, min_seconds: float = 0.0) -> np.ndarray:
+    x = metric.at_rate(np.asarray(item.audio, dtype=np.float32), item.rate)
+    if x.size < max(1, int(min_seconds * metric.info.rate)):
+        raise ItemError(f"audio is {x.size / metric.info.rate:.3f} s long; "
+                        f"{metric.info.name} needs at least {min_seconds:g} s")
+    return x
+
+
+def reference(metric: Metric, item: MetricItem, min_seconds: float = 0.0) -> np.ndarray:
+    """The reference at the metric's rate, uncropped (for metrics that need no alignment)."""
+    if item.reference is None:
+        raise ItemError(f"{metric.info.name} needs a reference signal and none was given")
+    r = metric.at_rate(np.asarray(item.reference, dtype=np.float32), item.reference_rate or item.rate)
+    if r.size < max(1, int(min_seconds * metric.info.rate)):
+        raise ItemError(f"reference is {r.size / metric.info.rate:.3f} s long; "
+                        f"{metric.info.name} needs at least {min_seconds:g} s")
+    return r
+
+
+def pair(metric: Metric, item: MetricItem, min_seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(degraded, reference) at the metric's rate, cropped to the shorter of the two."""
+    if item.reference is None:
+        raise ItemError(f"{metric.info.name} needs a reference signal and none was given")
+    x = degraded(metric, item, min_seconds)
+    r = metric.at_rate(np.asarray(item.reference, dtype=np.float32), item.reference_rate or item.rate)
+    diff = abs(x.size - r.size) / metric.info.rate
+    if diff > MAX_LENGTH_MISMATCH_S:
+        raise ItemError(f"processed and reference lengths differ by {diff:.3f} s "
+                        f"({x.size} vs {r.size} samples at {metric.info.rate} Hz); "
+                        f"more than {MAX_LENGTH_MISMATCH_S} s means they are not a pair")
+    n = min(x.size, r.size)
+    return x[:n], r[:n]
+
+
+def score_each(metric: Metric, items: list[MetricItem],
+               fn: Callable[[MetricItem], dict[str, float]]) -> list[ItemScore]:
+    return [safe(lambda it: ItemScore(values={k: float(v) for k, v in fn(it).items()}), it)
+            for it in items]

@@ -1,0 +1,134 @@
+"""DNSMOS P.835 (SIG, BAK, OVRL) and P.808, computed exactly as the DNS Challenge's
+`dnsmos_local.py` / `speechmos.dnsmos.run`, but batched.
+
+Per clip at 16 kHz: the clip is doubled (appended to itself) until it is at least 9.01 s long;
+windows of 9.01 s (144160 samples) start every 1 s, num = floor(len/16000 - 9.01) + 1. Each
+window goes through `sig_bak_ovr.onnx` (raw SIG/BAK/OVRL) and the published 2nd-order (3rd for
+the personalised model) polynomial fits; P.808 takes a 120-band log-mel (n_fft 321, hop 160,
+power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `model_v8.onnx`.
+Each score is the mean over the clip's windows. Unlike the reference, windows of many clips go
+through onnxruntime in one call (chunks of BATCH windows). ONNX files: the `speechmos` wheel.
+Backends: `onnx` (the public DNSMOS, used by the papers) and `onnx_personalized` (pDNSMOS).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from metrics._common import ItemError, degraded, pkg_version
+from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
+
+SR = 16000
+INPUT_LENGTH = 9.01
+WIN = int(INPUT_LENGTH * SR)
+BATCH = 32   # windows per onnxruntime call
+
+POLY = {  # (sig, bak, ovr) fits from dnsmos_local.py, highest power first
+    False: ([-0.08397278, 1.22083953, 0.0052439], [-0.13166888, 1.60915514, -0.39604546],
+            [-0.06766283, 1.11546468, 0.04602535]),
+    True: ([-0.01019296, 0.02751166, 1.19576786, -0.24348726],
+           [-0.04976499, 0.44276479, -0.1644611, 0.96883132],
+           [-0.00533021, 0.005101, 1.18058466, -0.11236046]),
+}
+
+
+def windows(audio: np.ndarray) -> np.ndarray:
+    """The clip's 9.01 s analysis windows (n, 144160), as dnsmos_local.py cuts them."""
+    audio = np.asarray(audio, dtype=np.float32)
+    while len(audio) < WIN:
+        audio = np.append(audio, audio)
+    num = int(np.floor(len(audio) / SR) - INPUT_LENGTH) + 1
+    segs = [audio[i * SR: int((i + INPUT_LENGTH) * SR)] for i in range(num)]
+    return np.stack([s for s in segs if len(s) >= WIN])
+
+
+def p808_features(wins: np.ndarray) -> np.ndarray:
+    """(n, 900, 120) log-mel inputs of model_v8.onnx for a stack of windows."""
+    import librosa
+    mel = librosa.feature.melspectrogram(y=wins[:, :-160], sr=SR, n_fft=321, hop_length=160,
+                                         n_mels=120)                       # (n, 120, 900)
+    amin = 1e-10
+    log = 10.0 * np.log10(np.maximum(amin, mel))
+    ref = 10.0 * np.log10(np.maximum(amin, mel.max(axis=(1, 2), keepdims=True)))
+    log = log - ref
+    log = np.maximum(log, log.max(axis=(1, 2), keepdims=True) - 80.0)      # top_db = 80
+    return ((log + 40) / 40).transpose(0, 2, 1).astype(np.float32)
+
+
+@METRICS.register
+class DNSMOS(Metric):
+    info = MetricInfo(
+        name="dnsmos", rate=SR, needs_reference=False, needs_transcript=False,
+        higher_is_better=True, columns=("SIG", "BAK", "OVRL", "P808"),
+        backends=("onnx", "onnx_personalized"), paper_backend="onnx",
+        description="DNSMOS P.835 SIG/BAK/OVRL + P.808 MOS (no reference, 16 kHz)")
+
+    def __init__(self, backend: str | None = None, device: str = "cpu"):
+        super().__init__(backend, device)
+        self._sess = None
+        self._p808 = None
+
+    @property
+    def personalized(self) -> bool:
+        return self.backend == "onnx_personalized"
+
+    @property
+    def backend_version(self) -> str:
+        return f"{pkg_version('speechmos')} ({'p' if self.personalized else ''}dnsmos sig_bak_ovr.onnx)"
+
+    def load(self) -> None:
+        if self._sess is not None:
+            return
+        import onnxruntime as ort
+        import speechmos
+        root = os.path.dirname(os.path.abspath(speechmos.__file__))
+        primary = os.path.join(root, "pdnsmos_models" if self.personalized else "dnsmos_models",
+                               "sig_bak_ovr.onnx")
+        opts = ort.SessionOptions()
+        self._sess = ort.InferenceSession(primary, opts, providers=["CPUExecutionProvider"])
+        self._p808 = ort.InferenceSession(os.path.join(root, "dnsmos_models", "model_v8.onnx"),
+                                          opts, providers=["CPUExecutionProvider"])
+
+    def _run(self, wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raw, p808 = [], []
+        for i in range(0, len(wins), BATCH):
+            chunk = wins[i:i + BATCH]
+            raw.append(self._sess.run(None, {"input_1": chunk})[0])
+            p808.append(self._p808.run(None, {"input_1": p808_features(chunk)})[0][:, 0])
+        return np.concatenate(raw), np.concatenate(p808)
+
+    def score(self, items: list[MetricItem]) -> list[ItemScore]:
+        self.load()
+        out: list[ItemScore | None] = [None] * len(items)
+        stacks, owners = [], []
+        for k, it in enumerate(items):
+            try:
+                x = degraded(self, it, 0.01)
+                if not np.any(x):
+                    raise ItemError("audio is all zeros: DNSMOS is undefined")
+                w = windows(x)
+            except Exception as exc:
+                msg = str(exc) if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}"
+                out[k] = ItemScore(error=msg)
+                continue
+            stacks.append(w)
+            owners.extend([k] * len(w))
+        if stacks:
+            try:
+                raw, p808 = self._run(np.concatenate(stacks))
+            except Exception as exc:  # onnxruntime failure: every pending item records it
+                for k in set(owners):
+                    out[k] = ItemScore(error=f"onnxruntime: {type(exc).__name__}: {exc}")
+                return [o or ItemScore(error="not scored") for o in out]
+            p_sig, p_bak, p_ovr = (np.poly1d(c) for c in POLY[self.personalized])
+            sig, bak, ovr = p_sig(raw[:, 0]), p_bak(raw[:, 1]), p_ovr(raw[:, 2])
+            owners_a = np.asarray(owners)
+            for k in dict.fromkeys(owners):
+                m = owners_a == k
+                out[k] = ItemScore(values={"SIG": float(np.mean(sig[m])), "BAK": float(np.mean(bak[m])),
+                                           "OVRL": float(np.mean(ovr[m])),
+                                           "P808": float(np.mean(p808[m]))},
+                                   aux={"windows": int(m.sum())})
+        return [o if o is not None else ItemScore(error="not scored") for o in out]

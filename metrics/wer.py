@@ -1,0 +1,95 @@
+"""Word error rate of an ASR transcript of the processed speech against the reference text.
+
+Both sides go through `metrics._text_norm.normalize` (one documented English normaliser), then
+jiwer aligns them. Per item: WER in percent plus aux counts (substitutions, deletions,
+insertions, reference words, the normalised hypothesis). The set-level value is the *corpus*
+WER: 100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
+`metrics._asr`): pocketsphinx (offline default), nemo (the paper's ASR), whisper.
+"""
+
+from __future__ import annotations
+
+from metrics._asr import BACKENDS
+from metrics._common import ItemError, degraded, pkg_version
+from metrics._text_norm import normalize
+from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
+
+
+def word_counts(reference: str, hypothesis: str) -> dict[str, int]:
+    import jiwer
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    n = len(ref.split())
+    if n == 0:
+        raise ItemError("reference transcript is empty after normalisation: WER is undefined")
+    if not hyp:
+        return {"sub": 0, "del": n, "ins": 0, "ref_words": n}
+    o = jiwer.process_words(ref, hyp)
+    return {"sub": o.substitutions, "del": o.deletions, "ins": o.insertions, "ref_words": n}
+
+
+@METRICS.register
+class WER(Metric):
+    info = MetricInfo(
+        name="wer", rate=16000, needs_reference=False, needs_transcript=True,
+        higher_is_better=False, columns=("WER",), backends=("pocketsphinx", "nemo", "whisper"),
+        paper_backend="nemo",
+        description="word error rate (%) of ASR output vs transcript; corpus-level aggregate",
+        extra={"nemo": "nemo", "whisper": "whisper"})
+
+    def __init__(self, backend: str | None = None, device: str = "cpu"):
+        super().__init__(backend, device)
+        self._asr = None
+
+    def load(self) -> None:
+        if self._asr is None:
+            asr = BACKENDS[self.backend]()
+            asr.load(self.device)
+            self._asr = asr
+
+    @property
+    def backend_version(self) -> str:
+        base = self._asr.version if self._asr else self.backend
+        return f"{base}; {pkg_version('jiwer')}"
+
+    def score(self, items: list[MetricItem]) -> list[ItemScore]:
+        self.load()
+        out: list[ItemScore | None] = [None] * len(items)
+        todo, audio = [], []
+        for k, it in enumerate(items):
+            if not (it.transcript or "").strip():
+                out[k] = ItemScore(error="no transcript given: WER needs the reference text")
+                continue
+            try:
+                audio.append(degraded(self, it, 0.05))
+                todo.append(k)
+            except Exception as exc:
+                out[k] = ItemScore(error=str(exc))
+        hyps: list[str | Exception] = []
+        try:
+            hyps = list(self._asr.transcribe(audio)) if audio else []
+        except Exception:  # the ASR failed on the batch: retry one by one to find the culprit
+            for x in audio:
+                try:
+                    hyps.append(self._asr.transcribe([x])[0])
+                except Exception as one:
+                    hyps.append(one)
+        for k, hyp in zip(todo, hyps, strict=True):
+            if isinstance(hyp, Exception):
+                out[k] = ItemScore(error=f"ASR failed: {type(hyp).__name__}: {hyp}")
+                continue
+            try:
+                c = word_counts(items[k].transcript or "", hyp)
+            except ItemError as exc:
+                out[k] = ItemScore(error=str(exc), aux={"hypothesis": normalize(hyp)})
+                continue
+            edits = c["sub"] + c["del"] + c["ins"]
+            out[k] = ItemScore(values={"WER": 100.0 * edits / c["ref_words"]},
+                               aux={**{k2: int(v) for k2, v in c.items()}, "edits": int(edits),
+                                    "hypothesis": normalize(hyp)})
+        return [o if o is not None else ItemScore(error="not scored") for o in out]
+
+    def aggregate(self, scores: list[ItemScore]) -> dict[str, float]:
+        ok = [s for s in scores if s.error is None and "ref_words" in s.aux]
+        words = sum(int(s.aux["ref_words"]) for s in ok)
+        edits = sum(int(s.aux["edits"]) for s in ok)
+        return {"WER": 100.0 * edits / words if words else float("nan")}
