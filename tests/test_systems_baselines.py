@@ -99,7 +99,7 @@ def test_nsnet2_16k_equals_direct_package_call(dns_pairs, monkeypatch):
 
     pkg = import_nsnet2()
     system = SYSTEMS.get("nsnet2_16k")()
-    for _, noisy, clean, rate in dns_pairs:
+    for _, noisy, clean, _rate in dns_pairs:
         (y,) = system.restore([RestoreItem("d", noisy)])
         assert y.shape == noisy.shape and y.dtype == np.float32
         assert snr_db(clean, y) > snr_db(clean, noisy) + 0.5   # measured +1.3 dB on fileid_15
@@ -153,7 +153,7 @@ def test_gtcrn_denoises_dns_pairs(dns_pairs, asset_mirror, isolated_env, monkeyp
     monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
     system = SYSTEMS.get("gtcrn")()
     system.load()
-    for i, noisy, clean, rate in dns_pairs:
+    for i, noisy, clean, _rate in dns_pairs:
         (y,) = system.restore([RestoreItem(i, noisy)])
         assert y.shape == noisy.shape and y.dtype == np.float32
         assert xcorr_lag(y, noisy) == 0
