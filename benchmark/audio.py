@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
     os.close(fd)
     try:
         sf.write(tmp, x, rate, subtype=subtype, format=suffix[1:].upper())
+        if suffix == ".wav":
+            _zero_peak_timestamp(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -95,6 +98,29 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _zero_peak_timestamp(path: str | os.PathLike) -> None:
+    """Float WAVs carry libsndfile's PEAK chunk, whose 4-byte timestamp (seconds since 1970)
+    makes two writes of the same audio differ; zero it so same samples => same bytes."""
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while True:
+            f.seek(pos)
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                return
+            cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            if cid == b"PEAK":
+                f.seek(pos + 8 + 4)          # after the version field
+                f.write(b"\0\0\0\0")
+                return
+            if cid == b"data":
+                return                       # PEAK precedes data when present
+            pos += 8 + size + (size & 1)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

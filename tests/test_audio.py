@@ -70,3 +70,12 @@ def test_sha256_file(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"abc")
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_float_wav_bytes_are_reproducible(tmp_path, corpora):
+    import time
+    x, rate = read_audio(corpora / "VoiceBank-DEMAND/clean_testset_wav/p287_002.wav")
+    a = write_audio(tmp_path / "a.wav", x, rate)
+    time.sleep(1.1)  # libsndfile's PEAK chunk stores a timestamp in seconds
+    b = write_audio(tmp_path / "b.wav", x, rate)
+    assert a.read_bytes() == b.read_bytes()

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.audio import read_audio, resample
+from benchmark.audio import read_audio, resample, write_audio
 from benchmark.errors import BenchmarkError
 from testsets.base import BuildOptions, TestSetBuilder
 from testsets.corpora import NoiseSource, Utterance
@@ -23,7 +23,6 @@ from testsets.distortions import DistortionConfig, DistortionParams, render, sam
 from testsets.engine import BuildResult, build_set, derive_rng_seed
 from testsets.manifest import ManifestItem
 from testsets.rir import RoomParams, sample_voicefixer_room, sample_whamr_room, simulate_rir
-from testsets.wavio import write_wav
 
 ROOM_RECIPES = {"voicefixer": sample_voicefixer_room, "whamr": sample_whamr_room}
 SELECT_STREAM = 0x5E1EC7         # the set-level stream that picks source utterances
@@ -131,8 +130,8 @@ class SimulatedBuilder(TestSetBuilder):
     # --- render (from the manifest record alone) ---
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
         out = self.rerender(corpora, item)
-        write_wav(set_dir / item.degraded, out.degraded, item.rate)
-        write_wav(set_dir / item.target, out.target, item.rate)
+        write_audio(set_dir / item.degraded, out.degraded, item.rate)
+        write_audio(set_dir / item.target, out.target, item.rate)
 
     def rerender(self, corpora: Path, item: ManifestItem):
         """The rendered arrays and components of one manifest item (for checks and the trainer)."""

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from benchmark.audio import read_audio, resample
+from benchmark.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.engine import build_set
 from testsets.manifest import ManifestItem
 from testsets.simulated import SELECT_STREAM, select_without_repeat
-from testsets.wavio import write_wav
 
 RATES = (2000, 4000, 8000, 16000, 24000)
 TARGET_RATE = 44100
@@ -69,5 +68,5 @@ class SuperResolution(TestSetBuilder):
         x, r = read_audio(corpora / item.sources["speech"], mix_channels=True)
         target = resample(x, r, TARGET_RATE)
         degraded = sr_degrade(target, TARGET_RATE, int(item.params["low_rate"]))
-        write_wav(set_dir / item.degraded, degraded, TARGET_RATE)
-        write_wav(set_dir / item.target, target, TARGET_RATE)
+        write_audio(set_dir / item.degraded, degraded, TARGET_RATE)
+        write_audio(set_dir / item.target, target, TARGET_RATE)
