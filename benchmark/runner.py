@@ -183,6 +183,10 @@ class Runner:
             out.append((spec, cls, cls(device=self.cfg.device, config=spec.config)))
         return out
 
+    def load_sets(self, names: list[str]) -> list[LoadedSet]:
+        """The items this invocation works on (benchmark.shard overrides it to take one slice)."""
+        return [load_testset(n, self.cfg.limit) for n in names]
+
     def run(self, argv: list[str] | None = None) -> RunSummary:
         cfg = self.cfg
         t0 = time.perf_counter()
@@ -197,7 +201,7 @@ class Runner:
         check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
                      + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
                         for p in plans], cfg.profile)
-        sets = [load_testset(n, cfg.limit) for n in names]
+        sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
         try:
