@@ -1,0 +1,172 @@
+"""Typed configurations of the MaskSR family (001 Sec. 3.2, 002 Sec. III-B) and their registry.
+
+Every variant (paper sizes, the tiny test config, and later the ablations of 001 Sec. 2.4 /
+002 App. B) is one `MaskSRConfig`; `override` applies `key=value` strings from the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from benchmark.errors import BenchmarkError
+
+
+class ConfigError(BenchmarkError):
+    """An unknown configuration name or a bad override."""
+
+
+@dataclass(frozen=True)
+class MaskSRConfig:
+    name: str
+    paper_row: str = ""
+    # --- architecture (001 Sec. 2.2-2.3, 3.2; 002 Sec. II, III-B) ---------------------------
+    d_model: int = 512
+    encoder_blocks: int = 6
+    lm_blocks: int = 8
+    heads: int = 16
+    mlp_ratio: int = 4
+    dropout: float = 0.0                 # papers are silent: none
+    n_codebooks: int = 9
+    codebook_size: int = 1024
+    input_feature: str = "stft"          # registry encoder.INPUT_FEATURES ("stft"; issue 6: waveform, dac)
+    n_fft: int = 2048
+    hop: int = 512                       # = DAC hop: STFT frames align with codegram frames
+    input_norm: str = "none"             # "batchnorm": MaskSR2's 1025-channel BatchNorm1d
+    input_proj: str = "mlp"              # "mlp" (MaskSR) or "fc" (MaskSR2)
+    embedding: str = "table"             # registry lm.EMBEDDINGS: "table" or "dac" (002 App. A)
+    codebook_modelling: str = "parallel"  # registry strategies.STRATEGIES
+    span: int = 1                        # span length in frames (002 App. B); 1 = token masking
+    cfg_dropout: float = 0.1             # encoder output replaced by the learned embedding
+    # --- semantic KD (002 Sec. II-A) ----------------------------------------------------------
+    kd_target: str = "none"              # registry kd.KD_TARGETS
+    kd_teacher: str = "hubert_base"      # registry kd.TEACHERS
+    # --- codec ------------------------------------------------------------------------------------
+    codec: str = "dac_44khz"             # registry codec.CODECS
+    rate: int = 44100
+    # --- sampler (001 Sec. 2.3 / 3.2; 002 Sec. II-B / III-B) ---------------------------------
+    iterations: int = 40
+    guidance: float = 2.0
+    window_seconds: float = 3.0
+    noise_var_start: float = 4.0
+    # --- training ---------------------------------------------------------------------------------
+    segment_seconds: float = 3.0
+    lr: float = 1e-4
+    batch: int = 64
+    steps: int = 800_000
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+    snr_db: tuple[float, float] = (-5.0, 20.0)
+    clip: tuple[float, float] = (0.1, 0.5)
+    bandwidth_hz: tuple[float, float] = (1000.0, 22050.0)
+    p_reverb: float = 0.25               # Algorithm 1's p1 (003 App. C.2); MaskSR papers silent
+    simulated_rirs: int = 256            # RIR pool simulated when no --rirs folder is given
+    segments_per_file: int = 0           # clean segments taken per speech file (0: all)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def window_frames(self) -> int:
+        return int(round(self.window_seconds * self.rate / self.hop))
+
+    @property
+    def segment_frames(self) -> int:
+        return int(round(self.segment_seconds * self.rate / self.hop))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MaskSRConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown MaskSR config fields {sorted(unknown)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+
+CONFIGS: dict[str, MaskSRConfig] = {}
+
+
+def register_config(cfg: MaskSRConfig) -> MaskSRConfig:
+    CONFIGS[cfg.name] = cfg
+    return cfg
+
+
+def get_config(name: str) -> MaskSRConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown MaskSR configuration '{name}'. Known: {', '.join(sorted(CONFIGS))}") from None
+
+
+def _parse(value: str, typ):
+    origin = typing.get_origin(typ)
+    if typ in (int, "int"):
+        return int(value)
+    if typ in (float, "float"):
+        return float(value)
+    if typ in (bool, "bool"):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(value)
+    if typ in (str, "str"):
+        return value
+    if origin is tuple or (isinstance(typ, str) and typ.startswith("tuple")):
+        return tuple(float(v) for v in value.split(","))
+    raise ValueError(f"cannot parse {typ}")
+
+
+def override(cfg: MaskSRConfig, items: list[str] | dict) -> MaskSRConfig:
+    """Apply `key=value` overrides (strings parsed by the field's type) or a dict of values."""
+    if isinstance(items, dict):
+        pairs = list(items.items())
+    else:
+        pairs = []
+        for item in items:
+            if "=" not in item:
+                raise ConfigError(f"bad config override '{item}': expected KEY=VALUE")
+            k, v = item.split("=", 1)
+            pairs.append((k.strip(), v.strip()))
+    fields = {f.name: f for f in dataclasses.fields(MaskSRConfig)}
+    changes = {}
+    for k, v in pairs:
+        if k not in fields or k == "name":
+            raise ConfigError(f"unknown config key '{k}'. Known: {', '.join(sorted(fields))}")
+        if isinstance(v, str):
+            try:
+                v = _parse(v, fields[k].type)
+            except ValueError:
+                raise ConfigError(f"bad value for {k}: '{v}' (expected {fields[k].type})") from None
+        changes[k] = v
+    return dataclasses.replace(cfg, **changes)
+
+
+# --- the papers' configurations -----------------------------------------------------------------
+_MASKSR = dict(input_norm="none", input_proj="mlp", embedding="table", kd_target="none",
+               iterations=40, guidance=2.0, window_seconds=3.0, segment_seconds=3.0)
+_MASKSR2 = dict(input_norm="batchnorm", input_proj="fc", embedding="dac", kd_target="avg_feature",
+                iterations=20, guidance=1.0, window_seconds=4.0, segment_seconds=4.0)
+
+register_config(MaskSRConfig(name="masksr_s", paper_row="MaskSR-S", d_model=512, lm_blocks=8, **_MASKSR))
+register_config(MaskSRConfig(name="masksr_m", paper_row="MaskSR-M", d_model=768, lm_blocks=12,
+                             batch=256, **_MASKSR))
+# 002 trains MaskSR-L on 4 s segments with 20 iterations and w = 1 beside MaskSR2-L
+register_config(MaskSRConfig(name="masksr_l", paper_row="MaskSR-L", d_model=1024, lm_blocks=12,
+                             batch=256, **{**_MASKSR, "iterations": 20, "guidance": 1.0,
+                                           "window_seconds": 4.0, "segment_seconds": 4.0}))
+register_config(MaskSRConfig(name="masksr2_s", paper_row="MaskSR2-S", d_model=512, lm_blocks=8,
+                             batch=128, **_MASKSR2))
+register_config(MaskSRConfig(name="masksr2_l", paper_row="MaskSR2-L", d_model=1024, lm_blocks=12,
+                             batch=256, **_MASKSR2))
+# Tiny MaskSR2 for tests and CPU smoke runs: random-initialised small DAC of the real class,
+# tiny random HuBERT teacher, 1 s segments and windows.
+register_config(MaskSRConfig(
+    name="masksr2_tiny", paper_row="", d_model=64, encoder_blocks=1, lm_blocks=2, heads=4,
+    codec="dac_random_small", kd_teacher="hubert_random_tiny",
+    **{**_MASKSR2, "iterations": 8, "window_seconds": 1.0, "segment_seconds": 1.0},
+    batch=4, steps=300, lr=2e-3, checkpoint_every=100, log_every=25, simulated_rirs=2))

@@ -1,0 +1,43 @@
+"""The MaskSR / MaskSR2 network: speech encoder + masked LM (+ the KD head used only in training)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from systems.masksr.config import MaskSRConfig
+from systems.masksr.encoder import SpeechEncoder
+from systems.masksr.kd import KD_TARGETS, TEACHERS, KDHead
+from systems.masksr.lm import DacEmbedding, MaskedLM
+
+
+class MaskSRModel(nn.Module):
+    def __init__(self, cfg: MaskSRConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = SpeechEncoder(cfg)
+        self.lm = MaskedLM(cfg)
+        self.kd_head = None
+        if cfg.kd_target != "none":
+            if cfg.kd_target not in KD_TARGETS:
+                raise ValueError(f"unknown kd_target '{cfg.kd_target}'; known: none, {sorted(KD_TARGETS)}")
+            dim = KD_TARGETS[cfg.kd_target].dim(TEACHERS[cfg.kd_teacher])
+            self.kd_head = KDHead(cfg.d_model, dim)
+
+    def init_from_codec(self, codec) -> None:
+        """002 App. A initialisation (only for the `dac` embedding)."""
+        if isinstance(self.lm.embed, DacEmbedding):
+            self.lm.embed.init_from_codec(codec.codebook_blocks())
+
+    def forward(self, wave: torch.Tensor, codes: torch.Tensor, drop: torch.Tensor | None = None,
+                kd_frames: int | None = None):
+        """wave (B, N) corrupted input, codes (B, K, T) masked codegram -> (logits, kd prediction)."""
+        h = self.encoder(wave)
+        logits = self.lm(codes, h, drop)
+        kd = self.kd_head(h, kd_frames) if (self.kd_head is not None and kd_frames) else None
+        return logits, kd
+
+    def inference_parameters(self) -> int:
+        """Parameters used at inference (the KD head is discarded, 002 Fig. 1)."""
+        n = sum(p.numel() for p in self.parameters())
+        return n - (sum(p.numel() for p in self.kd_head.parameters()) if self.kd_head else 0)
