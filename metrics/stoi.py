@@ -40,6 +40,8 @@ class _StoiBase(Metric):
             x, r = pair(self, it, 0.05)
             if float(np.abs(r).max()) == 0.0:
                 raise ItemError("reference is silent: (E)STOI is undefined")
+            if float(np.abs(x).max()) == 0.0:   # pystoi would return a meaningless 0 (0/eps)
+                raise ItemError("processed audio is silent: (E)STOI correlations are undefined")
             return {col: _stoi(r, x, self.info.rate, self.extended)}
         return score_each(self, items, one)
 

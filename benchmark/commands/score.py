@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from benchmark.commands._util import not_implemented
+from benchmark.audio import SUPPORTED_SUFFIXES, read_audio
+from benchmark.commands._util import print_table
+from benchmark.errors import BenchmarkError
 
 NAME = "score"
 HELP = "score files or folders with chosen metrics (outside a run)"
 DESCRIPTION = """\
 Scores processed audio produced by any system. PATH is a file or a folder; folders are paired
-with --reference by relative file name (unpaired files are listed as errors).
+with --reference by relative file name (the extension may differ: out/a.wav pairs clean/a.flac);
+unpaired files are listed as errors. Each metric uses its offline backend unless --profile paper
+picks the backend the papers used. Every row records metric, backend, backend version and rate.
 
 example:
   python -m benchmark score --metrics dnsmos lsd --degraded out/ --reference clean/ --out s.csv
 """
+BATCH = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +34,167 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transcripts", metavar="FILE", help="'<relative path or id> <text>' per line")
     p.add_argument("--profile", choices=("paper", "offline"), default="offline")
     p.add_argument("--out", metavar="FILE", help="write per-item scores to .csv or .json")
+    p.add_argument("--device", default="cpu", help="device for model-based metrics (default cpu)")
+
+
+@dataclass
+class Pair:
+    key: str                        # relative path without extension
+    degraded: Path | None
+    reference: Path | None = None
+    transcript: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _audio_files(path: Path) -> dict[str, Path]:
+    if path.is_file():
+        return {path.stem: path}
+    if not path.is_dir():
+        raise BenchmarkError(f"{path}: no such file or folder")
+    files = {str(p.relative_to(path).with_suffix("")): p for p in sorted(path.rglob("*"))
+             if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()}
+    if not files:
+        raise BenchmarkError(f"{path}: no .wav or .flac files found (searched recursively)")
+    return files
+
+
+def read_transcripts(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: no such transcripts file")
+    out: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        key, _, text = line.strip().partition(" ")
+        if not text.strip():
+            raise BenchmarkError(f"{path}:{n}: expected '<relative path or id> <text>', got {line!r}")
+        out[str(Path(key).with_suffix("")) if Path(key).suffix.lower() in SUPPORTED_SUFFIXES
+            else key] = text.strip()
+    return out
+
+
+def collect(degraded: str, reference: str | None, transcripts: str | None) -> list[Pair]:
+    deg = _audio_files(Path(degraded))
+    pairs = {k: Pair(k, p) for k, p in deg.items()}
+    if reference:
+        ref_path = Path(reference)
+        if Path(degraded).is_file() != ref_path.is_file():
+            raise BenchmarkError("--degraded and --reference must both be files or both be folders")
+        if ref_path.is_file():
+            only = next(iter(pairs.values()))
+            only.reference = ref_path
+        else:
+            refs = _audio_files(ref_path)
+            for k, p in pairs.items():
+                p.reference = refs.get(k)
+                if p.reference is None:
+                    p.problems.append(f"no reference '{k}.*' in {ref_path}")
+            for k in sorted(set(refs) - set(pairs)):
+                pairs[k] = Pair(k, None, refs[k], problems=[f"reference has no processed file '{k}.*'"])
+    if transcripts:
+        texts = read_transcripts(Path(transcripts))
+        for k, p in pairs.items():
+            p.transcript = texts.get(k, texts.get(Path(k).name))
+    return [pairs[k] for k in sorted(pairs)]
+
+
+def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> dict:
+    return {"item": pair.key, "metric": metric, "column": col, "value": value, "error": error,
+            "backend": backend, "backend_version": version, "rate": rate,
+            "degraded": str(pair.degraded or ""), "reference": str(pair.reference or ""),
+            "aux": json.dumps(aux, sort_keys=True) if aux else ""}
+
+
+def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
+                ) -> tuple[list[dict], list[dict]]:
+    """Per-item rows and per-metric summary rows (aggregate over scored items)."""
+    from metrics import METRICS, MetricItem
+    metrics = []
+    for name in metric_names:
+        cls = METRICS.get(name)
+        if getattr(cls, "measured_by_runner", False):
+            raise BenchmarkError(f"metric '{name}' is measured by the runner around a system call; "
+                                 "it cannot score files (use `python -m benchmark runtime`)")
+        m = cls(backend=cls.info.backend_for(profile), device=device)
+        m.load()                                   # missing weights/extras: one clear error here
+        metrics.append(m)
+    rows, summary = [], []
+    for m in metrics:
+        i = m.info
+        scores, used = [], []
+        t0 = time.perf_counter()
+        todo = []
+        for p in pairs:
+            if p.degraded is None:
+                problems = list(p.problems)
+            elif i.needs_reference and p.reference is None:
+                problems = p.problems or ["no --reference given and this metric needs one"]
+            else:
+                problems = []
+            if p.degraded is not None and i.needs_transcript and not p.transcript:
+                problems.append("no transcript for this item in --transcripts")
+            if problems:
+                for col in i.columns:
+                    rows.append(_row(i.name, m.backend, "", i.rate, p, col, None, "; ".join(problems), {}))
+                continue
+            todo.append(p)
+        for start in range(0, len(todo), BATCH):
+            chunk, items = todo[start:start + BATCH], []
+            for p in chunk:
+                try:
+                    x, r = read_audio(p.degraded, mix_channels=True)
+                    ref, rr = read_audio(p.reference, mix_channels=True) if p.reference else (None, None)
+                    items.append(MetricItem(p.key, x, r, ref, rr, p.transcript))
+                except BenchmarkError as exc:
+                    items.append(exc)
+            ok = [it for it in items if not isinstance(it, Exception)]
+            got = iter(m.score(ok) if ok else [])
+            for p, it in zip(chunk, items, strict=True):
+                if isinstance(it, Exception):
+                    for col in i.columns:
+                        rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, None, str(it), {}))
+                    continue
+                s = next(got)
+                scores.append(s)
+                used.append(p)
+                for col in i.columns:
+                    v = s.values.get(col) if s.error is None else None
+                    rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, v, s.error, s.aux))
+        agg = m.aggregate(scores) if scores else {c: math.nan for c in i.columns}
+        n_ok = sum(1 for s in scores if s.error is None)
+        for col in i.columns:
+            summary.append({"metric": i.name, "column": col, "value": agg.get(col, math.nan),
+                            "scored": n_ok, "errors": len(pairs) - n_ok, "backend": m.backend,
+                            "backend_version": m.backend_version, "rate": i.rate,
+                            "seconds": round(time.perf_counter() - t0, 2)})
+    return rows, summary
+
+
+def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".json":
+        out.write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+    elif suffix == ".csv":
+        import pandas as pd
+        pd.DataFrame(rows).to_csv(out, index=False)
+    else:
+        raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("score", "Metrics")
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
+        raise BenchmarkError(f"--out {args.out}: unsupported extension, use .csv or .json")
+    pairs = collect(args.degraded, args.reference, args.transcripts)
+    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device)
+    print_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()
+                  if k != "seconds"} for r in summary])
+    errors = list({(r["metric"], r["item"]): r for r in rows if r["error"]}.values())
+    for r in errors[:20]:
+        print(f"error: {r['metric']} {r['item']}: {r['error']}")
+    if len(errors) > 20:
+        print(f"... and {len(errors) - 20} more item errors (see --out)")
+    if args.out:
+        write_rows(rows, summary, Path(args.out))
+        print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
