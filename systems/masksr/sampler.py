@@ -80,19 +80,24 @@ def split_windows(wave: np.ndarray, window: int) -> tuple[np.ndarray, int]:
 
 
 @torch.no_grad()
-def restore(model, codec, wave: np.ndarray, seed: int = 0, device: str = "cpu",
-            iterations: int | None = None, guidance: float | None = None) -> np.ndarray:
-    """Restore one 44.1 kHz waveform: windows -> encoder -> iterative decoding -> DAC decoder."""
+def sample_codegrams(model, waves: torch.Tensor, seed: int = 0, iterations: int | None = None,
+                     guidance: float | None = None) -> torch.Tensor:
+    """(B, N) corrupted windows -> (B, K, T) codegrams, decoded together as one batch."""
     from systems.masksr.strategies import get_strategy
     cfg = model.cfg
-    window = cfg.window_frames * cfg.hop
-    windows, n = split_windows(wave, window)
-    x = torch.from_numpy(windows).to(device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    cond = model.encoder(x)
-    codes = get_strategy(cfg.codebook_modelling).decode(
+    generator = torch.Generator(device=waves.device).manual_seed(seed)
+    cond = model.encoder(waves)
+    return get_strategy(cfg.codebook_modelling).decode(
         model.lm, cond, cfg, generator,
         iterations=cfg.iterations if iterations is None else iterations,
         guidance=cfg.guidance if guidance is None else guidance)
+
+
+@torch.no_grad()
+def restore(model, codec, wave: np.ndarray, seed: int = 0, device: str = "cpu",
+            iterations: int | None = None, guidance: float | None = None) -> np.ndarray:
+    """Restore one 44.1 kHz waveform: windows -> encoder -> iterative decoding -> DAC decoder."""
+    windows, n = split_windows(wave, model.cfg.window_frames * model.cfg.hop)
+    codes = sample_codegrams(model, torch.from_numpy(windows).to(device), seed, iterations, guidance)
     out = codec.decode(codes).float().cpu().numpy().reshape(-1)
     return out[:n].astype(np.float32)

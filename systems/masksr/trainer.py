@@ -52,6 +52,28 @@ def masked_ce(logits: torch.Tensor, codes: torch.Tensor, mask: torch.Tensor):
     return ce, acc
 
 
+@torch.no_grad()
+def evaluate(model, maker, cfg: MaskSRConfig, batches: int = 4, first_step: int = 10**7) -> dict:
+    """Masked-token accuracy (training mask distribution) and sampler token accuracy on fresh
+    degradations of the bank's segments (steps from `first_step` are never used in training)."""
+    from systems.masksr.sampler import sample_codegrams
+    strategy = get_strategy(cfg.codebook_modelling)
+    model.eval()
+    device = next(model.parameters()).device
+    hits = total = s_hits = s_total = 0
+    for i in range(batches):
+        wave, codes, _ = maker(first_step + i)
+        wave, codes = wave.to(device), codes.to(device)
+        mask = strategy.training_mask(codes, cfg, step_generator(cfg.seed, first_step + i, 0, device))
+        logits, _ = model(wave, torch.where(mask, torch.full_like(codes, cfg.codebook_size), codes))
+        hits += int(((logits.argmax(-1) == codes) & mask).sum())
+        total += int(mask.sum())
+        sampled = sample_codegrams(model, wave, seed=i)
+        s_hits += int((sampled == codes).sum())
+        s_total += codes.numel()
+    return {"masked_accuracy": hits / total, "sampler_accuracy": s_hits / s_total}
+
+
 def save_checkpoint(path: Path, cfg: MaskSRConfig, model, optimizer, step: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -152,7 +174,7 @@ def train(cfg: MaskSRConfig, speech: list[str], noise: list[str], rirs: list[str
         done = step + 1
         bar.update(1)
         if done % cfg.log_every == 0 or done == cfg.steps:
-            stats = StepStats(done, float(loss), float(ce), float(kd), [round(float(a), 4) for a in acc])
+            stats = StepStats(done, loss.item(), ce.item(), kd.item(), [round(float(a), 4) for a in acc])
             logs.append(stats)
             bar.set_postfix(loss=f"{stats.loss:.3f}", kd=f"{stats.kd:.3f}",
                             acc=f"{sum(stats.accuracy) / len(stats.accuracy):.3f}")
