@@ -153,3 +153,75 @@ register_asset(Asset(
     description="LibriSpeech test-clean (40 speakers, 2620 utterances, 16 kHz FLAC)",
     homepage="https://www.openslr.org/12",
 ))
+
+# ---------------------------------------------------------------------------------------------
+# Demo corpora (`make demo` on a machine without corpora: benchmark/demo.py)
+# ---------------------------------------------------------------------------------------------
+# Cache paths are `demo_corpora/<the corpus layout>`, so the cached files form a corpora folder.
+# Mini LibriSpeech dev-clean-2 (OpenSLR 31) stands in for LibriSpeech test-clean. Its sha256 is
+# the one pinned by a public Nix derivation (fetchurl, sha256-F27FAUkO...); OpenSLR publishes
+# only md5 (6d7ab67ac6a1d2c993d050e16d61080d). Its exact byte size was not found: `size` is
+# OpenSLR's listed 126 MB, used only for the progress bar (the sha256 decides).
+register_asset(Asset(
+    name="demo_mini_librispeech",
+    urls=("https://www.openslr.org/resources/31/dev-clean-2.tar.gz",
+          "https://openslr.elda.org/resources/31/dev-clean-2.tar.gz"),
+    sha256="176ec501490eced2d6c1f89f4f0ddc7dfe799e649e5322f8ba49fe3ff50c8012",
+    size=126 * 1024 * 1024,
+    licence="CC BY 4.0",
+    path="demo_corpora/archives/dev-clean-2.tar.gz",
+    used_by="make demo (fresh machine)",
+    kind="corpus",
+    description="Mini LibriSpeech dev-clean-2 (16 kHz FLAC + transcripts), the demo's speech",
+    unpack=True,
+    homepage="https://www.openslr.org/31/",
+))
+
+_GH = "https://github.com/{repo}/raw/{commit}/{path}"
+_DEMO_FILES = (
+    # (corpus path, repo, commit, path in repo, sha256, bytes, licence)
+    *((f"VoiceBank-DEMAND/{kind}_testset_wav/p287_00{i}.wav", "facebookresearch/denoiser",
+       "8afd7c166699bb3c8b2d95b6dd706f71e1075df0", f"dataset/debug/{kind}/p287_00{i}.wav", sha, size,
+       "VoiceBank-DEMAND audio CC BY 4.0")
+      for kind, i, sha, size in (
+          ("clean", 1, "41ed2c8c8ca2e31edda5aa987530c7087ec50ee42f2c8c3318600ef61f1a0838", 62778),
+          ("noisy", 1, "76d5125141e3a7a17d5982a10e0e748128049af60628236fe8cb38f0a67de729", 62778),
+          ("clean", 2, "0f7110ab41ee613df8ed5dcd44a031754c1d0d04ce1e5d92bd9ef68b712b83ac", 104216),
+          ("noisy", 2, "4b4da148e54b7dfe9d739e388d56122f141763204bc3c4c2917087a3a617baae", 104216),
+          ("clean", 3, "cc0e09b21dd1160078fb2f53f75b1862f869a5ecb6dca1fb2e861a6060c7b352", 231474),
+          ("noisy", 3, "4e72a4878aecfd6e8cc7a7996034fa323a2737d738b0cd5940063f596ad6b8c0", 231474),
+          ("clean", 4, "0edb5668afed189894d7e6e47d0d615b5bbcddf118d551fc73aa61bc692d142a", 155606),
+          ("noisy", 4, "afecf6312419f065e93dbc65a910e4116eb3237eec4da8d355f4634fcc9fef3e", 155606),
+          ("clean", 5, "db831ffcc4759dccc0fd4d3d5096a9be5d7da553e16b63341f577f42a0bea83a", 207836),
+          ("noisy", 5, "3adf814d4516f6c6fc24867b301a27633c0ae662bef07ffb9e537af36c39fcf1", 207836),
+          ("clean", 6, "82320e81d8238865e216fe5c91ee8dabf413062bdccb5afdcfcbd0802be5a19d", 162586),
+          ("noisy", 6, "1eab20927973cb23fa99efa9577bd4064cdbf02da45160271a7aa2b9149c2883", 162586))),
+    ("noise/doing_the_dishes.wav", "LCAV/pyroomacoustics", "6fe43fecb7c358ac9aaa054e7e73641189f1afff",
+     "examples/input_samples/doing_the_dishes.wav",
+     "099eafcd7c4c266612012b5622b97157042e5288acaf4cbf3dc475814bfcdaa8", 3045984,
+     "Speech Commands background noise, CC BY 4.0"),
+    ("noise/noise_freesound_573577.wav", "Rikorose/DeepFilterNet", "d375b2d8309e0935d165700c91da9de862a99c31",
+     "assets/noise_freesound_573577.wav",
+     "cb367b36e4e9d72d112377dd57bf354e13f0b30f8402c9e841ac47639e773497", 474010, "CC0 1.0 (freesound)"),
+    ("rirs/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav", "Rikorose/DeepFilterNet",
+     "d375b2d8309e0935d165700c91da9de862a99c31", "assets/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav",
+     "227db737f46bca264378e1c55c25f033ada513dbfbed928edf6783e0d13ba89d", 108514, "MIT/Apache-2.0"),
+    *((f"DNS-Challenge/test_set/synthetic/no_reverb/{kind}/{kind}_fileid_{i}.wav", "Xiaobin-Rong/gtcrn",
+       "bad2f7a943d6be997cdde145725286f1dfe12d6b", f"audio_examples/00{i}_{kind}.wav", sha, 160044,
+       "DNS Challenge test set, CC BY 4.0")
+      for kind, i, sha in (
+          ("clean", 15, "e448d6a68c0eabcd41134964f54ede02a91a81cbef45e30ebd9c218981b1d5d1"),
+          ("noisy", 15, "8f31605f758d8bfa158527c1dccdff5c11be0ea9a737a74fc467aef3584392af"),
+          ("clean", 16, "bcbcfa1c09018fc332d93a9a5a954a6422398794decb64f2757cb060fc57190d"),
+          ("noisy", 16, "97b2fd196738d579ae65d5a439f3968c98a94b3801e7c979fdc9f2164899e9b4"),
+          ("clean", 72, "d78f921686cfb66ff5b7295e49cdb32f178e4a0e7d2566c3d0fdb3533c32f77b"),
+          ("noisy", 72, "6a70e78745559ff99cfa12c75d66922682710cd97830ff82b918467572aaefa7"))),
+)
+for _rel, _repo, _commit, _src, _sha, _size, _lic in _DEMO_FILES:
+    register_asset(Asset(
+        name="demo_" + _rel.rsplit("/", 1)[-1].removesuffix(".wav").lower().replace(".", "_")
+             + ("_" + _rel.split("/")[1].split("_")[0] if _rel.startswith("VoiceBank") else ""),
+        urls=(_GH.format(repo=_repo, commit=_commit, path=_src),),
+        sha256=_sha, size=_size, licence=_lic, path=f"demo_corpora/{_rel}",
+        used_by="make demo (fresh machine)", kind="corpus",
+        description=f"demo corpus file {_rel}", homepage=f"https://github.com/{_repo}"))
