@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark import breakdown
+from benchmark import breakdown, plots
 from benchmark.paths import reports_dir
 from benchmark.results import RunData, item_errors, load, select, summarize
 from benchmark.stats import Cell, mean_ci
@@ -257,7 +257,9 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     return md
 
 
-def write_report(run: str, out_dir: Path | None = None) -> Path:
+def write_report(run: str, out_dir: Path | None = None, html: bool = False,
+                 listen_items: int | None = None) -> Path:
+    """html: also write the listening page index.html (benchmark.listen)."""
     store = Store.existing(run)
     try:
         data = load(store, run)
@@ -274,7 +276,7 @@ def write_report(run: str, out_dir: Path | None = None) -> Path:
         sec, summ = _set_sections(data, ts)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
-    md += [""] + _runtime_section(data) + [""] + _provenance(data, errors)
+    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
     (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
     with open(out / "scores.csv", "w", newline="") as f:
         fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
@@ -290,4 +292,7 @@ def write_report(run: str, out_dir: Path | None = None) -> Path:
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    if html:
+        from benchmark.listen import write_listening_page
+        write_listening_page(data, out, listen_items)
     return out / "report.md"

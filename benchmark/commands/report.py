@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 
 NAME = "report"
-HELP = "regenerate a run's Markdown report from its store"
+HELP = "regenerate a run's Markdown report (and with --html its listening page) from its store"
 DESCRIPTION = """\
 Reads $BENCHMARK_DATA/runs/<RUN>/store.sqlite (nothing else: no audio, no models) and writes
-$BENCHMARK_REPORTS/<RUN>/report.md, scores.csv and summary.json.
+$BENCHMARK_REPORTS/<RUN>/report.md, scores.csv, summary.json and plots/*.png; with --html also
+index.html, the listening page (audio players and spectrograms per item, the report's tables).
 
 example:
   python -m benchmark report demo
+  python -m benchmark report demo --html --listen-items 4
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_name", metavar="RUN", help="run name")
     p.add_argument("--out", metavar="DIR", help="output folder (default $BENCHMARK_REPORTS/RUN)")
+    p.add_argument("--html", action="store_true", help="also write the listening page index.html")
+    p.add_argument("--listen-items", type=int, metavar="N",
+                   help="items per listening-page table (default 3), chosen stratified by distortion")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from benchmark.listen import listen_items
     from benchmark.report import write_report
-    path = write_report(args.run_name, Path(args.out) if args.out else None)
-    print(f"report: {path}")
+    listen_items(args.listen_items)        # a bad N fails before any work
+    path = write_report(args.run_name, Path(args.out) if args.out else None, html=args.html,
+                        listen_items=args.listen_items)
+    print(f"report: {path}" + (f"; listening page: {path.with_name('index.html')}" if args.html else ""))
     return 0
