@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint folder for a MaskSR-family system")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
+    p.add_argument("--listen-items", type=int, metavar="N",
+                   help="items per listening-page table (default 3; see `report --html`)")
 
 
 def _specs(args: argparse.Namespace):
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    from benchmark.listen import listen_items
+    listen_items(args.listen_items)        # a bad N fails before any work
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
                     limit=args.limit, retry_errors=args.retry_errors)
@@ -81,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     summary = Runner(cfg).run(argv=_argv(args, cfg.name))
     for note in summary.notes:
         print(f"note: {note}")
-    report = write_report(cfg.name)
+    report = write_report(cfg.name, html=True, listen_items=args.listen_items)
     print(f"run '{cfg.name}': {summary.restored} outputs restored ({summary.cached_outputs} cached), "
           f"{summary.scored} items scored ({summary.cached_scores} cached), "
           f"{summary.item_errors} new item errors, {summary.seconds:.1f} s")
-    print(f"report: {report}")
+    print(f"report: {report}; listening page: {report.with_name('index.html')}")
     return 0
