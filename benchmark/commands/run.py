@@ -36,6 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="redo items whose restoration failed in an earlier invocation")
     p.add_argument("--listen-items", type=int, metavar="N",
                    help="items per listening-page table (default 3; see `report --html`)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local processes, or a Ray cluster (extra 'ray'; --workers = CPU actors "
+                        "per system/metric, one actor per GPU with --device cuda)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join (sets RAY_ADDRESS; default: $RAY_ADDRESS, else a new "
+                        "local cluster)")
+    p.add_argument("--shard", metavar="K/N", help="only the K-th of N deterministic slices, into "
+                   "runs/<name>/shards/K-of-N (job arrays); then: python -m benchmark merge <name>")
 
 
 def _specs(args: argparse.Namespace):
@@ -65,6 +73,8 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
         argv += ["--limit", str(args.limit)]
     for c in args.checkpoint:
         argv += ["--checkpoint", c]
+    argv += ["--executor", args.executor] if getattr(args, "executor", "local") != "local" else []
+    argv += ["--shard", args.shard] if getattr(args, "shard", None) else []
     return argv + (["--retry-errors"] if args.retry_errors else [])
 
 
@@ -82,7 +92,18 @@ def run(args: argparse.Namespace) -> int:
                     profile=args.profile, device=args.device, workers=args.workers,
                     limit=args.limit, retry_errors=args.retry_errors)
     cfg.name = args.name or default_run_name(cfg)
-    summary = Runner(cfg).run(argv=_argv(args, cfg.name))
+    argv, runner = _argv(args, cfg.name), None
+    cfg.executor = args.executor
+    if args.executor == "ray":
+        import os
+
+        import benchmark.ray_executor  # noqa: F401  (registers the 'ray' executor)
+        if args.ray_address:
+            os.environ["RAY_ADDRESS"] = args.ray_address
+    if args.shard:
+        from benchmark.shard import ShardRunner, parse_shard
+        runner = ShardRunner(cfg, parse_shard(args.shard))   # cfg.name: <name>/shards/K-of-N
+    summary = (runner or Runner(cfg)).run(argv=argv)
     for note in summary.notes:
         print(f"note: {note}")
     report = write_report(cfg.name, html=True, listen_items=args.listen_items)
