@@ -80,6 +80,12 @@ register_asset(Asset(
     homepage="https://github.com/gabrielmittag/NISQA",
 ))
 
+# The papers' WER model (NeMo stt_en_conformer_transducer_xlarge .nemo) and speaker model
+# (WeSpeaker ResNet34 VoxCeleb ONNX) have known public URLs but no sha256 could be pinned yet, so
+# they are *unpinned* records in metrics/_paper_assets.py (same cache/mirror layout and the same
+# AssetError message; the file's own hash is recorded in every score row). Move them here once
+# their sha256 and size are known.
+
 # ---------------------------------------------------------------------------------------------
 # MaskSR family
 # ---------------------------------------------------------------------------------------------
