@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         ["run", "--systems", *args.systems, "--profile", "offline", "--name", args.name,
          "--workers", str(args.workers)] + (["--metrics", *args.metrics] if args.metrics else []),
     ]
+    timed = [s for s in args.systems if s not in ("unprocessed", "target")]
+    if timed:   # the runtime protocol, short, so the report and page plot runtime vs length
+        steps.insert(1, ["runtime", "--systems", *timed, "--lengths", "2", "4", "8", "--repeats", "3",
+                         "--name", args.name])
     for argv_ in steps:
         print(f"\n$ python -m benchmark {' '.join(argv_)}", flush=True)
         t = time.perf_counter()
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return rc
         print(f"({argv_[0]} step: {time.perf_counter() - t:.0f} s)", flush=True)
     report = (reports_dir() / args.name / "report.md").resolve()
-    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; report: {report}")
+    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; report: {report}; "
+          f"listening page: {report.with_name('index.html')}")
     return 0
 
 
