@@ -85,3 +85,10 @@ def test_markdown_tables_render_with_bold_and_links():
     assert "<b>1.20 ± 0.10</b>" in out and "b &lt;x&gt;" in out
     assert '<img src="plots/a.png" alt="plot"' in out and "<code>code</code>" in out
     assert "stray pipe" in out
+
+
+def test_bad_listen_items_is_one_clear_error(isolated_env, capsys):
+    assert main(["report", "nope", "--html", "--listen-items", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --listen-items must be at least 1, got 0"
+    assert main(["report", "nope", "--html"]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
