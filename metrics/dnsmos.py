@@ -9,6 +9,8 @@ power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `
 Each score is the mean over the clip's windows. Unlike the reference, windows of many clips go
 through onnxruntime in one call (chunks of BATCH windows). ONNX files: the `speechmos` wheel.
 Backends: `onnx` (the public DNSMOS, used by the papers) and `onnx_personalized` (pDNSMOS).
+Unlike speechmos (which refuses arrays outside [-1, 1]) clipped-range input is scored as is,
+like dnsmos_local.py does with files; silent (all-zero) items are recorded errors.
 """
 
 from __future__ import annotations

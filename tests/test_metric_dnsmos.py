@@ -40,3 +40,12 @@ def test_dnsmos_records_per_item_errors_without_failing_the_batch(corpora):
     good, silent = m.score([MetricItem("ok", x, r), MetricItem("silent", np.zeros(16000, np.float32), 16000)])
     assert good.error is None and 1.0 < good.values["OVRL"] < 5.0
     assert silent.error and "zeros" in silent.error and not silent.values
+
+
+def test_personalized_dnsmos_backend_equals_speechmos(corpora):
+    import speechmos.dnsmos as ref_impl
+    it = item(dns_pairs(corpora)[1][0])
+    (s,) = METRICS.get("dnsmos")(backend="onnx_personalized").score([it])
+    ref = ref_impl.run(resample(it.audio, it.rate, 16000), 16000, model_type="dnsmos_personalized")
+    for ours, theirs in (("SIG", "sig_mos"), ("BAK", "bak_mos"), ("OVRL", "ovrl_mos"), ("P808", "p808_mos")):
+        assert abs(s.values[ours] - float(ref[theirs])) < 1e-4
