@@ -3,4 +3,7 @@
 Importing the package registers the system plugins (`plugin`); everything heavy is imported lazily.
 """
 
-from systems.masksr import plugin  # noqa: F401  (registers masksr_* / masksr2_* systems)
+from systems.masksr import (
+    plugin,  # noqa: F401  (registers masksr_* / masksr2_* systems)
+    variants,  # noqa: F401,E402  (issue 6: ablation configs and systems)
+)

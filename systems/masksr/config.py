@@ -64,6 +64,8 @@ class MaskSRConfig:
     p_reverb: float = 0.25               # Algorithm 1's p1 (003 App. C.2); MaskSR papers silent
     simulated_rirs: int = 256            # RIR pool simulated when no --rirs folder is given
     segments_per_file: int = 0           # clean segments taken per speech file (0: all)
+    fixed_degradations: int = 0          # 0: a fresh degradation every draw; N: each segment cycles
+                                         # through N fixed degradations (overfitting / debugging)
     extra: dict = field(default_factory=dict)
 
     @property

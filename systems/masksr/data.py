@@ -147,9 +147,16 @@ class BatchMaker:
         scale = np.abs(clean).max() / max(np.abs(out.target).max(), 1e-8)
         return (out.degraded * scale).astype(np.float32)
 
+    def _degradation_rng(self, rng: np.random.Generator, segment: int) -> np.random.Generator:
+        if not self.cfg.fixed_degradations:
+            return rng
+        k = int(rng.integers(self.cfg.fixed_degradations))
+        return np.random.default_rng([self.cfg.seed, 1, segment, k])
+
     def __call__(self, step: int, rank: int = 0):
         rng = np.random.default_rng([self.cfg.seed, step, rank])
         idx = rng.integers(len(self.bank), size=self.batch)
-        degraded = [self.degrade(self.bank.waves[i].numpy(), rng) for i in idx]
+        degraded = [self.degrade(self.bank.waves[i].numpy(), self._degradation_rng(rng, int(i)))
+                    for i in idx]
         kd = self.bank.kd[idx] if self.bank.kd is not None else None
         return torch.from_numpy(np.stack(degraded)), self.bank.codes[idx].long(), kd

@@ -59,3 +59,15 @@ class SpeechEncoder(nn.Module):
         x = self.feature(wave)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         return self.blocks(self.proj(x))
+
+
+# input_feature -> builder of a whole encoder replacing SpeechEncoder (issue 6: `dac` input)
+ENCODERS: dict[str, Callable[[MaskSRConfig], nn.Module]] = {}
+
+
+def build_encoder(cfg: MaskSRConfig) -> nn.Module:
+    return ENCODERS.get(cfg.input_feature, SpeechEncoder)(cfg)
+
+
+# issue 6: waveform and DAC input features register themselves (systems/masksr/features.py)
+from systems.masksr import features  # noqa: E402,F401

@@ -88,6 +88,8 @@ class KDTarget:
     loss: str                                               # "mse" or "ce"
     dim: Callable[[TeacherSpec], int]                       # head output size
     extract: Callable[[list[np.ndarray], np.ndarray | None], np.ndarray]  # hidden states -> target
+    # targets computed from the clean 44.1 kHz segment itself, no teacher (issue 6: stft44k/16k)
+    compute: Callable[[np.ndarray, int], np.ndarray] | None = None
 
 
 def _avg(hs, _km):
@@ -119,11 +121,16 @@ class TeacherRunner:
         self.spec = TEACHERS[teacher]
         self.rate = rate
         self.device = device
+        if self.target.compute is not None:
+            self.model = self.kmeans = None
+            return
         self.model = self.spec.build().to(device).eval()
         self.kmeans = self.spec.kmeans() if self.target.loss == "ce" else None
 
     @torch.inference_mode()
     def __call__(self, clean: np.ndarray) -> np.ndarray:
+        if self.target.compute is not None:
+            return self.target.compute(clean, self.rate)
         x16 = resample(clean, self.rate, HUBERT_RATE)
         out = self.model(torch.from_numpy(x16)[None].to(self.device), output_hidden_states=True)
         hs = [h[0].float().cpu().numpy() for h in out.hidden_states]
@@ -146,3 +153,7 @@ def kd_loss(target_name: str, pred: torch.Tensor, target: torch.Tensor) -> torch
     if KD_TARGETS[target_name].loss == "ce":
         return nn.functional.cross_entropy(pred.flatten(0, 1).float(), target.flatten())
     return nn.functional.mse_loss(pred.float(), target.float())
+
+
+# issue 6: the spectral regression targets stft44k / stft16k register themselves
+from systems.masksr import kd_spectral  # noqa: E402,F401

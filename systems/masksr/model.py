@@ -6,17 +6,20 @@ import torch
 from torch import nn
 
 from systems.masksr.config import MaskSRConfig
-from systems.masksr.encoder import SpeechEncoder
+from systems.masksr.encoder import build_encoder
 from systems.masksr.kd import KD_TARGETS, TEACHERS, KDHead
-from systems.masksr.lm import DacEmbedding, MaskedLM
+from systems.masksr.lm import DacEmbedding
+from systems.masksr.strategies import get_strategy
 
 
 class MaskSRModel(nn.Module):
     def __init__(self, cfg: MaskSRConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = SpeechEncoder(cfg)
-        self.lm = MaskedLM(cfg)
+        self.encoder = build_encoder(cfg)           # registry: STFT, waveform or DAC input
+        self.lm = get_strategy(cfg.codebook_modelling).build_lm(cfg)   # masked or causal LM
+        if hasattr(self.encoder, "bind_lm"):        # DAC input shares the LM's tables (001 App. A)
+            self.encoder.bind_lm(self.lm)
         self.kd_head = None
         if cfg.kd_target != "none":
             if cfg.kd_target not in KD_TARGETS:
@@ -28,6 +31,8 @@ class MaskSRModel(nn.Module):
         """002 App. A initialisation (only for the `dac` embedding)."""
         if isinstance(self.lm.embed, DacEmbedding):
             self.lm.embed.init_from_codec(codec.codebook_blocks())
+        if hasattr(self.encoder, "attach_codec"):   # DAC input: tokenise with the loaded codec
+            self.encoder.attach_codec(codec)
 
     def forward(self, wave: torch.Tensor, codes: torch.Tensor, drop: torch.Tensor | None = None,
                 kd_frames: int | None = None):

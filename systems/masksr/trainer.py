@@ -65,7 +65,7 @@ def evaluate(model, maker, cfg: MaskSRConfig, batches: int = 4, first_step: int 
         wave, codes, _ = maker(first_step + i)
         wave, codes = wave.to(device), codes.to(device)
         mask = strategy.training_mask(codes, cfg, step_generator(cfg.seed, first_step + i, 0, device))
-        logits, _ = model(wave, torch.where(mask, torch.full_like(codes, cfg.codebook_size), codes))
+        logits, _ = model(wave, strategy.lm_inputs(codes, mask, cfg.codebook_size))
         hits += int(((logits.argmax(-1) == codes) & mask).sum())
         total += int(mask.sum())
         sampled = sample_codegrams(model, wave, seed=i)
@@ -162,7 +162,7 @@ def train(cfg: MaskSRConfig, speech: list[str], noise: list[str], rirs: list[str
         gen = step_generator(cfg.seed, step, rank, device)
         mask = strategy.training_mask(codes, cfg, gen)
         drop = torch.rand(codes.shape[0], generator=gen, device=device) < cfg.cfg_dropout
-        inputs = torch.where(mask, torch.full_like(codes, cfg.codebook_size), codes)
+        inputs = strategy.lm_inputs(codes, mask, cfg.codebook_size)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
             logits, kd_pred = net(wave, inputs, drop, kd_frames)
         ce, acc = masked_ce(logits, codes, mask)
