@@ -80,11 +80,30 @@ register_asset(Asset(
     homepage="https://github.com/gabrielmittag/NISQA",
 ))
 
-# The papers' WER model (NeMo stt_en_conformer_transducer_xlarge .nemo) and speaker model
-# (WeSpeaker ResNet34 VoxCeleb ONNX) have known public URLs but no sha256 could be pinned yet, so
-# they are *unpinned* records in metrics/_paper_assets.py (same cache/mirror layout and the same
-# AssetError message; the file's own hash is recorded in every score row). Move them here once
-# their sha256 and size are known.
+# The papers' WER model and speaker model: public URLs known, sha256 not published where it could
+# be looked up from here, so they are unpinned (sha256=""): `fetch` uses the file with a warning
+# naming its own sha256, which the metric also records in its backend_version.
+register_asset(Asset(
+    name="nemo_stt_en_conformer_transducer_xlarge",
+    urls=("https://huggingface.co/nvidia/stt_en_conformer_transducer_xlarge/resolve/main/"
+          "stt_en_conformer_transducer_xlarge.nemo",
+          "https://api.ngc.nvidia.com/v2/models/nvidia/nemo/stt_en_conformer_transducer_xlarge/"
+          "versions/1.10.0/files/stt_en_conformer_transducer_xlarge.nemo"),
+    sha256="", size=0, licence="CC BY 4.0",
+    path="nemo/stt_en_conformer_transducer_xlarge.nemo", used_by="metric wer (backend nemo)",
+    description="NVIDIA NeMo Conformer-Transducer XLarge English ASR (MaskSR2 footnote 4)",
+    homepage="https://huggingface.co/nvidia/stt_en_conformer_transducer_xlarge"))
+
+register_asset(Asset(
+    name="wespeaker_voxceleb_resnet34",
+    urls=("https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet34/resolve/main/"
+          "voxceleb_resnet34.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
+          "voxceleb_resnet34.onnx"),
+    sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
+    path="wespeaker/voxceleb_resnet34.onnx", used_by="metric spk_sim (backend wespeaker)",
+    description="WeSpeaker ResNet34 speaker embedding, VoxCeleb2-dev, ONNX runtime model",
+    homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
 
 # ---------------------------------------------------------------------------------------------
 # MaskSR family

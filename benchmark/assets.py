@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tarfile
 import urllib.error
 import urllib.parse
@@ -33,7 +34,8 @@ class Asset:
     urls: tuple[str, ...]           # tried in order after the cache and the mirror
     sha256: str                     # of the downloaded file (the archive, for corpora); a prefix
                                     # of >= 16 hex digits where the publisher gives only that
-                                    # (torch.hub file names); "" = none published: fetch refuses
+                                    # (torch.hub file names); "" = unpinned (none published): the
+                                    # file is used with a loud warning naming its own sha256
     size: int                       # bytes of the downloaded file (0 = not published)
     licence: str
     path: str                       # relative to the cache dir: where the file is stored
@@ -78,9 +80,30 @@ def _load_catalog() -> None:
 
 
 def sha256_matches(got: str, asset: Asset) -> bool:
-    """Full digest, or the publisher's prefix (>= 16 hex digits); an empty record matches nothing."""
+    """Full digest, or the publisher's prefix (>= 16 hex digits); an unpinned record ("") accepts
+    any file, and `fetch` then warns with the file's own sha256."""
     want = asset.sha256
-    return bool(want) and (got == want or (len(want) >= 16 and got.startswith(want)))
+    return got == want or (len(want) >= 16 and got.startswith(want)) or not want
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_unpinned(asset: Asset, path: Path) -> None:
+    if asset.sha256 or asset.name in _WARNED:
+        return
+    _WARNED.add(asset.name)
+    print(f"warning: asset '{asset.name}' has no published sha256 to verify against; using {path} "
+          f"(sha256 {local_sha256(asset.name, path)}). Results record this hash.", file=sys.stderr)
+
+
+def local_sha256(name: str, path: Path | None = None) -> str:
+    """The sha256 of the asset's local file as recorded at its last verification."""
+    path = path or get_asset(name).cached_path()
+    try:
+        return json.loads(_stamp_path(path).read_text())["sha256"]
+    except (OSError, ValueError, KeyError):
+        return sha256_of(path)
 
 
 def sha256_of(path: Path, desc: str = "") -> str:
@@ -115,7 +138,7 @@ def _stamp_ok(path: Path, sha: str) -> bool:
     except (OSError, ValueError):
         return False
     full = stamp.get("sha256", "") if isinstance(stamp, dict) else ""
-    return bool(sha) and full.startswith(sha) and stamp == {"sha256": full, **_stat_key(path)}
+    return full.startswith(sha) and stamp == {"sha256": full, **_stat_key(path)}
 
 
 def _missing_message(asset: Asset, target: Path, tried: list[str]) -> str:
@@ -174,16 +197,14 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None) -
     """Return the verified local path of asset `name`, downloading it if needed."""
     asset = get_asset(name)
     target = asset.cached_path(root)
-    if not asset.sha256:
-        raise AssetError(
-            f"asset '{asset.name}' ({asset.used_by}) has no published sha256 in the catalogue, so "
-            f"a copy cannot be verified. Its public URL: {' or '.join(asset.urls)}; {asset.description}")
     if target.exists():
         if _stamp_ok(target, asset.sha256):
+            _warn_unpinned(asset, target)
             return _maybe_unpack(asset, target)
         got = sha256_of(target, desc=f"verify {asset.name}")
         if sha256_matches(got, asset):
             _write_stamp(target, got)
+            _warn_unpinned(asset, target)
             return _maybe_unpack(asset, target)
         raise AssetError(
             f"asset '{asset.name}' at {target} is corrupted or truncated: sha256 {got} "
@@ -210,6 +231,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None) -
             continue
         os.replace(part, target)
         _write_stamp(target, got)
+        _warn_unpinned(asset, target)
         return _maybe_unpack(asset, target)
     raise AssetError(_missing_message(asset, target, tried))
 
@@ -261,7 +283,11 @@ def verify(names: list[str] | None = None, *, root: Path | None = None) -> list[
             results.append(VerifyResult(asset.name, "missing", target))
             continue
         got = sha256_of(target, desc=f"verify {asset.name}")
-        if sha256_matches(got, asset):
+        if not asset.sha256:
+            _write_stamp(target, got)
+            results.append(VerifyResult(asset.name, "unpinned", target,
+                                        f"sha256 {got}: no published hash to compare with"))
+        elif sha256_matches(got, asset):
             _write_stamp(target, got)
             results.append(VerifyResult(asset.name, "ok", target))
         else:

@@ -14,10 +14,10 @@ import os
 
 import numpy as np
 
+from benchmark.assets import fetch, local_sha256
 from benchmark.deps import require
 from benchmark.errors import BenchmarkError
 from metrics._common import pkg_version
-from metrics._paper_assets import NEMO_XLARGE, resolve
 
 
 class ASR:
@@ -50,7 +50,8 @@ class PocketSphinxASR(ASR):
 
 class NemoASR(ASR):
     def load(self, device: str) -> None:
-        path, sha = resolve(NEMO_XLARGE)          # the registry's clear error when absent
+        path = fetch("nemo_stt_en_conformer_transducer_xlarge")          # the registry's clear error when absent
+        sha = local_sha256("nemo_stt_en_conformer_transducer_xlarge", path)
         require("nemo.collections.asr", "nemo", "the NeMo WER backend (the papers' ASR)")
         from nemo.collections.asr.models import ASRModel
         self._model = ASRModel.restore_from(str(path), map_location=device).eval()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.assets import fetch, local_sha256
 from metrics._common import ItemError, degraded, pkg_version, reference, score_each
 from metrics._fbank import fbank
-from metrics._paper_assets import WESPEAKER_RESNET34, resolve
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
@@ -32,7 +32,7 @@ class SpeakerSimilarity(Metric):
         higher_is_better=True, columns=("SpkSim",), backends=("resemblyzer", "wespeaker"),
         paper_backend="wespeaker",
         description="cosine similarity of speaker embeddings (reference vs processed), 16 kHz",
-        assets={"wespeaker": (WESPEAKER_RESNET34.name,)})
+        assets={"wespeaker": ("wespeaker_voxceleb_resnet34",)})
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)
@@ -48,7 +48,8 @@ class SpeakerSimilarity(Metric):
         if self._model is not None:
             return
         if self.backend == "wespeaker":
-            path, sha = resolve(WESPEAKER_RESNET34)   # the registry's clear error when absent
+            path = fetch("wespeaker_voxceleb_resnet34")   # the registry's clear error when absent
+            sha = local_sha256("wespeaker_voxceleb_resnet34", path)
             import onnxruntime as ort
             self._model = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             self._version = f"{pkg_version('onnxruntime')} {path.name} sha256:{sha[:12]}"

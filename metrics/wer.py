@@ -34,6 +34,7 @@ class WER(Metric):
         higher_is_better=False, columns=("WER",), backends=("pocketsphinx", "nemo", "whisper"),
         paper_backend="nemo",
         description="word error rate (%) of ASR output vs transcript; corpus-level aggregate",
+        assets={"nemo": ("nemo_stt_en_conformer_transducer_xlarge",)},
         extra={"nemo": "nemo", "whisper": "whisper"})
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):

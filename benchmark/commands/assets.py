@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.name}: {r.status.upper()}  {r.path}" + (f"\n  {r.detail}" if r.detail else ""))
     if not results:
         print(f"no cached assets under {cache_dir()}")
-    bad = [r for r in results if r.status != "ok"]
+    bad = [r for r in results if r.status not in ("ok", "unpinned")]
     if bad:
         print(f"\n{len(bad)} asset(s) failed verification: "
               + ", ".join(f"{r.name} ({r.status})" for r in bad)
