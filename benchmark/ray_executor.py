@@ -2,10 +2,12 @@
 
 Same interface as `LocalExecutor` (`stream(fn, tasks)` yields one `Finished` per task in completion
 order), so the runner, its store, caching, resume and the report are unchanged. Each `stream` call
-(one system, or one metric backend) gets its own pool of actors; an actor is a long-lived Ray
-worker process that keeps the loaded system/metric between jobs (`benchmark.jobs` caches models
-per process), and jobs are already batched by the runner (a system's `max_batch` items per restore
-job, 16 items per score job). Pools are sized from the cluster:
+(one system, or one metric backend) runs on a pool of actors: long-lived Ray worker processes that
+keep the loaded system/metric between jobs (`benchmark.jobs` caches models per process). A pool
+is started once per executor and resource kind and reused by the next stream, whose first step
+drops the previous model in every actor, so an actor holds one loaded system or metric backend at
+a time. Jobs are already batched by the runner (a system's `max_batch` items per restore job, 16
+items per score job). Pools are sized from the cluster:
 
 - restore jobs with `--device cuda`: one actor per GPU of the cluster (`num_gpus=1` each);
 - score jobs with `--device cuda`: GPU actors only for GPU-capable metric backends, CPU actors
@@ -29,12 +31,12 @@ from typing import Any
 
 from benchmark.deps import require
 from benchmark.errors import BenchmarkError
-from benchmark.executor import EXECUTORS, Executor, Finished, T, R
+from benchmark.executor import EXECUTORS, Executor, Finished, R, T
 
 MAX_RETRIES = 3           # restarts of a dead actor, and retries of the jobs it was running
 IN_FLIGHT_PER_ACTOR = 2   # one running + one queued keeps every actor busy
 # Metric backends that never use a GPU: with --device cuda they still run on CPU actors.
-CPU_ONLY_METRICS = frozenset({"pesq", "stoi", "estoi", "lsd", "si_snr", "sispnr", "ssim", "dnsmos",
+CPU_ONLY_METRICS = frozenset({"pesq", "pesq_nb", "stoi", "estoi", "lsd", "si_snr", "sispnr", "ssim", "dnsmos",
                               "runtime"})
 PATH_VARS = ("BENCHMARK_DATA", "BENCHMARK_CACHE", "BENCHMARK_REPORTS", "BENCHMARK_CORPORA")
 
@@ -71,6 +73,22 @@ def _actor_class():
 
             def where(self) -> tuple[int, str]:
                 return os.getpid(), ray.get_runtime_context().get_node_id()
+
+            def release(self) -> tuple[int, str]:
+                """Drop the models of the previous stream (one loaded model per actor)."""
+                import gc
+
+                from benchmark import jobs
+                jobs._SYSTEMS.clear()
+                jobs._METRICS.clear()
+                gc.collect()
+                try:
+                    import torch
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                except ImportError:
+                    pass
+                return self.where()
 
             def run(self, fn: Callable, task: Any) -> tuple[bool, Any]:
                 # Job failures travel back as values: Ray only retries when the worker dies.
@@ -117,6 +135,7 @@ class RayExecutor(Executor):
         self.address = address
         self.num_cpus = num_cpus
         self._started_ray = False
+        self._pools: dict[bool, list[Any]] = {}   # GPU? -> actors
         self.pids: list[int] = []          # worker processes of the current pool (tests, bench)
         self.nodes: set[str] = set()       # nodes the pools ran on
 
@@ -150,12 +169,14 @@ class RayExecutor(Executor):
             return gpus, {"num_gpus": 1, "num_cpus": 1}
         return max(1, min(self.workers, int(res.get("CPU", 1)))), {"num_cpus": 1}
 
-    def _start_pool(self, ray, gpu: bool) -> list[Any]:
-        n, resources = self._pool_spec(ray, gpu)
-        cls = _actor_class()
-        opts = {**resources, "runtime_env": {"env_vars": worker_env()}}
-        actors = [cls.options(**opts).remote(os.getcwd(), 1) for _ in range(n)]
-        where = ray.get([a.where.remote() for a in actors])   # waits until every actor is up
+    def _pool(self, ray, gpu: bool) -> list[Any]:
+        actors = self._pools.get(gpu)
+        if actors is None:
+            n, resources = self._pool_spec(ray, gpu)
+            cls = _actor_class()
+            opts = {**resources, "runtime_env": {"env_vars": worker_env()}}
+            actors = self._pools[gpu] = [cls.options(**opts).remote(os.getcwd(), 1) for _ in range(n)]
+        where = ray.get([a.release.remote() for a in actors])   # also waits until all are up
         self.pids = [w[0] for w in where]
         self.nodes.update(w[1] for w in where)
         return actors
@@ -168,7 +189,8 @@ class RayExecutor(Executor):
             return
         ray = self.connect()
         from ray.exceptions import RayError
-        actors = self._start_pool(ray, wants_gpu(first))
+        gpu = wants_gpu(first)
+        actors = self._pool(ray, gpu)
         load = [0] * len(actors)
         pending: dict[Any, tuple[T, int]] = {}
         queue: list[T] = [first]
@@ -201,11 +223,17 @@ class RayExecutor(Executor):
                         continue
                     yield Finished(task, value if ok else None, None if ok else value)
                 fill()
-        finally:   # also when the runner stops early: in-flight jobs die with their actors
-            for a in actors:
-                ray.kill(a, no_restart=True)
+        finally:
+            if pending:   # the runner stopped early: in-flight jobs die with their actors
+                self._kill(gpu)
+
+    def _kill(self, gpu: bool) -> None:
+        for a in self._pools.pop(gpu, []):
+            _ray().kill(a, no_restart=True)
 
     def close(self) -> None:
+        for gpu in list(self._pools):
+            self._kill(gpu)
         if self._started_ray:
             _ray().shutdown()
             self._started_ray = False

@@ -63,6 +63,7 @@ def test_parse_shard_is_strict():
             parse_shard(bad)
 
 
+@pytest.mark.slow
 def test_two_shards_plus_merge_equal_one_run(sets, capsys):
     assert main(ARGS + ["--name", "whole"]) == 0
     assert main(ARGS + ["--name", "sh", "--shard", "1/2"]) == 0
