@@ -256,8 +256,8 @@ def test_variant_sizes_match_the_published_counts(name, published):
 
 # --- spectral KD targets (002 Table I) -------------------------------------------------------------
 def test_stft_kd_targets_on_real_audio(corpora):
-    from systems.masksr.kd import KD_TARGETS, TeacherRunner
     from systems.masksr.encoder import STFTFeature
+    from systems.masksr.kd import KD_TARGETS, TeacherRunner
     files = sorted((corpora / "VCTK-Corpus-0.92" / "wav48_silence_trimmed").rglob("*.flac"))
     x, r = read_audio(files[2])
     x = resample(x, r, 44100)[:44100]
