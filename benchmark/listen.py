@@ -146,12 +146,16 @@ def _system_columns(data: RunData) -> list[str]:
     return out
 
 
-def _label(testset: str, man: dict) -> str:
-    bits = [f"{k}: {v}" for k, v in breakdown.factors(man).items() if k != "subset"]
-    sev = severities(man)
-    if sev:
-        bits.append("stages: " + ", ".join(sorted(sev)))
-    return "; ".join(bits)
+def _label(man: dict) -> str:
+    """The item's active distortions, e.g. "SNR 5–10 dB · clipping η < 0.25 · reverb"."""
+    bits = []
+    for k, v in breakdown.factors(man).items():
+        if k == "subset" or v.startswith("no ") or v == "full band":
+            continue
+        bits.append(v if v == k else f"{k} {v}")
+    if severities(man):
+        bits.append(f"dominant: {dominant_distortion(man)}")
+    return " · ".join(bits)
 
 
 def _natural(text: str) -> list:
@@ -189,7 +193,7 @@ def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
                         cells.append(Cell(s, note=f"restoration failed: {o['error']}"))
                     else:
                         cells.append(Cell(s, src=str(o["path"])))
-                t.rows.append(Row(iid, _label(name, man), cells))
+                t.rows.append(Row(iid, _label(man), cells))
             tables.append(t)
     return tables
 
@@ -235,7 +239,7 @@ th{background:#f3f3f3}
 table.listen td{text-align:center}
 table.listen audio{width:290px;display:block}
 table.listen img.spec{width:288px;height:128px;display:block;margin-top:3px}
-td.item{max-width:11em;text-align:left;font-size:12px;word-break:break-word}
+td.item{min-width:9em;max-width:12em;text-align:left;font-size:12px;overflow-wrap:anywhere}
 .note{color:#a00;font-size:12px;max-width:290px}
 nav a{margin-right:1em}
 .report img{max-width:100%}

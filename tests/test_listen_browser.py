@@ -1,6 +1,7 @@
 """The listening page of a small real run, opened in a real headless browser (Debian's chromium,
 driven by Playwright): every <audio> loads with the duration of its file, every image loads, the
-listening and report tables are there; a full-page screenshot is saved as a test artifact.
+listening and report tables are there; a full-page screenshot is saved as a test artifact (in the
+test's tmp folder, copied to $BENCHMARK_TEST_ARTIFACTS when that is set).
 
 chromium is a system package (.ci/run installs it); without it this test FAILS, it does not skip.
 """
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -114,4 +117,8 @@ def test_listening_page_loads_in_chromium(isolated_env, corpora, plugins, monkey
     finally:
         server.shutdown()
     assert shot.stat().st_size > 50_000
+    keep = os.environ.get("BENCHMARK_TEST_ARTIFACTS")      # CI: a folder kept after the run
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shot = Path(shutil.copy(shot, Path(keep) / shot.name))
     print(f"screenshot: {shot}")
