@@ -112,8 +112,7 @@ def summarize(records: list[ItemScoreRecord], metric: str, column: str) -> Cell:
         words = [_aux_number(r.aux, WORD_KEYS) for r in firsts]
         if firsts and None not in edits and None not in words:
             return corpus_wer(edits, words)
-        scale = 100.0 if good and max(r.value for r in good) <= 1.5 else 1.0
-        return mean_ci([r.value * scale for r in good])
+        return mean_ci([r.value for r in good])   # no edit counts: mean of per-item WER (%)
     return mean_ci([r.value for r in good])
 
 

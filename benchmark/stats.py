@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import stdtrit  # Student t quantile (scipy.stats is a slow import)
 
 BOOTSTRAP_ROUNDS = 2000
 BOOTSTRAP_SEED = 0
@@ -36,7 +36,7 @@ def mean_ci(values: list[float], level: float = 0.95) -> Cell:
     if n < 2:
         return Cell(mean, float("nan"), n)
     sem = float(v.std(ddof=1)) / math.sqrt(n)
-    return Cell(mean, float(sps.t.ppf(0.5 + level / 2, n - 1)) * sem, n)
+    return Cell(mean, float(stdtrit(n - 1, 0.5 + level / 2)) * sem, n)
 
 
 def corpus_wer(edits: list[float], words: list[float], level: float = 0.95) -> Cell:
