@@ -176,7 +176,14 @@ class RayExecutor(Executor):
             cls = _actor_class()
             opts = {**resources, "runtime_env": {"env_vars": worker_env()}}
             actors = self._pools[gpu] = [cls.options(**opts).remote(os.getcwd(), 1) for _ in range(n)]
-        where = ray.get([a.release.remote() for a in actors])   # also waits until all are up
+        try:
+            where = ray.get([a.release.remote() for a in actors])   # also waits until all are up
+        except ray.exceptions.RayError as exc:
+            self._kill(gpu)
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BenchmarkError(f"Ray workers could not start: {first_line}. Every node needs this "
+                                 "repository installed in the same environment at the same path "
+                                 "(see the README)") from None
         self.pids = [w[0] for w in where]
         self.nodes.update(w[1] for w in where)
         return actors
