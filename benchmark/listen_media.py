@@ -89,7 +89,7 @@ def render_scale(vmax: float, path: Path) -> Path:
     fax.set_ylim(0, FMAX / 1000)
     fax.set_yticks([0, 4, 8, 12, 16, 22.05], ["0", "4", "8", "12", "16", "22.05"], fontsize=7)
     fax.set_xticks([])
-    fax.set_ylabel("kHz", fontsize=7, labelpad=1)
+    fax.set_title("kHz", fontsize=7)
     for side in ("top", "right", "bottom"):
         fax.spines[side].set_visible(False)
     cax = fig.add_axes((0.55, 0.1, 0.12, 0.8))
