@@ -56,7 +56,7 @@ def factors(manifest: dict[str, Any]) -> dict[str, str]:
     if hit:
         v = _num(hit[1])
         out["SNR"] = "no noise" if v is None else _bin(v, SNR_BINS)
-    hit = _find(flat, r"cutoff|bandwidth|lowpass_hz|low_pass", exclude=r"order|type|ripple")
+    hit = _find(flat, r"cutoff|bandwidth|lowpass|low_pass", exclude=r"order|type|ripple|filter|noise")
     if hit:
         v = _num(hit[1])
         if v is None:

@@ -148,7 +148,7 @@ def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
                   + (" (not the papers' backend)" if data.metrics[m]["backend"]
                      != data.metrics[m]["info"]["paper_backend"] else "")
                   for m in dict.fromkeys(c.metric for c in cols) if m in data.metrics]
-        md += [f"- {n}" for n in notes]
+        md.append("\n".join(f"- {n}" for n in notes))
     md += _breakdown(data, name, items)
     return md, summary
 
