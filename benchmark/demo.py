@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     timed = [s for s in args.systems if s not in ("unprocessed", "target")]
     if timed:   # the runtime protocol, short, so the report and page plot runtime vs length
-        steps.insert(1, ["runtime", "--systems", *timed, "--lengths", "2", "4", "8", "--repeats", "3",
+        steps.insert(1, ["runtime", "--systems", *timed, "--lengths", "1", "2", "4", "--repeats", "3",
                          "--name", args.name])
     for argv_ in steps:
         print(f"\n$ python -m benchmark {' '.join(argv_)}", flush=True)
