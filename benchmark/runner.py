@@ -195,6 +195,9 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
+        for n in names:      # an unbuilt set is the first thing to say, before assets
+            if not (testsets_dir() / n / "manifest.jsonl").exists():
+                load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
         plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
         self.notes += notes
