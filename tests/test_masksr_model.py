@@ -195,3 +195,21 @@ def test_config_overrides_are_typed_and_checked():
 def test_windows_are_non_overlapping_and_padded():
     w, n = split_windows(np.arange(10, dtype=np.float32), 4)
     assert w.shape == (3, 4) and n == 10 and w[2, 2:].sum() == 0 and w[1, 0] == 4
+
+
+def test_pretrained_codec_path_loads_a_dac_checkpoint_and_reports_a_missing_asset(
+        isolated_env, monkeypatch, codec):
+    import benchmark.assets
+    from benchmark.errors import AssetError
+    from systems.masksr.codec import Codec
+    with pytest.raises(AssetError, match="asset 'dac_44khz'"):
+        Codec("dac_44khz")
+    # a checkpoint in DAC's own format (state_dict + metadata kwargs), here of the small DAC
+    path = isolated_env / "weights.pth"
+    torch.save({"state_dict": codec.model.state_dict(),
+                "metadata": {"kwargs": {"encoder_dim": 16, "decoder_dim": 64, "sample_rate": 44100}}},
+               path)
+    monkeypatch.setattr(benchmark.assets, "fetch", lambda name: path)
+    loaded = Codec("dac_44khz")
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(4096).astype(np.float32) * 0.1)
+    assert torch.equal(loaded.encode(x[None]), codec.encode(x[None]))

@@ -71,7 +71,10 @@ def _pretrained_dac_44khz():
     from benchmark.assets import fetch
     dac = _import_dac()
     path = fetch("dac_44khz")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BenchmarkError(f"cannot load the DAC weights {path} with weights_only=True: {exc}") from exc
     kwargs = dict(blob.get("metadata", {}).get("kwargs", {}))
     kwargs = {k: v for k, v in kwargs.items() if k in _dac_init_args(dac)}
     model = dac.DAC(**kwargs)
