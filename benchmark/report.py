@@ -87,19 +87,19 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
             summary.setdefault(system, {})[col.paper_id] = {"metric": col.metric, "column": sub,
                                                             **cell.to_dict()}
         cells[system] = row
-    best: dict[int, str] = {}
+    best: dict[int, set[str]] = {}     # ties at the shown precision are all bold
     for j, col in enumerate(columns):
         cand = [(s, c[j].mean) for s, c in cells.items()
                 if c[j] is not None and c[j].n and math.isfinite(c[j].mean) and not data.oracle(s)]
         if len(cand) >= 2:
-            pick = max if col.higher_is_better else min
-            best[j] = pick(cand, key=lambda t: t[1])[0]
+            top = (max if col.higher_is_better else min)(v for _, v in cand)
+            best[j] = {s for s, v in cand if round(v, col.digits) == round(top, col.digits)}
     rows = []
     for system, row in cells.items():
         texts = []
         for j, (col, cell) in enumerate(zip(columns, row, strict=True)):
             t = _fmt(cell, col.digits, nrow[system]) if _resolve(data, col) else "n/a"
-            texts.append(f"**{t}**" if best.get(j) == system else t)
+            texts.append(f"**{t}**" if system in best.get(j, ()) else t)
         label = system + (" (oracle)" if data.oracle(system) else "")
         rows.append([label, str(nrow[system])] + texts)
     for pr in paper or []:
