@@ -153,7 +153,45 @@ register_asset(Asset(
 # VoiceBank-DEMAND (datashare.ed.ac.uk/handle/10283/2791), the DNS 2020 test set (git-LFS files in
 # microsoft/DNS-Challenge, branch interspeech2020/master) and VoiceFixer's test-set release
 # (zenodo.org/record/5528144, GSR_and_SSR_testsets.zip) have no published sha256 we could find:
-# they are not registered (a record without a real sha256 would pretend to verify).
+# VoiceBank-DEMAND's test archives and the VoiceFixer release are registered *unpinned* (sha256
+# ""): `fetch` downloads them and warns with the file's own sha256, `verify` lists them as
+# unpinned. The DNS 2020 test set has no single archive (git-LFS files), so it is not registered.
+register_asset(Asset(
+    name="voicebank_demand_clean_testset",
+    urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/clean_testset_wav.zip",),
+    sha256="", size=0, licence="CC BY 4.0",
+    path="corpora/VoiceBank-DEMAND/clean_testset_wav.zip",
+    used_by="test set vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
+    description="VoiceBank-DEMAND clean test speech (824 utterances, 48 kHz)",
+    homepage="https://datashare.ed.ac.uk/handle/10283/2791",
+))
+register_asset(Asset(
+    name="voicebank_demand_noisy_testset",
+    urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/noisy_testset_wav.zip",),
+    sha256="", size=0, licence="CC BY 4.0",
+    path="corpora/VoiceBank-DEMAND/noisy_testset_wav.zip",
+    used_by="test set vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
+    description="VoiceBank-DEMAND noisy test speech (noise = noisy - clean, as VoiceFixer derives it)",
+    homepage="https://datashare.ed.ac.uk/handle/10283/2791",
+))
+register_asset(Asset(
+    name="voicebank_demand_testset_txt",
+    urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/testset_txt.zip",),
+    sha256="", size=0, licence="CC BY 4.0",
+    path="corpora/VoiceBank-DEMAND/testset_txt.zip",
+    used_by="test set vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
+    description="VoiceBank-DEMAND test-set transcripts",
+    homepage="https://datashare.ed.ac.uk/handle/10283/2791",
+))
+register_asset(Asset(
+    name="voicefixer_testsets",
+    urls=("https://zenodo.org/record/5528144/files/GSR_and_SSR_testsets.zip?download=1",),
+    sha256="", size=0, licence="see the Zenodo record (VCTK-derived audio, CC BY 4.0)",
+    path="corpora/voicefixer/GSR_and_SSR_testsets.zip",
+    used_by="test sets all_gsr / sr (the official released versions)", kind="corpus", unpack=True,
+    description="VoiceFixer's released ALL-GSR and SR test sets",
+    homepage="https://zenodo.org/record/5528144",
+))
 register_asset(Asset(
     name="vctk_0.92",
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/3443/VCTK-Corpus-0.92.zip",),
