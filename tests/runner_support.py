@@ -167,3 +167,16 @@ if __name__ == "__main__":
     register()
     from benchmark.cli import main
     raise SystemExit(main(sys.argv[1:]))
+
+
+def item_rows(con) -> dict:
+    """Outputs and scores of a run store keyed by (system, set, item[, metric, column])."""
+    return {
+        "outputs": {(s, t, i): (sha, err) for s, t, i, sha, err in con.execute(
+            "SELECT io.system, io.testset, io.item_id, o.sha256, o.error FROM item_outputs io "
+            "JOIN outputs o ON o.system_key=io.system_key AND o.input_sha256=io.input_sha256")},
+        "scores": {(s, t, i, m, c): v for s, t, i, m, c, v in con.execute(
+            "SELECT io.system, io.testset, io.item_id, sc.metric, sc.column_name, sc.value "
+            "FROM item_outputs io JOIN outputs o ON o.system_key=io.system_key AND "
+            "o.input_sha256=io.input_sha256 JOIN scores sc ON sc.output_sha256=o.sha256")},
+    }

@@ -46,13 +46,7 @@ def sets(isolated_env, corpora):
 def rows(run: str) -> dict:
     con = sqlite3.connect(Store.existing(run).path)
     out = {
-        "outputs": {(s, t, i): (sha, err) for s, t, i, sha, err in con.execute(
-            "SELECT io.system, io.testset, io.item_id, o.sha256, o.error FROM item_outputs io "
-            "JOIN outputs o ON o.system_key=io.system_key AND o.input_sha256=io.input_sha256")},
-        "scores": {(s, t, i, m, c): v for s, t, i, m, c, v in con.execute(
-            "SELECT io.system, io.testset, io.item_id, sc.metric, sc.column_name, sc.value "
-            "FROM item_outputs io JOIN outputs o ON o.system_key=io.system_key AND "
-            "o.input_sha256=io.input_sha256 JOIN scores sc ON sc.output_sha256=o.sha256")},
+        **rs.item_rows(con),
         "n": {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
               for t in ("outputs", "item_outputs", "scores")},
         "counters": con.execute("SELECT restored, scored FROM invocations ORDER BY id").fetchall(),

@@ -30,13 +30,7 @@ def results(run: str) -> dict:
     """What a report is made of, independent of where/when it was computed."""
     con = sqlite3.connect(Store.existing(run).path)
     out = {
-        "outputs": {(s, t, i): (sha, err) for s, t, i, sha, err in con.execute(
-            "SELECT io.system, io.testset, io.item_id, o.sha256, o.error FROM item_outputs io "
-            "JOIN outputs o ON o.system_key=io.system_key AND o.input_sha256=io.input_sha256")},
-        "scores": {(s, t, i, m, c): v for s, t, i, m, c, v in con.execute(
-            "SELECT io.system, io.testset, io.item_id, sc.metric, sc.column_name, sc.value "
-            "FROM item_outputs io JOIN outputs o ON o.system_key=io.system_key AND "
-            "o.input_sha256=io.input_sha256 JOIN scores sc ON sc.output_sha256=o.sha256")},
+        **rs.item_rows(con),
         "items": set(con.execute("SELECT testset, item_id, degraded_sha256 FROM items")),
         "testsets": set(con.execute("SELECT name, n_items, checksums_sha256 FROM testsets")),
     }
