@@ -19,7 +19,7 @@ METRIC_NAMES = ("dnsmos", "lsd", "sispnr", "ssim", "si_snr", "pesq", "pesq_nb", 
 
 
 def _items():
-    from benchmark.audio import read_audio
+    from benchmark.core.audio import read_audio
     from metrics import MetricItem
     items = []
     vb = CORPORA / "VoiceBank-DEMAND"
@@ -37,7 +37,7 @@ def _items():
 
 def main() -> dict:
     os.environ.setdefault("BENCHMARK_ASSET_MIRROR", str(CORPORA.parent / "assets"))
-    from benchmark.audio import resample
+    from benchmark.core.audio import resample
     from metrics import METRICS
     items = _items()
     audio_s = sum(len(it.audio) / it.rate for it in items)

@@ -16,7 +16,7 @@ N_ITEMS = 200
 
 
 def _make_set(root: Path, n: int) -> None:
-    from benchmark.audio import write_audio
+    from benchmark.core.audio import write_audio
     from testsets.manifest import ManifestItem, write_manifest
     rng = np.random.default_rng(0)
     items = []
@@ -31,9 +31,9 @@ def main() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.update(BENCHMARK_DATA=tmp, BENCHMARK_REPORTS=f"{tmp}/reports",
                           BENCHMARK_NO_PROGRESS="1")
-        from benchmark.report import write_report
-        from benchmark.runner import RunConfig, Runner
-        from benchmark.store import Store
+        from benchmark.report.writer import write_report
+        from benchmark.run.runner import RunConfig, Runner
+        from benchmark.run.store import Store
         from systems.base import SystemSpec
         _make_set(Path(tmp) / "testsets", N_ITEMS)
         cfg = RunConfig("bench", [SystemSpec("unprocessed")], testsets=["bench"], metrics=["runtime"],

@@ -22,7 +22,7 @@ REPS = 3
 
 
 def _jobs(metric: str, backend: str):
-    from benchmark.jobs import ScoreInput, ScoreJob
+    from benchmark.run.jobs import ScoreInput, ScoreJob
     vb = CORPORA / "VoiceBank-DEMAND"
     pairs = [(p, vb / "clean_testset_wav" / p.name) for p in sorted((vb / "noisy_testset_wav").glob("*.wav"))]
     items = [ScoreInput((f"{p.stem}#{k}", ""), str(p), str(c)) for k in range(REPEAT) for p, c in pairs]
@@ -31,7 +31,7 @@ def _jobs(metric: str, backend: str):
 
 def _throughput(executor, jobs) -> tuple[float, list[float]]:
     """Best of REPS timed streams (the machine is shared: the best is the least disturbed)."""
-    from benchmark.jobs import score_job
+    from benchmark.run.jobs import score_job
     list(executor.stream(score_job, jobs[:executor.workers]))        # warm-up
     best, values = 0.0, []
     for _ in range(REPS):
@@ -46,8 +46,8 @@ def main() -> dict:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
 
-    from benchmark.executor import LocalExecutor
-    from benchmark.ray_executor import RayExecutor
+    from benchmark.run.executor import LocalExecutor
+    from benchmark.run.ray_executor import RayExecutor
     out: dict = {"cpus": os.cpu_count(), "items_per_metric": 6 * REPEAT, "items_per_job": BATCH,
                  "ray": ray.__version__, "load_average_1min_at_start": round(os.getloadavg()[0], 2),
                  "timing": f"best of {REPS} streams after a warm-up"}

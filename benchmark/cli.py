@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from benchmark import __version__
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 EPILOG = """\
 typical use:

@@ -2,7 +2,7 @@
 
 Corpora come from $BENCHMARK_CORPORA (the Makefile points it at ../shared/data/corpora when that
 exists), else ./corpora; where neither holds any corpus (a fresh machine), a small public demo
-corpus is fetched through the asset registry ("Demo corpora" in asset_catalog.py: Mini
+corpus is fetched through the asset registry ("Demo corpora" in assets/catalog.py: Mini
 LibriSpeech dev-clean-2, VoiceBank-DEMAND pairs, DNS clips, noise and an RIR; ~135 MB).
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from benchmark.assets import all_assets, fetch
 from benchmark.cli import main as cli
-from benchmark.errors import BenchmarkError
-from benchmark.paths import cache_dir, corpora_dir, reports_dir
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.paths import cache_dir, corpora_dir, reports_dir
 
 DEMO_ITEMS = "4"  # per set (sr: per bandwidth); keeps `make demo` to minutes on 2 cores
 DEMO_SYSTEMS = ["unprocessed", "target", "nsnet2", "dfnet3", "gtcrn"]

@@ -15,8 +15,8 @@ import os
 import numpy as np
 
 from benchmark.assets import fetch, local_sha256
-from benchmark.deps import require
-from benchmark.errors import BenchmarkError
+from benchmark.core.deps import require
+from benchmark.core.errors import BenchmarkError
 from metrics._common import pkg_version
 
 

@@ -1,6 +1,6 @@
 """The metric plugin interface: a metric scores a batch of items and never raises per item.
 
-Each metric declares typed metadata (`MetricInfo`), resamples through `benchmark.audio.resample`
+Each metric declares typed metadata (`MetricInfo`), resamples through `benchmark.core.audio.resample`
 to `info.rate`, and returns one `ItemScore` per item: values per column, or an error string.
 """
 
@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.audio import resample
-from benchmark.registry import Registry
+from benchmark.core.audio import resample
+from benchmark.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Metric:
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         self.backend = backend or self.info.offline_backend
         if self.backend not in self.info.backends:
-            from benchmark.errors import BenchmarkError
+            from benchmark.core.errors import BenchmarkError
             raise BenchmarkError(f"metric '{self.info.name}' has no backend '{self.backend}'; "
                                  f"choose from {', '.join(self.info.backends)}")
         self.device = device

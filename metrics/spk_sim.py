@@ -62,7 +62,7 @@ class SpeakerSimilarity(Metric):
     def embed(self, x: np.ndarray) -> np.ndarray:
         """Speaker embedding of 16 kHz audio; cached by content within this metric object (a
         reference is typically scored against many systems' outputs)."""
-        from benchmark.audio import sha256_array
+        from benchmark.core.audio import sha256_array
         key = sha256_array(x, self.info.rate)
         if key not in self._cache:
             if len(self._cache) > 256:

@@ -1,6 +1,6 @@
 """The system plugin interface: a restoration system restores a batch of waveforms at its own rate.
 
-The runner resamples inputs to `info.rate` and outputs back (one resampler, `benchmark.audio`),
+The runner resamples inputs to `info.rate` and outputs back (one resampler, `benchmark.core.audio`),
 times each call and caches outputs; systems never resample themselves.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.assets import fetch
-from benchmark.deps import require
-from benchmark.errors import BenchmarkError
+from benchmark.core.deps import require
+from benchmark.core.errors import BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 
 DNS64 = {"hidden": 64, "sample_rate": 16000}   # denoiser.pretrained.dns64()

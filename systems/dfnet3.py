@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError, MissingDependencyError
+from benchmark.core.errors import BenchmarkError, MissingDependencyError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 
 DELAY = 1440                 # samples at 48 kHz

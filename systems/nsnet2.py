@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import MissingDependencyError
+from benchmark.core.errors import MissingDependencyError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.assets import fetch
-from benchmark.deps import require
-from benchmark.errors import BenchmarkError
-from benchmark.paths import cache_dir
+from benchmark.core.deps import require
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.paths import cache_dir
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 
 ANALYSIS = "analysis_module/checkpoints/vf.ckpt"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import runner_support as rs
 
-from benchmark import paths
 from benchmark.cli import main
-from benchmark.runner import RunConfig, Runner
+from benchmark.core import paths
+from benchmark.run.runner import RunConfig, Runner
 from systems.base import SystemSpec
 
 RUN = "listen"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmark.audio import read_audio, write_audio  # noqa: E402
+from benchmark.core.audio import read_audio, write_audio  # noqa: E402
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo  # noqa: E402
 from systems.base import SYSTEMS, System, SystemInfo  # noqa: E402
 from testsets.manifest import ManifestItem, write_manifest  # noqa: E402
@@ -147,7 +147,7 @@ def make_vb_set(corpora: Path, root: Path, name: str = "vb_pairs", n: int = 6) -
 
 def make_vctk_set(corpora: Path, root: Path, name: str = "vctk_mini", n: int = 3) -> Path:
     """A 48 kHz set over real VCTK utterances, degraded by a 4 kHz band limit (resample)."""
-    from benchmark.audio import resample
+    from benchmark.core.audio import resample
     folder = root / name
     items = []
     for k, f in enumerate(sorted((corpora / "VCTK-Corpus-0.92" / "wav48_silence_trimmed").glob("*/*.flac"))[:n]):

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from benchmark import assets
-from benchmark.errors import AssetError
+from benchmark.core.errors import AssetError
 
 GTCRN_SHA = "f648b02f2d7ff96ebcb0eec2219688a08ed12fe7e3d50f248605a90eba8cad17"
 

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from benchmark import assets, demo
-from benchmark.store import Store
+from benchmark.run.store import Store
 
 
 @pytest.fixture

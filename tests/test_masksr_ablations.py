@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.audio import read_audio, resample
+from benchmark.core.audio import read_audio, resample
 from systems.masksr.config import get_config, override
 from systems.masksr.decoding import iterative_decode
 from systems.masksr.model import MaskSRModel
@@ -280,7 +280,7 @@ def test_stft_kd_targets_on_real_audio(corpora):
 def test_every_variant_is_a_registered_system_under_its_paper_row():
     from systems.base import SYSTEMS
     from systems.masksr.variants import VARIANTS
-    published = json.loads((ROOT / "benchmark" / "paper_results.json").read_text())
+    published = json.loads((ROOT / "benchmark" / "report" / "paper_results.json").read_text())
     rows = {r for t in published["tables"] for r in t["rows"]} | set(published["runtime"]["rows"])
     expected = {"soundstorm_s", "uniaudio_s", "masksr_s_waveform", "masksr_s_dac",
                 *(f"masksr2_s_{kd}" for kd in ("none", "stft44k", "stft16k", "l9_k500", "l9_feature",

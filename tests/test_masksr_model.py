@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.audio import read_audio, resample
+from benchmark.core.audio import read_audio, resample
 from systems.masksr.config import ConfigError, get_config, override
 from systems.masksr.model import MaskSRModel
 from systems.masksr.sampler import (
@@ -200,7 +200,7 @@ def test_windows_are_non_overlapping_and_padded():
 def test_pretrained_codec_path_loads_a_dac_checkpoint_and_reports_a_missing_asset(
         isolated_env, monkeypatch, codec):
     import benchmark.assets
-    from benchmark.errors import AssetError
+    from benchmark.core.errors import AssetError
     from systems.masksr.codec import Codec
     with pytest.raises(AssetError, match="asset 'dac_44khz'"):
         Codec("dac_44khz")

@@ -164,8 +164,8 @@ def test_plugin_restores_a_mini_set_end_to_end(overfit_run, corpora, isolated_en
     import numpy as np
     import runner_support as rs
 
-    from benchmark import paths
-    from benchmark.audio import read_audio
+    from benchmark.core import paths
+    from benchmark.core.audio import read_audio
     out, _ = overfit_run
     rs.make_vctk_set(corpora, paths.testsets_dir(), n=2)
     rc = main(["run", "--systems", "masksr2_tiny", "--testsets", "vctk_mini", "--metrics", "lsd",

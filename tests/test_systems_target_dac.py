@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.audio import read_audio, resample
-from benchmark.errors import AssetError, BenchmarkError
+from benchmark.core.audio import read_audio, resample
+from benchmark.core.errors import AssetError, BenchmarkError
 from systems.base import SYSTEMS, RestoreItem
 
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from benchmark.assets import ASSETS, Asset, get_asset
-from benchmark.audio import read_audio, resample
-from benchmark.errors import AssetError
-from benchmark.paths import cache_dir
+from benchmark.core.audio import read_audio, resample
+from benchmark.core.errors import AssetError
+from benchmark.core.paths import cache_dir
 from systems.base import SYSTEMS, RestoreItem
 
 

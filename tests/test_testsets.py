@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_distortions import LEAK_DB, band_energy_db, independent_active_snr
 
-from benchmark.audio import read_audio, sha256_file
 from benchmark.cli import main
+from benchmark.core.audio import read_audio, sha256_file
 from testsets import TESTSETS, BuildOptions
 from testsets.engine import read_checksums, verify_set
 from testsets.manifest import read_manifest

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 
 @dataclass(frozen=True)

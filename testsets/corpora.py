@@ -9,7 +9,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 
 class MissingCorpusError(BenchmarkError):

@@ -8,7 +8,7 @@ Conventions (decided here where the papers are silent; see the module tests for 
   time-aligned with the dry target.
 - Clipping: x is peak-normalised to 1, then `clip(x, -eta, eta)`.
 - Low bandwidth: a zero-phase (forward-backward, `sosfiltfilt`) low-pass of the drawn type,
-  order and cutoff, then resampling to 2*cutoff and back (`benchmark.audio.resample`). A cutoff
+  order and cutoff, then resampling to 2*cutoff and back (`benchmark.core.audio.resample`). A cutoff
   at or above the Nyquist frequency leaves the signal as it is.
 - Noise: SNR is defined over the *active speech*: 10 ms frames whose speech power is within
   `ACTIVE_DB` of the loudest frame; speech power and noise power are both averaged over those
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from benchmark.audio import resample
+from benchmark.core.audio import resample
 
 FILTER_TYPES = ("butter", "cheby1", "bessel", "ellip")
 STAGES = ("reverb", "clip", "lowpass", "noise")

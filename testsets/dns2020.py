@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, MissingCorpusError, _info, _rel, file_id
 from testsets.engine import build_set, warn

@@ -11,9 +11,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.audio import sha256_file
-from benchmark.errors import BenchmarkError
-from benchmark.progress import progress
+from benchmark.core.audio import sha256_file
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.progress import progress
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder
 from testsets.manifest import ManifestItem, read_manifest, write_manifest
 

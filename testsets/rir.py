@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.deps import require
-from benchmark.paths import cache_dir
+from benchmark.core.deps import require
+from benchmark.core.paths import cache_dir
 
 MAX_ISM_ORDER = 120
 SOUND_SPEED = 343.0

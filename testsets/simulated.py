@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.audio import read_audio, resample, write_audio
-from benchmark.errors import BenchmarkError
+from benchmark.core.audio import read_audio, resample, write_audio
+from benchmark.core.errors import BenchmarkError
 from testsets.base import BuildOptions, TestSetBuilder
 from testsets.corpora import NoiseSource, Utterance
 from testsets.distortions import DistortionConfig, DistortionParams, render, sample_params

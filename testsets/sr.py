@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from benchmark.audio import read_audio, resample, write_audio
+from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.engine import build_set

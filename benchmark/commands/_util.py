@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from benchmark.errors import NotImplementedYet
+from benchmark.core.errors import NotImplementedYet
 
 
 def not_implemented(what: str, issue: str) -> int:

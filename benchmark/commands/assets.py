@@ -6,8 +6,8 @@ import argparse
 
 from benchmark import assets as registry
 from benchmark.commands._util import print_table
-from benchmark.errors import AssetError
-from benchmark.paths import cache_dir
+from benchmark.core.errors import AssetError
+from benchmark.core.paths import cache_dir
 
 NAME = "assets"
 HELP = "list, fetch and verify external weights and corpora"

@@ -26,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.report import write_report
-    from benchmark.shard import merge_shards
+    from benchmark.report.writer import write_report
+    from benchmark.run.shard import merge_shards
     summary = merge_shards(args.run_name, partial=args.partial)
     added = ", ".join(f"{n} {t}" for t, n in summary.added.items() if n) or "nothing new"
     print(f"merged {len(summary.shards)} shard(s) of '{args.run_name}' ({', '.join(summary.shards)}): "

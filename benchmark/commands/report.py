@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from benchmark.listen import listen_items
-    from benchmark.report import write_report
+    from benchmark.report.listen import listen_items
+    from benchmark.report.writer import write_report
     listen_items(args.listen_items)        # a bad N fails before any work
     path = write_report(args.run_name, Path(args.out) if args.out else None, html=args.html,
                         listen_items=args.listen_items)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -79,14 +79,14 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.report import write_report
-    from benchmark.runner import RunConfig, Runner, default_run_name
+    from benchmark.report.writer import write_report
+    from benchmark.run.runner import RunConfig, Runner, default_run_name
 
     if args.workers < 1:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
-    from benchmark.listen import listen_items
+    from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
@@ -97,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
     if args.executor == "ray":
         import os
 
-        import benchmark.ray_executor  # noqa: F401  (registers the 'ray' executor)
+        import benchmark.run.ray_executor  # noqa: F401  (registers the 'ray' executor)
         if args.ray_address:
             os.environ["RAY_ADDRESS"] = args.ray_address
     if args.shard:
-        from benchmark.shard import ShardRunner, parse_shard
+        from benchmark.run.shard import ShardRunner, parse_shard
         runner = ShardRunner(cfg, parse_shard(args.shard))   # cfg.name: <name>/shards/K-of-N
     summary = (runner or Runner(cfg)).run(argv=argv)
     for note in summary.notes:

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 NAME = "runtime"
 HELP = "time systems on inputs of given lengths (MaskSR Table 2 protocol)"
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from benchmark.assets import require_local
     from benchmark.commands._util import print_table
-    from benchmark.provenance import device_description
+    from benchmark.run.provenance import device_description
     from metrics.runtime import time_system
     from systems import SYSTEMS
 
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 w.writerows(rows)
         print(f"timings: {out}")
     if args.name:
-        from benchmark.report import write_report
-        from benchmark.store import Store
+        from benchmark.report.writer import write_report
+        from benchmark.run.store import Store
         store = Store.open(args.name)
         try:
             for t in timings:

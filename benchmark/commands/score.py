@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.audio import SUPPORTED_SUFFIXES, read_audio
 from benchmark.commands._util import print_table
-from benchmark.errors import BenchmarkError
+from benchmark.core.audio import SUPPORTED_SUFFIXES, read_audio
+from benchmark.core.errors import BenchmarkError
 
 NAME = "score"
 HELP = "score files or folders with chosen metrics (outside a run)"

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.errors import BenchmarkError
-from benchmark.paths import corpora_dir, testsets_dir
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.paths import corpora_dir, testsets_dir
 
 NAME = "testsets"
 HELP = "build, list and verify test sets"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.deps import require
-from benchmark.errors import BenchmarkError, MissingDependencyError
+from benchmark.core.deps import require
+from benchmark.core.errors import BenchmarkError, MissingDependencyError
 
 
 class _TorchaudioPlaceholder(types.ModuleType):

@@ -10,7 +10,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 
 class ConfigError(BenchmarkError):

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.audio import read_audio, resample
-from benchmark.errors import BenchmarkError
-from benchmark.progress import progress
+from benchmark.core.audio import read_audio, resample
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.progress import progress
 from systems.masksr.config import MaskSRConfig
 from testsets.distortions import TRAIN_ORDER, DistortionConfig, render, sample_params
 

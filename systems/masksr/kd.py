@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.audio import resample
-from benchmark.deps import require
+from benchmark.core.audio import resample
+from benchmark.core.deps import require
 
 HUBERT_RATE = 16000
 

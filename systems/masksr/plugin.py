@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 from systems.masksr.config import MaskSRConfig, get_config
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from systems.masksr.decoding import guided_forward, iterative_decode
 from systems.masksr.strategies import STRATEGIES, CodebookStrategy
 

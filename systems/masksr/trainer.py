@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from benchmark.errors import BenchmarkError
-from benchmark.progress import progress
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.progress import progress
 from systems.masksr.config import MaskSRConfig
 from systems.masksr.kd import kd_loss
 from systems.masksr.strategies import get_strategy

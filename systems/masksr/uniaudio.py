@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from systems.masksr.layers import sinusoidal_positions
 from systems.masksr.lm import MaskedLM
 from systems.masksr.sampler import _gumbel, guided_logits

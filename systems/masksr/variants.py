@@ -1,6 +1,6 @@
 """The papers' ablation rows as configurations of the one MaskSR model and trainer (issue 6), each
 registered as a config (train with `python -m benchmark train NAME ...`) and as a system whose
-`paper_row` is the row name of `benchmark/paper_results.json`.
+`paper_row` is the row name of `benchmark/report/paper_results.json`.
 
 - 001 Table 1 / Table 2: `soundstorm_s`, `uniaudio_s` (MaskSR-S size and training, 001 Sec. 3.2);
 - 001 Table 5 (App. A): `masksr_s_waveform`, `masksr_s_dac` (w = 0.3 as chosen in App. A);

@@ -1,0 +1,241 @@
+"""Asset registry: every external weight file or corpus archive is one typed `Asset` record.
+
+`fetch` looks in the cache, then in BENCHMARK_ASSET_MIRROR (a local folder or file:// URL laid
+out like the cache), then at the asset's URLs; downloads resume from a `.part` file, show a
+progress bar and are verified by sha256 before they are moved into place. Nothing falls back
+silently: a missing asset raises one AssetError naming the asset, its URL and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.assets.catalog import all_assets, get_asset  # noqa: F401
+from benchmark.assets.records import ASSETS, Asset, register_asset, sha256_matches  # noqa: F401
+from benchmark.core.errors import AssetError
+from benchmark.core.progress import progress
+
+CHUNK = 1 << 20
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_unpinned(asset: Asset, path: Path) -> None:
+    if asset.sha256 or asset.name in _WARNED:
+        return
+    _WARNED.add(asset.name)
+    print(f"warning: asset '{asset.name}' has no published sha256 to verify against; using {path} "
+          f"(sha256 {local_sha256(asset.name, path)}). Results record this hash.", file=sys.stderr)
+
+
+def local_sha256(name: str, path: Path | None = None) -> str:
+    """The sha256 of the asset's local file as recorded at its last verification."""
+    path = path or get_asset(name).cached_path()
+    try:
+        return json.loads(_stamp_path(path).read_text())["sha256"]
+    except (OSError, ValueError, KeyError):
+        return sha256_of(path)
+
+
+def sha256_of(path: Path, desc: str = "") -> str:
+    h = hashlib.sha256()
+    total = path.stat().st_size
+    with open(path, "rb") as f, progress(desc=desc or f"sha256 {path.name}", total=total,
+                                         unit="B", unit_scale=True) as bar:
+        while block := f.read(CHUNK):
+            h.update(block)
+            bar.update(len(block))
+    return h.hexdigest()
+
+
+# --- verification stamps: a full re-hash on every load would cost seconds for large weights ----
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stat_key(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_stamp(path: Path, sha: str) -> None:
+    _stamp_path(path).write_text(json.dumps({"sha256": sha, **_stat_key(path)}))
+
+
+def _stamp_ok(path: Path, sha: str) -> bool:
+    try:
+        stamp = json.loads(_stamp_path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    full = stamp.get("sha256", "") if isinstance(stamp, dict) else ""
+    return full.startswith(sha) and stamp == {"sha256": full, **_stat_key(path)}
+
+
+def _missing_message(asset: Asset, target: Path, tried: list[str]) -> str:
+    urls = " or ".join(asset.urls) if asset.urls else "(no public URL)"
+    lines = [
+        f"asset '{asset.name}' ({asset.used_by}) is not available.",
+        f"  download it from: {urls}",
+        f"  and place it at:  {target}",
+        f"  (or set BENCHMARK_ASSET_MIRROR to a folder containing {asset.path})",
+        f"  expected sha256 {asset.sha256}, {asset.size} bytes; licence: {asset.licence}",
+    ]
+    if tried:
+        lines.append("  tried: " + "; ".join(tried))
+    return "\n".join(lines)
+
+
+def mirror_candidates(asset: Asset) -> list[str]:
+    """URLs inside BENCHMARK_ASSET_MIRROR where this asset may lie (by cache path, then file name)."""
+    mirror = os.environ.get("BENCHMARK_ASSET_MIRROR", "").strip()
+    if not mirror:
+        return []
+    if "://" not in mirror:
+        mirror = Path(mirror).expanduser().resolve().as_uri()
+    mirror = mirror.rstrip("/")
+    rel = asset.path
+    names = [rel, Path(rel).name]
+    return [f"{mirror}/{urllib.parse.quote(n)}" for n in dict.fromkeys(names)]
+
+
+def _download(url: str, part: Path, asset: Asset) -> None:
+    """Download `url` into `part`, resuming from its current size."""
+    offset = part.stat().st_size if part.exists() else 0
+    if asset.size and offset > asset.size:
+        part.unlink()
+        offset = 0
+    req = urllib.request.Request(url, headers={"User-Agent": "speech-restoration-benchmark"})
+    if offset and not url.startswith("file:"):
+        req.add_header("Range", f"bytes={offset}-")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        status = getattr(resp, "status", None)
+        if url.startswith("file:"):
+            skip = offset  # file:// has no Range: read past what we already have
+            while skip > 0 and (block := resp.read(min(CHUNK, skip))):
+                skip -= len(block)
+        elif offset and status != 206:
+            offset = 0  # server ignored Range: start over
+        mode = "ab" if offset else "wb"
+        with open(part, mode) as f, progress(desc=f"fetch {asset.name}", total=asset.size or None,
+                                             initial=offset, unit="B", unit_scale=True) as bar:
+            while block := resp.read(CHUNK):
+                f.write(block)
+                bar.update(len(block))
+
+
+def fetch(name: str, *, root: Path | None = None, offline: bool | None = None) -> Path:
+    """Return the verified local path of asset `name`, downloading it if needed."""
+    asset = get_asset(name)
+    target = asset.cached_path(root)
+    if target.exists():
+        if _stamp_ok(target, asset.sha256):
+            _warn_unpinned(asset, target)
+            return _maybe_unpack(asset, target)
+        got = sha256_of(target, desc=f"verify {asset.name}")
+        if sha256_matches(got, asset):
+            _write_stamp(target, got)
+            _warn_unpinned(asset, target)
+            return _maybe_unpack(asset, target)
+        raise AssetError(
+            f"asset '{asset.name}' at {target} is corrupted or truncated: sha256 {got} "
+            f"({target.stat().st_size} bytes), expected {asset.sha256} ({asset.size} bytes). "
+            f"Delete it and run: python -m benchmark assets fetch {asset.name}")
+    if offline is None:
+        offline = os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
+    sources = mirror_candidates(asset) + ([] if offline else list(asset.urls))
+    tried: list[str] = []
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    for url in sources:
+        try:
+            _download(url, part, asset)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            tried.append(f"{url} ({reason})")
+            continue
+        got = sha256_of(part, desc=f"verify {asset.name}")
+        if not sha256_matches(got, asset):
+            size = part.stat().st_size
+            part.unlink()
+            tried.append(f"{url} (sha256 mismatch: got {got}, {size} bytes)")
+            continue
+        os.replace(part, target)
+        _write_stamp(target, got)
+        _warn_unpinned(asset, target)
+        return _maybe_unpack(asset, target)
+    raise AssetError(_missing_message(asset, target, tried))
+
+
+def _maybe_unpack(asset: Asset, archive: Path) -> Path:
+    if not asset.unpack:
+        return archive
+    out = Path(str(archive) + ".d")
+    done = out / ".complete"
+    if done.exists():
+        return out
+    tmp = Path(str(out) + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data")
+    elif zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp)
+    else:
+        raise AssetError(f"asset '{asset.name}': {archive} is marked unpack but is not a tar/zip archive")
+    (tmp / ".complete").write_text(asset.sha256)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
+def require_local(name: str, *, root: Path | None = None) -> Path:
+    """The asset's path if it is in the cache or the mirror; never downloads from the internet."""
+    return fetch(name, root=root, offline=True)
+
+
+@dataclass
+class VerifyResult:
+    name: str
+    status: str          # "ok", "missing", "corrupted"
+    path: Path
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def verify(names: list[str] | None = None, *, root: Path | None = None) -> list[VerifyResult]:
+    """Fully re-hash every cached asset (or the named ones)."""
+    results = []
+    for asset in (get_asset(n) for n in names) if names else all_assets():
+        target = asset.cached_path(root)
+        if not target.exists():
+            results.append(VerifyResult(asset.name, "missing", target))
+            continue
+        got = sha256_of(target, desc=f"verify {asset.name}")
+        if not asset.sha256:
+            _write_stamp(target, got)
+            results.append(VerifyResult(asset.name, "unpinned", target,
+                                        f"sha256 {got}: no published hash to compare with"))
+        elif sha256_matches(got, asset):
+            _write_stamp(target, got)
+            results.append(VerifyResult(asset.name, "ok", target))
+        else:
+            _stamp_path(target).unlink(missing_ok=True)
+            results.append(VerifyResult(
+                asset.name, "corrupted", target,
+                f"sha256 {got} ({target.stat().st_size} bytes), expected {asset.sha256} ({asset.size} bytes)"))
+    return results

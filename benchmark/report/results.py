@@ -1,0 +1,133 @@
+"""Read a run's store into long-form per-item scores and per-cell summaries (the report's data).
+
+Everything here comes from the store alone: items and their manifests, outputs, score rows and
+the metric records (key, backend, version, needs), so a report can be rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from benchmark.report.stats import Cell, corpus_wer, mean_ci
+from benchmark.run.store import Store, reference_key
+
+EDIT_KEYS = ("edits", "errors", "word_errors", "n_errors")
+WORD_KEYS = ("words", "ref_words", "reference_words", "n_words", "n_ref")
+
+
+@dataclass
+class ItemScoreRecord:
+    testset: str
+    subset: str
+    item_id: str
+    system: str
+    metric: str
+    column: str
+    value: float | None
+    error: str | None
+    backend: str
+    backend_version: str
+    rate: int | None
+    aux: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunData:
+    run: str
+    invocations: list[dict]
+    testsets: list[dict]
+    items: dict[tuple[str, str], dict]           # (testset, item id) -> item row (manifest parsed)
+    systems: list[str]                            # in the order they were first run
+    system_rows: dict[str, dict]
+    metrics: dict[str, dict]                      # metric name -> metric row (the latest key)
+    outputs: list[dict]                           # item_outputs joined with outputs
+    records: list[ItemScoreRecord]
+    runtime: list[dict]
+
+    def higher_is_better(self, metric: str) -> bool:
+        m = self.metrics.get(metric)
+        return bool(m["info"]["higher_is_better"]) if m else True
+
+    def columns(self, metric: str) -> list[str]:
+        m = self.metrics.get(metric)
+        return list(m["info"]["columns"]) if m else []
+
+    def oracle(self, system: str) -> bool:
+        row = self.system_rows.get(system)
+        return bool(row and row["info"].get("needs_target"))
+
+
+def load(store: Store, run: str) -> RunData:
+    invocations = store.invocations()
+    systems: list[str] = []
+    keys: dict[str, str] = {}
+    for inv in invocations:
+        for s in inv["config"].get("systems", []):
+            if s["name"] not in systems:
+                systems.append(s["name"])
+        keys.update(inv["config"].get("metrics", {}))
+    metric_rows = {m["key"]: m for m in store.metrics()}
+    metrics = {name: metric_rows[k] for name, k in keys.items() if k in metric_rows}
+    items = {(r["testset"], r["item_id"]): r for r in store.items()}
+    outputs = store.item_outputs()
+    by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for s in store.scores():
+        by_key[(s["metric_key"], s["output_sha256"], s["reference_key"])].append(s)
+    records: list[ItemScoreRecord] = []
+    for o in outputs:
+        item = items.get((o["testset"], o["item_id"]))
+        if item is None or o["system"] not in systems or o["sha256"] is None:
+            continue
+        man = item["manifest"]
+        for name, m in metrics.items():
+            info = m["info"]
+            rkey = reference_key(info["needs_reference"], info["needs_transcript"],
+                                 item["target_sha256"], man.get("transcript"))
+            for s in by_key.get((m["key"], o["sha256"], rkey), []):
+                records.append(ItemScoreRecord(
+                    o["testset"], man.get("subset") or "", o["item_id"], o["system"], name,
+                    s["column_name"], s["value"], s["error"], s["backend"], s["backend_version"],
+                    s["rate"], s["aux"]))
+    return RunData(run, invocations, store.testsets(), items, systems,
+                   {s["name"]: s for s in store.systems()}, metrics, outputs, records,
+                   store.runtime_rows())
+
+
+def _aux_number(aux: dict, names: tuple[str, ...]) -> float | None:
+    for k in names:
+        v = aux.get(k)
+        if isinstance(v, int | float) and math.isfinite(v):
+            return float(v)
+    return None
+
+
+def summarize(records: list[ItemScoreRecord], metric: str, column: str) -> Cell:
+    """Mean ± 95 % CI over items; for WER the corpus-level value (in %) when edit counts exist."""
+    good = [r for r in records if r.error is None and r.value is not None]
+    if metric == "wer":
+        firsts = [r for r in records if r.error is None and r.aux]
+        edits = [_aux_number(r.aux, EDIT_KEYS) for r in firsts]
+        words = [_aux_number(r.aux, WORD_KEYS) for r in firsts]
+        if firsts and None not in edits and None not in words:
+            return corpus_wer(edits, words)
+        return mean_ci([r.value for r in good])   # no edit counts: mean of per-item WER (%)
+    return mean_ci([r.value for r in good])
+
+
+def select(records: list[ItemScoreRecord], **where) -> list[ItemScoreRecord]:
+    return [r for r in records if all(getattr(r, k) == v for k, v in where.items())]
+
+
+def item_errors(data: RunData) -> list[dict]:
+    """Every recorded per-item failure: restoration errors and scoring errors."""
+    errs = [{"stage": "restore", "system": o["system"], "testset": o["testset"],
+             "item": o["item_id"], "error": o["error"]} for o in data.outputs if o["error"]]
+    seen = set()
+    for r in data.records:
+        if r.error and (r.metric, r.system, r.testset, r.item_id) not in seen:
+            seen.add((r.metric, r.system, r.testset, r.item_id))
+            errs.append({"stage": f"score {r.metric}", "system": r.system, "testset": r.testset,
+                         "item": r.item_id, "error": r.error})
+    return errs

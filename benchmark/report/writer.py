@@ -1,0 +1,298 @@
+"""Paper-style reports: `reports/<run>/report.md`, `scores.csv` (one row per item, metric and
+sub-score) and `summary.json` (mean, 95 % CI and N per cell), built from the run's store alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmark.core.paths import reports_dir
+from benchmark.report import breakdown, plots
+from benchmark.report.results import RunData, item_errors, load, select, summarize
+from benchmark.report.stats import Cell, mean_ci
+from benchmark.report.tables import (
+    FOOTNOTES,
+    Column,
+    Layout,
+    canonical_subset,
+    layout_for,
+    paper_rows,
+    paper_runtime,
+    resolve_column,
+)
+from benchmark.run.store import Store
+
+BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
+
+
+def _fmt(cell: Cell | None, digits: int, n_row: int | None = None) -> str:
+    if cell is None or cell.n == 0 or not math.isfinite(cell.mean):
+        return "–"
+    s = f"{cell.mean:.{digits}f}"
+    if math.isfinite(cell.ci):
+        s += f" ± {cell.ci:.{digits}f}"
+    if n_row is not None and cell.n != n_row:
+        s += f" (n={cell.n})"
+    return s
+
+
+def _fmt_g(cell: Cell) -> str:
+    """Timings span orders of magnitude: 3 significant digits."""
+    if cell.n == 0 or not math.isfinite(cell.mean):
+        return "–"
+    return f"{cell.mean:.3g}" + (f" ± {cell.ci:.2g}" if math.isfinite(cell.ci) else "")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _resolve(data: RunData, col: Column) -> str | None:
+    return resolve_column(data.columns(col.metric), col.sub)
+
+
+def _n_outputs(data: RunData, testset: str, system: str, ids: set[str]) -> int:
+    return sum(1 for o in data.outputs if o["testset"] == testset and o["system"] == system
+               and o["item_id"] in ids and o["sha256"])
+
+
+def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[str],
+                   paper: list | None) -> tuple[str, dict]:
+    """One paper-layout table: measured rows (bold best) then published '(paper)' rows."""
+    headers = ["System", "N"] + [c.header for c in columns]
+    summary: dict = {}
+    cells: dict[str, list[Cell | None]] = {}
+    nrow: dict[str, int] = {}
+    for system in data.systems:
+        n = _n_outputs(data, testset, system, ids)
+        if n == 0:
+            continue
+        nrow[system] = n
+        row = []
+        for col in columns:
+            sub = _resolve(data, col)
+            if sub is None:
+                row.append(None)
+                continue
+            recs = [r for r in select(data.records, testset=testset, system=system, metric=col.metric,
+                                      column=sub) if r.item_id in ids]
+            cell = summarize(recs, col.metric, sub)
+            row.append(cell)
+            summary.setdefault(system, {})[col.paper_id] = {"metric": col.metric, "column": sub,
+                                                            **cell.to_dict()}
+        cells[system] = row
+    best: dict[int, set[str]] = {}     # ties at the shown precision are all bold
+    for j, col in enumerate(columns):
+        cand = [(s, c[j].mean) for s, c in cells.items()
+                if c[j] is not None and c[j].n and math.isfinite(c[j].mean) and not data.oracle(s)]
+        if len(cand) >= 2:
+            top = (max if col.higher_is_better else min)(v for _, v in cand)
+            best[j] = {s for s, v in cand if round(v, col.digits) == round(top, col.digits)}
+    rows = []
+    for system, row in cells.items():
+        texts = []
+        for j, (col, cell) in enumerate(zip(columns, row, strict=True)):
+            t = _fmt(cell, col.digits, nrow[system]) if _resolve(data, col) else "n/a"
+            texts.append(f"**{t}**" if system in best.get(j, ()) else t)
+        label = system + (" (oracle)" if data.oracle(system) else "")
+        rows.append([label, str(nrow[system])] + texts)
+    for pr in paper or []:
+        vals = [pr.values.get(c.paper_id) for c in columns]
+        rows.append([f"{pr.system} (paper)", "–"] +
+                    ["–" if v is None else f"{v:.{c.digits}f}" for v, c in zip(vals, columns, strict=True)])
+    return _table(headers, rows), summary
+
+
+def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
+    name = ts["name"]
+    layout: Layout | None = layout_for(name)
+    items = {k[1]: v for k, v in data.items.items() if k[0] == name}
+    md = [f"## Test set `{name}` ({len(items)} items)"]
+    summary: dict = {}
+    if layout is None:
+        cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
+                for m in data.metrics for c in data.columns(m) if m != "runtime"]
+        md.append("No paper table for this set; every metric scored is shown.")
+        table, summary["all"] = measured_table(data, name, cols, set(items), None)
+        md.append(table)
+        return md + _breakdown(data, name, items), summary
+    md.append(f"Layout: {layout.source}. Mean ± 95 % CI over items; **bold** = best measured "
+              "system per column (oracle rows excluded).")
+    groups: dict[str, set[str]] = {}
+    if layout.by_subset:
+        for iid, it in items.items():
+            groups.setdefault(canonical_subset(it["manifest"].get("subset") or ""), set()).add(iid)
+    else:
+        groups[""] = set(items)
+    for sub, ids in sorted(groups.items()):
+        cols = list(layout.columns)
+        if layout.subset_columns and sub in layout.subset_columns:
+            cols = [c for c in cols if c.paper_id in layout.subset_columns[sub]]
+        if sub:
+            md.append(f"### `{name}` / {sub} ({len(ids)} items)")
+        prows = paper_rows(name, sub)
+        table, summary[sub or "all"] = measured_table(data, name, cols, ids, prows)
+        md.append(table)
+        if prows:
+            sources = sorted({s for p in prows for s in p.sources})
+            md.append(f"(paper) rows: published numbers from {'; '.join(sources)}; "
+                      "the papers' full-size test sets, not this build.")
+        notes = [FOOTNOTES[c.paper_id] for c in cols if c.paper_id in FOOTNOTES]
+        notes += [f"{m}: backend `{data.metrics[m]['backend']}` {data.metrics[m]['backend_version']}"
+                  + (" (not the papers' backend)" if data.metrics[m]["backend"]
+                     != data.metrics[m]["info"]["paper_backend"] else "")
+                  for m in dict.fromkeys(c.metric for c in cols) if m in data.metrics]
+        md.append("\n".join(f"- {n}" for n in notes))
+    md += _breakdown(data, name, items)
+    return md, summary
+
+
+def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
+    fac = {iid: breakdown.factors(it["manifest"]) for iid, it in items.items()}
+    cols = [(m, resolve_column(data.columns(m), c), h) for m, c, h in BREAKDOWN_COLUMNS
+            if m in data.metrics and resolve_column(data.columns(m), c)]
+    if not cols:   # sets without the papers' metrics: the first non-runtime metric
+        cols = [(m, data.columns(m)[0], m) for m in data.metrics if m != "runtime" and data.columns(m)][:1]
+    out = []
+    for factor in breakdown.FACTORS:
+        labels = {f[factor] for f in fac.values() if factor in f}
+        if len(labels) < 2 or not cols:
+            continue
+        order = breakdown.bin_order(factor, labels)
+        out.append(f"#### Breakdown by {factor} (`{testset}`)")
+        for metric, column, header in cols:
+            rows = []
+            for system in data.systems:
+                recs = select(data.records, testset=testset, system=system, metric=metric, column=column)
+                if not recs:
+                    continue
+                row = [system]
+                for label in order:
+                    sel = [r for r in recs if fac.get(r.item_id, {}).get(factor) == label]
+                    row.append(_fmt(summarize(sel, metric, column), 3))
+                rows.append(row)
+            if rows:
+                counts = [sum(1 for f in fac.values() if f.get(factor) == lb) for lb in order]
+                out.append(f"{header}:\n")
+                out.append(_table(["System"] + [f"{lb} (n={c})" for lb, c in zip(order, counts, strict=True)],
+                                  rows))
+    return out
+
+
+def _runtime_section(data: RunData) -> list[str]:
+    md = []
+    per_item = []
+    for system in data.systems:
+        recs = select(data.records, system=system, metric="runtime")
+        if recs:
+            secs = mean_ci([r.value for r in recs if r.column == "seconds" and r.error is None])
+            rtf = mean_ci([r.value for r in recs if r.column == "rtf" and r.error is None])
+            dev = next((r.aux.get("device") for r in recs if r.aux.get("device")), "?")
+            per_item.append([system, str(rtf.n), _fmt_g(secs), _fmt_g(rtf), dev])
+    if per_item:
+        md += ["## Runtime per item (measured by the runner)",
+               _table(["System", "N", "seconds per item", "RTF", "device"], per_item)]
+    if data.runtime:
+        ref = paper_runtime()
+        lengths = sorted({r["length"] for r in data.runtime})
+        rows = []
+        for (system, device) in dict.fromkeys((r["system"], r["device"]) for r in data.runtime):
+            row = [system, device]
+            for L in lengths:
+                secs = [r["seconds"] for r in data.runtime
+                        if r["system"] == system and r["device"] == device and r["length"] == L]
+                row.append(_fmt_g(mean_ci(secs)))
+            rows.append(row)
+        for name, vals in ref["rows"].items():
+            m = dict(zip(ref["lengths"], vals, strict=True))
+            rows.append([f"{name} (paper)", ref["device"]] +
+                        [f"{m[L]:.2f}" if L in m else "–" for L in lengths])
+        md += ["## Runtime (MaskSR (001) Table 2 protocol: seconds per call, warm-up excluded)",
+               _table(["System", "device"] + [f"{L:g} s" for L in lengths], rows)]
+    return md
+
+
+def _provenance(data: RunData, errors: list[dict]) -> list[str]:
+    last = data.invocations[-1] if data.invocations else {"provenance": {}, "config": {}}
+    prov = last["provenance"]
+    md = ["## Provenance", "\n".join([
+          f"- git commit: `{prov.get('git_commit', '?')}`",
+          f"- device: {prov.get('device', '?')}; python {prov.get('python', '?')}; "
+          f"{prov.get('platform', '?')}",
+          f"- metric profile: `{last['config'].get('profile', '?')}`; executor "
+          f"`{last['config'].get('executor', '?')}` with {last['config'].get('workers', '?')} worker(s)",
+          "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
+    md.append("\nTest sets:\n")
+    md.append(_table(["set", "items", "seed", "builder version", "CHECKSUMS sha256"],
+                     [[t["name"], str(t["n_items"]), str(t["info"].get("seed", "?")),
+                       str(t["info"].get("version", "?")), f"`{t['checksums_sha256'] or 'none'}`"]
+                      for t in data.testsets]))
+    md.append("\nMetric backends:\n")
+    md.append(_table(["metric", "backend", "version", "rate (Hz)", "paper backend"],
+                     [[n, m["backend"], m["backend_version"], str(m["info"]["rate"]),
+                       m["info"]["paper_backend"]] for n, m in data.metrics.items()]))
+    md.append("\nSystems:\n")
+    md.append(_table(["system", "version", "native rate", "cache key", "config"],
+                     [[s, str(r["info"]["version"]), str(r["info"]["rate"]), f"`{r['key']}`",
+                       json.dumps(r["config"]) if r["config"] else "–"]
+                      for s, r in data.system_rows.items() if s in data.systems]))
+    md.append("\nInvocations:\n")
+    md.append(_table(["#", "argv", "restored", "scored", "cached outputs", "cached scores", "status"],
+                     [[str(i["id"]), "`" + " ".join(i["argv"]) + "`", str(i["restored"]), str(i["scored"]),
+                       str(i["cached_outputs"]), str(i["cached_scores"]), i["status"]]
+                      for i in data.invocations]))
+    md.append(f"\nItem errors: {len(errors)}")
+    if errors:
+        md.append(_table(["stage", "system", "set", "item", "error"],
+                         [[e["stage"], e["system"], e["testset"], e["item"],
+                           e["error"].replace("|", "/").replace("\n", " ")[:200]] for e in errors[:100]]))
+        if len(errors) > 100:
+            md.append(f"... and {len(errors) - 100} more (see scores.csv)")
+    return md
+
+
+def write_report(run: str, out_dir: Path | None = None, html: bool = False,
+                 listen_items: int | None = None) -> Path:
+    """html: also write the listening page index.html (benchmark.report.listen)."""
+    store = Store.existing(run)
+    try:
+        data = load(store, run)
+    finally:
+        store.close()
+    out = out_dir or reports_dir() / run
+    out.mkdir(parents=True, exist_ok=True)
+    errors = item_errors(data)
+    md = [f"# Speech-restoration benchmark: run `{run}`", "",
+          f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t['name'] for t in data.testsets)}. "
+          f"Item errors: {len(errors)}."]
+    summary: dict = {"run": run, "tables": {}, "item_errors": len(errors)}
+    for ts in data.testsets:
+        sec, summ = _set_sections(data, ts)
+        md += [""] + sec
+        summary["tables"][ts["name"]] = summ
+    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
+    (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
+    with open(out / "scores.csv", "w", newline="") as f:
+        fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
+                  "backend", "backend_version", "rate"]
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in data.records:
+            w.writerow(asdict(r))
+        for e in (e for e in errors if e["stage"] == "restore"):
+            w.writerow({"testset": e["testset"], "item_id": e["item"], "system": e["system"],
+                        "metric": "restore", "error": e["error"]})
+    summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
+    summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
+                          for n, m in data.metrics.items()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    if html:
+        from benchmark.report.listen import write_listening_page
+        write_listening_page(data, out, listen_items)
+    return out / "report.md"

@@ -1,0 +1,369 @@
+"""The runner: restore every item of every selected test set with every system, score the
+outputs, store everything, write the report.
+
+Work is planned against the store (outputs by system key + input sha256, scores by metric key +
+output sha256 + reference key), handed to an executor as jobs, and each finished item is
+committed as it streams back. Re-running does only what is missing; a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.assets import fetch, get_asset
+from benchmark.core.audio import sha256_file
+from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.paths import testsets_dir
+from benchmark.core.progress import progress
+from benchmark.report.tables import default_metrics
+from benchmark.run import provenance
+from benchmark.run.executor import Executor, make_executor
+from benchmark.run.jobs import (
+    RestoreInput,
+    RestoreJob,
+    ScoreInput,
+    ScoreJob,
+    restore_job,
+    score_job,
+)
+from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
+from systems.base import SYSTEMS, SystemSpec
+
+SCORE_BATCH = 16
+
+
+@dataclass
+class RunConfig:
+    name: str
+    systems: list[SystemSpec]
+    testsets: list[str] | None = None        # None: every built set
+    metrics: list[str] | None = None         # None: the sets' table metrics
+    profile: str = "paper"
+    device: str = "cpu"
+    workers: int = 1
+    limit: int | None = None
+    retry_errors: bool = False
+    executor: str = "local"
+
+
+@dataclass
+class RunSummary:
+    name: str
+    invocation: int
+    restored: int = 0
+    scored: int = 0
+    cached_outputs: int = 0
+    cached_scores: int = 0
+    item_errors: int = 0
+    seconds: float = 0.0
+    report: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadedSet:
+    name: str
+    folder: Path
+    items: list[Any]                      # ManifestItem
+    shas: dict[str, tuple[str, str | None]]   # item id -> (degraded sha256, target sha256)
+
+
+@dataclass
+class MetricPlan:
+    name: str
+    backend: str
+    version: str
+    key: str
+    info: Any                             # MetricInfo
+    runner_measured: bool
+
+
+def default_run_name(cfg: RunConfig) -> str:
+    parts = "-".join(s.name for s in cfg.systems)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", parts)[:80] or "run"
+
+
+def built_testsets() -> list[str]:
+    root = testsets_dir()
+    return sorted(p.parent.name for p in root.glob("*/manifest.jsonl"))
+
+
+def load_testset(name: str, limit: int | None) -> LoadedSet:
+    from testsets.manifest import read_manifest
+    folder = testsets_dir() / name
+    if not (folder / "manifest.jsonl").exists():
+        built = built_testsets()
+        raise BenchmarkError(f"test set '{name}' is not built: {folder}/manifest.jsonl is missing. "
+                             f"Build it: python -m benchmark testsets build {name}"
+                             + (f" (built sets: {', '.join(built)})" if built else ""))
+    items = read_manifest(folder / "manifest.jsonl")
+    if limit is not None:
+        items = items[:limit]
+    shas = {}
+    for it in progress(items, desc=f"hash {name}", unit="item"):
+        deg = folder / it.degraded
+        # A missing/unreadable input is an item error at restore time, not a stop here.
+        dsha = sha256_file(deg) if deg.is_file() else f"missing:{it.degraded}"
+        tsha = None
+        if it.target:
+            tgt = folder / it.target
+            tsha = sha256_file(tgt) if tgt.is_file() else f"missing:{it.target}"
+        shas[it.id] = (dsha, tsha)
+    return LoadedSet(name, folder, items, shas)
+
+
+def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
+    info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
+    try:
+        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    except ValueError:
+        info = {"error": f"{info_path} is not valid JSON"}
+    return info, (sha256_file(sums) if sums.exists() else None)
+
+
+def _metric_key(name: str, backend: str, version: str) -> str:
+    return hashlib.sha256(f"{name}|{backend}|{version}".encode()).hexdigest()[:16]
+
+
+def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    from metrics import METRICS
+    plans, notes = [], []
+    for name in names:
+        if name not in METRICS:
+            if explicit:
+                METRICS.get(name)   # raises the registry's clear "unknown metric" error
+            notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
+                         "its columns are empty")
+            continue
+        cls = METRICS.get(name)
+        backend = cls.info.backend_for(profile)
+        metric = cls(backend=backend, device=device)
+        version = str(metric.backend_version)
+        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info,
+                                bool(getattr(cls, "measured_by_runner", False))))
+    return plans, notes
+
+
+def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
+    """Every asset the run needs must be in the cache or the mirror; else one message listing all."""
+    missing: list[str] = []
+    for user, names in specs:
+        for n in names:
+            try:
+                fetch(n, offline=True)
+            except AssetError:
+                a = get_asset(n)
+                missing.append(f"  {n} ({user}): {a.urls[0] if a.urls else 'no public URL'} -> "
+                               f"{a.cached_path()}")
+    if missing:
+        names = sorted({m.split()[0] for m in missing})
+        hint = (" or use --profile offline for the bundled metric backends"
+                if profile == "paper" else "")
+        raise AssetError(f"{len(missing)} asset(s) needed by this run are missing:\n" + "\n".join(missing)
+                         + f"\nFetch them: python -m benchmark assets fetch {' '.join(names)}{hint}")
+
+
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
+
+
+class Runner:
+    def __init__(self, cfg: RunConfig, executor: Executor | None = None):
+        self.cfg = cfg
+        self.executor = executor
+        self.notes: list[str] = []
+
+    # --- planning ----------------------------------------------------------------------------------
+    def _systems(self):
+        out = []
+        for spec in self.cfg.systems:
+            cls = SYSTEMS.get(spec.name)
+            if self.cfg.device not in cls.info.devices:
+                raise BenchmarkError(f"system '{spec.name}' runs on {', '.join(cls.info.devices)}, "
+                                     f"not on --device {self.cfg.device}")
+            out.append((spec, cls, cls(device=self.cfg.device, config=spec.config)))
+        return out
+
+    def load_sets(self, names: list[str]) -> list[LoadedSet]:
+        """The items this invocation works on (benchmark.run.shard overrides it to take one slice)."""
+        return [load_testset(n, self.cfg.limit) for n in names]
+
+    def run(self, argv: list[str] | None = None) -> RunSummary:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        systems = self._systems()
+        names = cfg.testsets or built_testsets()
+        if not names:
+            raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
+                                 "python -m benchmark testsets build all")
+        for n in names:      # an unbuilt set is the first thing to say, before assets
+            if not (testsets_dir() / n / "manifest.jsonl").exists():
+                load_testset(n, cfg.limit)
+        metric_names = cfg.metrics or default_metrics(names)
+        plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
+        self.notes += notes
+        check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
+                     + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
+                        for p in plans], cfg.profile)
+        sets = self.load_sets(names)
+
+        store = Store.open(cfg.name)
+        try:
+            config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
+                      "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
+                      "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
+                      "executor": cfg.executor}
+            inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
+            summary = RunSummary(cfg.name, inv)
+            for ls in sets:
+                info, sums = _set_info(ls)
+                store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
+                                  [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
+            for spec, cls, inst in systems:
+                store.put_system(spec.name, inst.cache_key(), asdict(cls.info), spec.config)
+            for p in plans:
+                store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
+            executor = self.executor or make_executor(cfg.executor, cfg.workers)
+            try:
+                for spec, cls, inst in systems:
+                    self._restore(store, inv, summary, executor, spec, cls, inst, sets)
+                for p in plans:
+                    self._score(store, inv, summary, executor, p, sets)
+            finally:
+                if self.executor is None:
+                    executor.close()
+            store.end_invocation(inv)
+        finally:
+            store.close()
+        summary.seconds = time.perf_counter() - t0
+        summary.notes = self.notes
+        return summary
+
+    # --- restoration -------------------------------------------------------------------------------
+    def _restore(self, store, inv, summary, executor, spec, cls, inst, sets) -> None:
+        key = inst.cache_key()
+        info = cls.info
+        done = store.output_keys(key)
+        out_root = run_folder(self.cfg.name) / "outputs" / f"{_safe(spec.name)}-{key[:8]}"
+        todo: dict[str, RestoreInput] = {}
+        links: dict[str, list[tuple[str, str, str]]] = {}
+        cached_links, total = [], 0
+        for ls in sets:
+            for it in ls.items:
+                if info.needs_target and not it.target:
+                    continue   # oracle systems have nothing to return without a reference
+                total += 1
+                dsha, tsha = ls.shas[it.id]
+                input_sha = hashlib.sha256(f"{dsha}|{tsha}".encode()).hexdigest() if info.needs_target else dsha
+                link = (spec.name, ls.name, it.id)
+                if input_sha in done and (done[input_sha] is None or not self.cfg.retry_errors):
+                    cached_links.append((*link, key, input_sha))
+                    continue
+                links.setdefault(input_sha, []).append(link)
+                if input_sha not in todo:
+                    todo[input_sha] = RestoreInput(
+                        ls.name, it.id, str(ls.folder / it.degraded),
+                        str(ls.folder / it.target) if it.target else None, input_sha,
+                        str(out_root / _safe(ls.name) / f"{_safe(it.id)}.wav"))
+        store.link_outputs(cached_links)
+        summary.cached_outputs += len(cached_links)
+        store.count_work(inv, cached_outputs=len(cached_links))
+        if not todo:
+            return
+        batch = max(1, info.max_batch)
+        inputs = list(todo.values())
+        jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch])
+                for i in range(0, len(inputs), batch)]
+        bar = progress(desc=f"restore {spec.name}", total=total, initial=len(cached_links), unit="item")
+        with bar:
+            for fin in executor.stream(restore_job, jobs):
+                if fin.error is not None:
+                    if isinstance(fin.error, BenchmarkError):
+                        raise fin.error
+                    raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
+                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                for oc in fin.result:
+                    row = OutputRow(key, oc.input_sha256, spec.name, oc.path, oc.sha256, oc.rate,
+                                    oc.seconds, oc.audio_seconds, oc.device, oc.error)
+                    store.put_output(row, links[oc.input_sha256], inv)
+                    store.count_work(inv, restored=1)
+                    summary.restored += 1
+                    summary.item_errors += oc.error is not None
+                    bar.update(len(links[oc.input_sha256]))
+
+    # --- scoring -----------------------------------------------------------------------------------
+    def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items}
+        selected = {s.name for s in self.cfg.systems}
+        wanted: dict[tuple[str, str], ScoreInput] = {}
+        for row in store.item_outputs():
+            if row["system"] not in selected or (row["testset"], row["item_id"]) not in items:
+                continue
+            if row["error"] is not None or not row["sha256"]:
+                continue
+            ls, it = items[(row["testset"], row["item_id"])]
+            if plan.info.needs_reference and not it.target:
+                continue
+            if plan.info.needs_transcript and not it.transcript:
+                continue
+            rkey = reference_key(plan.info.needs_reference, plan.info.needs_transcript,
+                                 ls.shas[it.id][1], it.transcript)
+            k = (row["sha256"], rkey)
+            if k not in wanted:
+                ref = str(ls.folder / it.target) if plan.info.needs_reference else None
+                wanted[k] = ScoreInput(k, row["path"], ref,
+                                       it.transcript if plan.info.needs_transcript else None)
+        return wanted
+
+    def _score(self, store, inv, summary, executor, plan: MetricPlan, sets) -> None:
+        wanted = self._score_inputs(store, plan, sets)
+        done = store.score_keys(plan.key)
+        todo = [v for k, v in wanted.items() if k not in done]
+        cached = len(wanted) - len(todo)
+        summary.cached_scores += cached
+        store.count_work(inv, cached_scores=cached)
+        if not todo:
+            return
+        if plan.runner_measured:
+            self._score_runtime(store, inv, summary, plan, todo)
+            return
+        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH])
+                for i in range(0, len(todo), SCORE_BATCH)]
+        with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
+            for fin in executor.stream(score_job, jobs):
+                if fin.error is not None:
+                    if isinstance(fin.error, BenchmarkError):
+                        raise fin.error
+                    raise BenchmarkError(f"metric '{plan.name}' ({plan.backend}) failed to load: "
+                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                for oc in fin.result:
+                    self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
+                    summary.scored += 1
+                    bar.update(1)
+
+    def _put_score(self, store, inv, plan, key, values, error, aux) -> None:
+        cols = list(plan.info.columns)
+        rows = [ScoreRow(plan.key, key[0], key[1], plan.name, plan.backend, plan.version,
+                         plan.info.rate, c, values.get(c) if error is None else None,
+                         error if error is not None else (None if c in values else "no value returned"),
+                         aux if i == 0 else None)
+                for i, c in enumerate(cols)]
+        store.put_scores(rows, inv)
+        store.count_work(inv, scored=1)
+
+    def _score_runtime(self, store, inv, summary, plan, todo) -> None:
+        """Runner-measured metrics (runtime): values come from the outputs table, not audio."""
+        from metrics import METRICS
+        metric = METRICS.get(plan.name)(backend=plan.backend)
+        by_sha = {r["sha256"]: r for r in store.item_outputs() if r["sha256"]}
+        for si in todo:
+            row = by_sha[si.key[0]]
+            s = metric.from_timing(row["seconds"], row["audio_seconds"], row["device"])
+            self._put_score(store, inv, plan, si.key, s.values, s.error, s.aux)
+            summary.scored += 1

@@ -1,0 +1,306 @@
+"""The results store of one run: an SQLite database (WAL) in `$BENCHMARK_DATA/runs/<run>/`.
+
+Outputs are keyed by (system key, input sha256) and scores by (metric key, output sha256,
+reference key), so a re-run finds finished work and does none of it again. Only the runner's
+main process writes; every finished item is one transaction, so a run killed at any moment
+loses at most the items in flight and never leaves a half-written row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.paths import runs_dir
+
+SCHEMA_VERSION = 1
+STORE_NAME = "store.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invocations(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
+    argv TEXT NOT NULL, config TEXT NOT NULL, provenance TEXT NOT NULL,
+    restored INTEGER NOT NULL DEFAULT 0, scored INTEGER NOT NULL DEFAULT 0,
+    cached_outputs INTEGER NOT NULL DEFAULT 0, cached_scores INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'running');
+CREATE TABLE IF NOT EXISTS testsets(
+    name TEXT PRIMARY KEY, folder TEXT NOT NULL, info TEXT NOT NULL,
+    checksums_sha256 TEXT, n_items INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS items(
+    testset TEXT NOT NULL, item_id TEXT NOT NULL, manifest TEXT NOT NULL,
+    degraded_sha256 TEXT NOT NULL, target_sha256 TEXT, PRIMARY KEY(testset, item_id));
+CREATE TABLE IF NOT EXISTS systems(
+    name TEXT PRIMARY KEY, key TEXT NOT NULL, info TEXT NOT NULL, config TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics(
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, backend TEXT NOT NULL,
+    backend_version TEXT NOT NULL, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs(
+    system_key TEXT NOT NULL, input_sha256 TEXT NOT NULL, system TEXT NOT NULL,
+    path TEXT, sha256 TEXT, rate INTEGER, seconds REAL, audio_seconds REAL, device TEXT,
+    error TEXT, invocation INTEGER, created REAL NOT NULL,
+    PRIMARY KEY(system_key, input_sha256));
+CREATE TABLE IF NOT EXISTS item_outputs(
+    system TEXT NOT NULL, testset TEXT NOT NULL, item_id TEXT NOT NULL,
+    system_key TEXT NOT NULL, input_sha256 TEXT NOT NULL,
+    PRIMARY KEY(system, testset, item_id));
+CREATE TABLE IF NOT EXISTS scores(
+    metric_key TEXT NOT NULL, output_sha256 TEXT NOT NULL, reference_key TEXT NOT NULL,
+    metric TEXT NOT NULL, backend TEXT NOT NULL, backend_version TEXT NOT NULL,
+    rate INTEGER, column_name TEXT NOT NULL, value REAL, error TEXT, aux TEXT,
+    invocation INTEGER, created REAL NOT NULL,
+    PRIMARY KEY(metric_key, output_sha256, reference_key, column_name));
+CREATE TABLE IF NOT EXISTS runtime(
+    system TEXT NOT NULL, length REAL NOT NULL, repeat INTEGER NOT NULL, seconds REAL NOT NULL,
+    device TEXT NOT NULL, system_key TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY(system_key, device, length, repeat));
+"""
+
+
+def reference_key(needs_reference: bool, needs_transcript: bool,
+                  target_sha256: str | None, transcript: str | None) -> str:
+    """What a score depends on besides the output: the reference audio and/or the transcript."""
+    parts = []
+    if needs_reference:
+        parts.append(f"ref:{target_sha256}")
+    if needs_transcript:
+        parts.append(f"txt:{transcript}")
+    if not parts:
+        return ""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class OutputRow:
+    system_key: str
+    input_sha256: str
+    system: str
+    path: str | None
+    sha256: str | None
+    rate: int | None
+    seconds: float | None
+    audio_seconds: float | None
+    device: str
+    error: str | None
+
+
+@dataclass
+class ScoreRow:
+    metric_key: str
+    output_sha256: str
+    reference_key: str
+    metric: str
+    backend: str
+    backend_version: str
+    rate: int | None
+    column: str
+    value: float | None
+    error: str | None
+    aux: dict[str, Any] | None = None
+
+
+def run_folder(run: str) -> Path:
+    return runs_dir() / run
+
+
+class Store:
+    """One run's database. Use `Store.open(run)` (creates) or `Store.existing(run)` (reads)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            with self.transaction() as c:
+                c.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise BenchmarkError(f"{path}: store schema {row[0]}, this version reads {SCHEMA_VERSION}; "
+                                 "use a new --name for the run")
+
+    @classmethod
+    def open(cls, run: str) -> Store:
+        return cls(run_folder(run) / STORE_NAME)
+
+    @classmethod
+    def existing(cls, run: str) -> Store:
+        path = run_folder(run) / STORE_NAME
+        if not path.exists():
+            known = sorted(p.name for p in runs_dir().glob("*") if (p / STORE_NAME).exists())
+            raise BenchmarkError(f"no run '{run}': {path} does not exist. Known runs under "
+                                 f"{runs_dir()}: {', '.join(known) or '(none)'}")
+        return cls(path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- invocations ---------------------------------------------------------------------------
+    def begin_invocation(self, argv: list[str], config: dict, provenance: dict) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO invocations(started, argv, config, provenance) VALUES(?,?,?,?)",
+                            (time.time(), json.dumps(argv), json.dumps(config, sort_keys=True),
+                             json.dumps(provenance, sort_keys=True, default=str)))
+            return int(cur.lastrowid)
+
+    def count_work(self, invocation: int, *, restored: int = 0, scored: int = 0,
+                   cached_outputs: int = 0, cached_scores: int = 0) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE invocations SET restored=restored+?, scored=scored+?, "
+                      "cached_outputs=cached_outputs+?, cached_scores=cached_scores+? WHERE id=?",
+                      (restored, scored, cached_outputs, cached_scores, invocation))
+
+    def end_invocation(self, invocation: int, status: str = "finished") -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE invocations SET finished=?, status=? WHERE id=?",
+                      (time.time(), status, invocation))
+
+    def invocations(self) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM invocations ORDER BY id").fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            for k in ("argv", "config", "provenance"):
+                d[k] = json.loads(d[k])
+            out.append(d)
+        return out
+
+    # --- test sets, items, systems, metrics --------------------------------------------------------
+    def put_testset(self, name: str, folder: str, info: dict, checksums_sha256: str | None,
+                    items: Iterable[tuple[str, str, str, str | None]]) -> None:
+        """items: (item_id, manifest json, degraded sha256, target sha256)."""
+        items = list(items)
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO testsets VALUES(?,?,?,?,?)",
+                      (name, folder, json.dumps(info, sort_keys=True), checksums_sha256, len(items)))
+            c.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)",
+                          [(name, i, m, d, t) for i, m, d, t in items])
+
+    def put_system(self, name: str, key: str, info: dict, config: dict) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO systems VALUES(?,?,?,?)",
+                      (name, key, json.dumps(info, sort_keys=True, default=str),
+                       json.dumps(config, sort_keys=True, default=str)))
+
+    def put_metric(self, key: str, name: str, backend: str, version: str, info: dict) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?)",
+                      (key, name, backend, version, json.dumps(info, sort_keys=True, default=str)))
+
+    def testsets(self) -> list[dict]:
+        return [dict(r) | {"info": json.loads(r["info"])}
+                for r in self.conn.execute("SELECT * FROM testsets ORDER BY name")]
+
+    def items(self, testset: str | None = None) -> list[dict]:
+        q, args = "SELECT * FROM items", ()
+        if testset:
+            q, args = q + " WHERE testset=?", (testset,)
+        return [dict(r) | {"manifest": json.loads(r["manifest"])}
+                for r in self.conn.execute(q + " ORDER BY testset, item_id", args)]
+
+    def systems(self) -> list[dict]:
+        return [dict(r) | {"info": json.loads(r["info"]), "config": json.loads(r["config"])}
+                for r in self.conn.execute("SELECT * FROM systems ORDER BY name")]
+
+    def metrics(self) -> list[dict]:
+        return [dict(r) | {"info": json.loads(r["info"])}
+                for r in self.conn.execute("SELECT * FROM metrics ORDER BY name")]
+
+    # --- outputs -----------------------------------------------------------------------------------
+    def output(self, system_key: str, input_sha256: str) -> dict | None:
+        r = self.conn.execute("SELECT * FROM outputs WHERE system_key=? AND input_sha256=?",
+                              (system_key, input_sha256)).fetchone()
+        return dict(r) if r else None
+
+    def output_keys(self, system_key: str) -> dict[str, str | None]:
+        """input sha256 -> error (None when the output is good) for one system key."""
+        return {r[0]: r[1] for r in self.conn.execute(
+            "SELECT input_sha256, error FROM outputs WHERE system_key=?", (system_key,))}
+
+    def link_outputs(self, links: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """(system, testset, item_id, system_key, input_sha256) rows, for cached outputs."""
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO item_outputs VALUES(?,?,?,?,?)", list(links))
+
+    def put_output(self, row: OutputRow, links: list[tuple[str, str, str]], invocation: int) -> None:
+        """One finished restoration (+ the items it belongs to: (system, testset, item_id))."""
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO outputs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (row.system_key, row.input_sha256, row.system, row.path, row.sha256, row.rate,
+                       row.seconds, row.audio_seconds, row.device, row.error, invocation, time.time()))
+            c.executemany("INSERT OR REPLACE INTO item_outputs VALUES(?,?,?,?,?)",
+                          [(s, t, i, row.system_key, row.input_sha256) for s, t, i in links])
+
+    def item_outputs(self) -> list[dict]:
+        """Every (system, testset, item) with its output row joined."""
+        q = ("SELECT io.system AS system, io.testset AS testset, io.item_id AS item_id, o.* "
+             "FROM item_outputs io JOIN outputs o "
+             "ON o.system_key=io.system_key AND o.input_sha256=io.input_sha256 "
+             "ORDER BY io.system, io.testset, io.item_id")
+        return [dict(r) for r in self.conn.execute(q)]
+
+    # --- scores ------------------------------------------------------------------------------------
+    def score_keys(self, metric_key: str) -> set[tuple[str, str]]:
+        return {(r[0], r[1]) for r in self.conn.execute(
+            "SELECT DISTINCT output_sha256, reference_key FROM scores WHERE metric_key=?",
+            (metric_key,))}
+
+    def put_scores(self, rows: list[ScoreRow], invocation: int) -> None:
+        """All columns of one scored item, in one transaction."""
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO scores VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          [(r.metric_key, r.output_sha256, r.reference_key, r.metric, r.backend,
+                            r.backend_version, r.rate, r.column, r.value, r.error,
+                            json.dumps(r.aux, sort_keys=True, default=str) if r.aux else None,
+                            invocation, now) for r in rows])
+
+    def scores(self, metric_key: str | None = None) -> list[dict]:
+        q, args = "SELECT * FROM scores", ()
+        if metric_key:
+            q, args = q + " WHERE metric_key=?", (metric_key,)
+        out = []
+        for r in self.conn.execute(q, args):
+            d = dict(r)
+            d["aux"] = json.loads(d["aux"]) if d["aux"] else {}
+            out.append(d)
+        return out
+
+    # --- runtime protocol (001 Table 2) ---------------------------------------------------------------
+    def put_runtime(self, system: str, system_key: str, device: str, length: float,
+                    seconds: list[float]) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO runtime VALUES(?,?,?,?,?,?,?)",
+                          [(system, length, i, s, device, system_key, now)
+                           for i, s in enumerate(seconds)])
+
+    def runtime_rows(self) -> list[dict]:
+        return [dict(r) for r in self.conn.execute(
+            "SELECT * FROM runtime ORDER BY system, device, length, repeat")]
+
+    def count(self, table: str) -> int:
+        if table not in {"outputs", "item_outputs", "scores", "items", "runtime", "invocations"}:
+            raise ValueError(table)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
