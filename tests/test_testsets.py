@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from test_distortions import LEAK_DB, band_energy_db, independent_active_snr
+from testsets_support import LEAK_DB, band_energy_db, independent_active_snr
 
 from benchmark.cli import main
 from benchmark.core.audio import read_audio, sha256_file
