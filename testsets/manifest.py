@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import confine
 
 
 @dataclass
@@ -30,6 +31,15 @@ class ManifestItem:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    def file(self, folder: Path, which: str = "degraded") -> Path:
+        """The item's degraded/target file inside the set folder; UnsafePathError for `..`,
+        absolute paths and symlinks leaving the folder (the runner records it as the item's error)."""
+        return confine(folder, getattr(self, which), f"{which} path")
+
+    def source(self, corpora: Path, key: str) -> Path:
+        """A source file of the item, confined to the corpora root like `file` to the set folder."""
+        return confine(corpora, self.sources.get(key), f"source '{key}'")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ManifestItem:
@@ -52,7 +62,10 @@ def read_manifest(path: Path) -> list[ManifestItem]:
         if not line.strip():
             continue
         try:
-            items.append(ManifestItem.from_dict(json.loads(line)))
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError(f"expected a JSON object, found {type(record).__name__}")
+            items.append(ManifestItem.from_dict(record))
         except (ValueError, TypeError) as exc:
             raise BenchmarkError(f"{path}:{n}: malformed manifest line ({exc})") from exc
     return items

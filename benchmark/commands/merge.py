@@ -27,8 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.report.writer import write_report
+    from benchmark.run.lock import run_lock
     from benchmark.run.shard import merge_shards
-    summary = merge_shards(args.run_name, partial=args.partial)
+    from benchmark.run.store import validate_run_name
+    validate_run_name(args.run_name)       # a name, never a path
+    with run_lock(args.run_name):          # no run or merge of this name at the same time
+        summary = merge_shards(args.run_name, partial=args.partial)
     added = ", ".join(f"{n} {t}" for t, n in summary.added.items() if n) or "nothing new"
     print(f"merged {len(summary.shards)} shard(s) of '{args.run_name}' ({', '.join(summary.shards)}): "
           f"{added}")

@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     from benchmark.report.listen import listen_items
     from benchmark.report.writer import write_report
+    from benchmark.run.store import validate_run_name
+    validate_run_name(args.run_name)       # a name, never a path
     listen_items(args.listen_items)        # a bad N fails before any work
     path = write_report(args.run_name, Path(args.out) if args.out else None, html=args.html,
                         listen_items=args.listen_items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
 
 NAME = "run"
@@ -26,12 +27,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", nargs="+", metavar="METRIC", help="metrics (default: each set's table)")
     p.add_argument("--profile", choices=("paper", "offline"), default="paper",
                    help="metric backends: the papers' (needs downloaded weights) or bundled ones")
-    p.add_argument("--name", help="run name (default: derived from systems and sets)")
+    p.add_argument("--name", help="run name: 1-100 of A-Z a-z 0-9 . _ - (default: derived from "
+                   "the systems)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--limit", type=int, help="only the first N items of each set")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
+                   help="per-item duration limit, checked from the file header before reading "
+                        f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
     p.add_argument("--listen-items", type=int, metavar="N",
@@ -71,6 +76,8 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
         argv += ["--workers", str(args.workers)]
     if args.limit:
         argv += ["--limit", str(args.limit)]
+    if getattr(args, "max_item_seconds", DEFAULT_MAX_ITEM_SECONDS) != DEFAULT_MAX_ITEM_SECONDS:
+        argv += ["--max-item-seconds", f"{args.max_item_seconds:g}"]
     for c in args.checkpoint:
         argv += ["--checkpoint", c]
     argv += ["--executor", args.executor] if getattr(args, "executor", "local") != "local" else []
@@ -81,17 +88,21 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from benchmark.report.writer import write_report
     from benchmark.run.runner import RunConfig, Runner, default_run_name
+    from benchmark.run.store import validate_run_name
 
     if args.workers < 1:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    if not args.max_item_seconds > 0:
+        raise BenchmarkError(f"--max-item-seconds must be positive, got {args.max_item_seconds:g}")
     from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
-                    limit=args.limit, retry_errors=args.retry_errors)
-    cfg.name = args.name or default_run_name(cfg)
+                    limit=args.limit, retry_errors=args.retry_errors,
+                    max_item_seconds=args.max_item_seconds)
+    cfg.name = validate_run_name(args.name if args.name is not None else default_run_name(cfg))
     argv, runner = _argv(args, cfg.name), None
     cfg.executor = args.executor
     if args.executor == "ray":

@@ -7,32 +7,96 @@ stop-band rejection, linear phase); it is the only resampler in the code base.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
+import stat
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from benchmark.core.errors import AudioError
+from benchmark.core.errors import AudioError, BenchmarkError
+from benchmark.core.files import atomic_write, errno_name, is_transient, transient_error
 
 RESAMPLE_QUALITY = "VHQ"
 SUPPORTED_SUFFIXES = (".wav", ".flac")
 
+# Per-item limits, checked from the file header before any sample is read or allocated. 1 kHz to
+# 384 kHz covers every rate speech audio is stored at (8 kHz telephony to 384 kHz studio); a
+# header outside it is corrupt or hostile (a 1 Hz header made soxr allocate ~17.6 GB to reach
+# 44.1 kHz). The duration limit bounds one item's memory; `run --max-item-seconds` changes it.
+MIN_RATE = 1_000
+MAX_RATE = 384_000
+DEFAULT_MAX_ITEM_SECONDS = 600.0
 
-def read_audio(path: str | os.PathLike, *, mix_channels: bool = False) -> tuple[np.ndarray, int]:
+# The one channel policy for items (`run` inputs/targets/outputs and `score` files): several
+# channels are averaged to mono, as librosa.to_mono (mean over channels) does in VoiceFixer's
+# loading of evaluation audio (librosa.load(..., mono=True)). Library reads (`read_audio`) keep
+# refusing multi-channel audio unless mix_channels=True.
+ITEM_MIX_CHANNELS = True
+
+
+def _open_error(path: Path, exc: OSError) -> BenchmarkError:
+    if is_transient(exc):
+        return transient_error(exc, "reading", path)
+    if exc.errno == errno.ENOENT:
+        if path.is_symlink():
+            return AudioError(f"{path}: no such audio file (a dangling symlink to {os.readlink(path)})")
+        return AudioError(f"{path}: no such audio file")
+    if exc.errno == errno.ELOOP:
+        return AudioError(f"{path}: cannot read audio: ELOOP (a symlink loop)")
+    return AudioError(f"{path}: cannot read audio: {errno_name(exc)}")
+
+
+def audio_header(path: str | os.PathLike, *, max_seconds: float | None = None) -> sf._SoundFileInfo:
+    """The header of a WAV/FLAC file, checked before any sample is read: a regular readable file,
+    a sample rate in [MIN_RATE, MAX_RATE], at least one frame, and at most `max_seconds`."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "not a regular file")
+            raise AudioError(f"{path}: is {kind}, expected a WAV or FLAC file")
+        with open(path, "rb"):      # EACCES here, by name, rather than libsndfile's "System error."
+            pass
+    except OSError as exc:
+        raise _open_error(path, exc) from exc
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise AudioError(f"{path}: cannot read audio ({exc}); expected a WAV or FLAC file") from exc
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise AudioError(f"{path}: the header declares a sample rate of {info.samplerate} Hz, expected "
+                         f"{MIN_RATE} to {MAX_RATE} Hz (corrupt or hostile header; nothing was read)")
+    if info.frames <= 0:
+        raise AudioError(f"{path}: found 0 samples, expected a non-empty waveform")
+    seconds = info.frames / info.samplerate
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioError(f"{path}: the header declares {seconds:.1f} s of audio, more than the per-item "
+                         f"limit of {max_seconds:g} s (run --max-item-seconds); nothing was read")
+    return info
+
+
+def read_audio(path: str | os.PathLike, *, mix_channels: bool = False,
+               max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Read a WAV/FLAC file as float32 mono in [-1, 1] and its sample rate.
 
-    Multi-channel files are an error unless `mix_channels=True` (then channels are averaged).
+    The header is checked first (`audio_header`: rate, length, `max_seconds`), so a hostile header
+    never causes a large allocation. Multi-channel files are an error unless `mix_channels=True`
+    (then channels are averaged). OS errors of the machine (ENOSPC, EIO...) raise
+    TransientIOError; everything about the file raises AudioError.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such audio file")
+    audio_header(path, max_seconds=max_seconds)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except OSError as exc:
+        raise _open_error(path, exc) from exc
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
         raise AudioError(f"{path}: cannot read audio ({exc}); expected a WAV or FLAC file") from exc
     if data.shape[1] > 1:
@@ -43,6 +107,12 @@ def read_audio(path: str | os.PathLike, *, mix_channels: bool = False) -> tuple[
     x = np.ascontiguousarray(data[:, 0])
     check_waveform(x, rate, where=str(path))
     return x, int(rate)
+
+
+def read_item(path: str | os.PathLike, max_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
+              ) -> tuple[np.ndarray, int]:
+    """Read one benchmark item (run and score alike): the item limits and ITEM_MIX_CHANNELS."""
+    return read_audio(path, mix_channels=ITEM_MIX_CHANNELS, max_seconds=max_seconds)
 
 
 def check_waveform(x: np.ndarray, rate: int, where: str = "audio") -> np.ndarray:
@@ -66,15 +136,22 @@ def check_waveform(x: np.ndarray, rate: int, where: str = "audio") -> np.ndarray
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Resample a mono waveform with soxr (quality VHQ). Returns float32."""
     x = np.asarray(x, dtype=np.float32)
+    for r in (rate_in, rate_out):
+        if not MIN_RATE <= r <= MAX_RATE:
+            raise AudioError(f"cannot resample from {rate_in} Hz to {rate_out} Hz: rates must be "
+                             f"{MIN_RATE} to {MAX_RATE} Hz")
     if rate_in == rate_out:
         return x
     return soxr.resample(x, rate_in, rate_out, quality=RESAMPLE_QUALITY).astype(np.float32, copy=False)
 
 
 def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: str | None = None) -> Path:
-    """Write mono audio atomically (temp file in the same folder, then rename).
+    """Write mono audio atomically (encoded in memory, then `files.atomic_write`: a temp file in
+    the same folder, created with the process umask, then one rename).
 
     Default subtype: 32-bit float for WAV (lossless round trip of float32 arrays), 24-bit for FLAC.
+    A full disk or file-size limit raises TransientIOError naming ENOSPC/EFBIG (libsndfile would
+    only say "System error."), other OS errors AudioError.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -83,44 +160,38 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
     x = check_waveform(np.asarray(x, dtype=np.float32), rate, where=str(path))
     if subtype is None:
         subtype = "FLOAT" if suffix == ".wav" else "PCM_24"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, subtype=subtype, format=suffix[1:].upper())
+    if suffix == ".wav":
+        _zero_peak_timestamp(buf)
     try:
-        sf.write(tmp, x, rate, subtype=subtype, format=suffix[1:].upper())
-        if suffix == ".wav":
-            _zero_peak_timestamp(tmp)
-        os.replace(tmp, path)
+        atomic_write(path, buf.getbuffer())
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise AudioError(f"{path}: cannot write audio ({exc.strerror or exc})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise AudioError(f"{path}: cannot write audio: {errno_name(exc)}") from exc
     return path
 
 
-def _zero_peak_timestamp(path: str | os.PathLike) -> None:
+def _zero_peak_timestamp(f: io.BytesIO) -> None:
     """Float WAVs carry libsndfile's PEAK chunk, whose 4-byte timestamp (seconds since 1970)
     makes two writes of the same audio differ; zero it so same samples => same bytes."""
-    with open(path, "r+b") as f:
-        head = f.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    f.seek(0)
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    pos = 12
+    while True:
+        f.seek(pos)
+        hdr = f.read(8)
+        if len(hdr) < 8:
             return
-        pos = 12
-        while True:
-            f.seek(pos)
-            hdr = f.read(8)
-            if len(hdr) < 8:
-                return
-            cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-            if cid == b"PEAK":
-                f.seek(pos + 8 + 4)          # after the version field
-                f.write(b"\0\0\0\0")
-                return
-            if cid == b"data":
-                return                       # PEAK precedes data when present
-            pos += 8 + size + (size & 1)
+        cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+        if cid == b"PEAK":
+            f.seek(pos + 8 + 4)          # after the version field
+            f.write(b"\0\0\0\0")
+            return
+        if cid == b"data":
+            return                       # PEAK precedes data when present
+        pos += 8 + size + (size & 1)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -129,6 +200,19 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_input(path: str | os.PathLike) -> str:
+    """sha256 of an input file, refusing what is not a regular file (a FIFO would block) and
+    naming OS errors: AudioError for the file (EACCES, ENOENT, ELOOP), TransientIOError for the
+    machine (EIO...)."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise AudioError(f"{path}: is not a regular file, expected a WAV or FLAC file")
+        return sha256_file(path)
+    except OSError as exc:
+        raise _open_error(path, exc) from exc
 
 
 def sha256_array(x: np.ndarray, rate: int) -> str:

@@ -21,3 +21,17 @@ class MissingDependencyError(BenchmarkError):
 
 class NotImplementedYet(BenchmarkError):
     """A command whose implementation has not landed yet; never pretends to work."""
+
+
+class TransientIOError(BenchmarkError):
+    """The machine, not the item: a full disk (ENOSPC), a file-size limit (EFBIG), a quota, a
+    failing device (EIO)... Named in the message, never stored as an item's error: the run stops
+    with finished work kept and the same command continues once the cause is fixed."""
+
+
+class UnsafePathError(BenchmarkError):
+    """A path (manifest entry, run name) that would reach outside the folder it belongs to."""
+
+
+class RunInUseError(BenchmarkError):
+    """Another invocation holds the run's (or report folder's) lock."""

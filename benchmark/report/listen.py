@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import AudioError, BenchmarkError
+from benchmark.core.files import unique_stem
 from benchmark.core.progress import progress
 from benchmark.report import breakdown, mdhtml
 from benchmark.report.listen_media import (
@@ -210,11 +211,11 @@ def render_media(tables: list[Table], out: Path) -> int:
     n = 0
     todo = [(t, r) for t in tables for r in t.rows]
     for t, row in progress(todo, desc="listening page", unit="item"):
-        rel = Path(MEDIA) / _safe(t.testset) / _safe(row.item_id)
+        rel = Path(MEDIA) / unique_stem(t.testset) / unique_stem(row.item_id)   # unique per item
         for cell in row.cells:
             if cell.src is None:
                 continue
-            dst = rel / f"{_safe(cell.column)}.flac"
+            dst = rel / f"{unique_stem(cell.column)}.flac"
             try:
                 x, rate = write_flac16(Path(cell.src), out / dst)
             except AudioError as exc:
@@ -228,7 +229,7 @@ def render_media(tables: list[Table], out: Path) -> int:
         vmax = max(s.peak for s in specs)
         for cell in row.cells:
             if cell.spec is not None:
-                png = rel / f"{_safe(cell.column)}.png"
+                png = rel / f"{unique_stem(cell.column)}.png"
                 render_png(cell.spec, vmax, out / png)
                 cell.image, cell.spec = png.as_posix(), None
                 n += 1
@@ -304,17 +305,15 @@ def listen_items(n: int | None) -> int:
 
 def write_listening_page(data: RunData, out: Path, items_per_table: int | None = None) -> Path:
     """Write `out/index.html` and its media under `out/listen/` (report.md must exist in `out`)."""
-    import shutil
+    from benchmark.core.files import atomic_write, replace_dir
 
     n = listen_items(items_per_table)
-    if (out / MEDIA).exists():
-        shutil.rmtree(out / MEDIA)      # items may differ from the last page; no stale files
+    # items may differ from the last page: a fresh folder (only one the benchmark wrote is removed)
+    replace_dir(out, MEDIA)
     tables = plan_tables(data, n)
     render_media(tables, out)
     report = out / "report.md"
     md = report.read_text() if report.exists() else ""
     page = out / PAGE
-    tmp = page.with_name(PAGE + ".part")
-    tmp.write_text(page_html(data.run, tables, md))
-    tmp.replace(page)
+    atomic_write(page, page_html(data.run, tables, md))
     return page

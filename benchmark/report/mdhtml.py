@@ -1,83 +1,63 @@
-"""A small Markdown-to-HTML converter for the subset `benchmark.report.writer` writes: headings, pipe
-tables, bullet lists, paragraphs, **bold**, `code`, [links](x) and ![images](x). Used to show
-report.md's tables (bold winners, CIs) and plots on the listening page without a new dependency.
+"""report.md as HTML for the listening page, rendered by markdown-it-py (CommonMark + pipe tables)
+with raw HTML disabled and every link and image limited to a relative URL inside the report
+folder, so nothing in the page loads from (or points to) anywhere else: `javascript:`, `data:`,
+`http(s):`, protocol-relative `//host`, absolute `/path` and `..` URLs stay literal text.
+
+Item ids and error strings reach report.md; with this renderer they can add text, never markup.
 """
 
 from __future__ import annotations
 
-import html
 import re
+from urllib.parse import unquote, urlsplit
 
-_INLINE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*(.+?)\*\*|`([^`]+)`")
-
-
-def inline(text: str) -> str:
-    out, pos = [], 0
-    for m in _INLINE.finditer(text):
-        out.append(html.escape(text[pos:m.start()]))
-        img_alt, img_src, link_text, link_href, bold, code = m.groups()
-        if img_src is not None:
-            out.append(f'<img src="{html.escape(img_src)}" alt="{html.escape(img_alt)}" loading="eager">')
-        elif link_href is not None:
-            out.append(f'<a href="{html.escape(link_href)}">{inline(link_text)}</a>')
-        elif bold is not None:
-            out.append(f"<b>{inline(bold)}</b>")
-        else:
-            out.append(f"<code>{html.escape(code)}</code>")
-        pos = m.end()
-    out.append(html.escape(text[pos:]))
-    return "".join(out)
+from markdown_it import MarkdownIt
 
 
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def _table(lines: list[str]) -> str:
-    head = _cells(lines[0])
-    body = [_cells(x) for x in lines[2:]]
-    rows = ["<tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>"]
-    rows += ["<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in body]
-    return '<table class="report">\n' + "\n".join(rows) + "\n</table>"
+def is_local_url(url: str) -> bool:
+    """A relative URL that stays inside the page's folder (or a `#fragment` of the page)."""
+    url = url.strip()
+    if not url or any(ord(c) < 0x20 for c in url):
+        return False
+    if url.startswith("#"):
+        return True
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or url.startswith(("/", "\\")) or "\\" in url:
+        return False
+    return ".." not in unquote(parts.path).split("/")
 
 
 def _anchor(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
+def _renderer() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.validateLink = is_local_url          # links, images and autolinks alike
+
+    def heading_open(self, tokens, idx, options, env):
+        title = tokens[idx + 1].content if idx + 1 < len(tokens) else ""
+        tokens[idx].attrSet("id", f"r-{_anchor(title)}")
+        return self.renderToken(tokens, idx, options, env)
+
+    def table_open(self, tokens, idx, options, env):
+        tokens[idx].attrSet("class", "report")
+        return self.renderToken(tokens, idx, options, env)
+
+    def image(self, tokens, idx, options, env):
+        tokens[idx].attrSet("loading", "eager")
+        return self.image(tokens, idx, options, env)
+
+    md.add_render_rule("heading_open", heading_open)
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("image", image)
+    md.add_render_rule("strong_open", lambda *a: "<b>")
+    md.add_render_rule("strong_close", lambda *a: "</b>")
+    return md
+
+
+_MD = _renderer()
+
+
 def to_html(md: str) -> str:
-    blocks: list[str] = []
-    lines = md.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        h = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if h:
-            level = len(h.group(1))
-            blocks.append(f'<h{level} id="r-{_anchor(h.group(2))}">{inline(h.group(2))}</h{level}>')
-            i += 1
-            continue
-        if line.lstrip().startswith("|") and i + 1 < len(lines) and re.match(r"^\s*\|[-:| ]+\|\s*$", lines[i + 1]):
-            j = i + 2
-            while j < len(lines) and lines[j].lstrip().startswith("|"):
-                j += 1
-            blocks.append(_table(lines[i:j]))
-            i = j
-            continue
-        if line.startswith("- "):
-            items = []
-            while i < len(lines) and lines[i].startswith("- "):
-                items.append(f"<li>{inline(lines[i][2:])}</li>")
-                i += 1
-            blocks.append("<ul>" + "".join(items) + "</ul>")
-            continue
-        para = [line]
-        i += 1
-        while i < len(lines) and lines[i].strip() and not re.match(r"^(#{1,6}\s|- |\s*\|)", lines[i]):
-            para.append(lines[i])
-            i += 1
-        blocks.append("<p>" + inline(" ".join(para)) + "</p>")
-    return "\n".join(blocks)
+    return _MD.render(md)

@@ -218,9 +218,8 @@ def runtime_plot(data: RunData, out: Path, plots: list[Plot]) -> None:
 
 def write_plots(data: RunData, out: Path) -> list[Plot]:
     """Write every plot for the run under `out/plots/`; returns them in report order."""
-    import shutil
-    if (out / PLOTS).exists():
-        shutil.rmtree(out / PLOTS)
+    from benchmark.core.files import replace_dir
+    replace_dir(out, PLOTS)          # removes only a plots/ folder the benchmark wrote (marker file)
     plots: list[Plot] = []
     for ts in data.testsets:
         set_plots(data, out, ts["name"], plots)

@@ -5,11 +5,13 @@ sub-score) and `summary.json` (mean, 95 % CI and N per cell), built from the run
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmark.core.files import atomic_write, is_transient, transient_error
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, plots
 from benchmark.report.results import RunData, item_errors, load, select, summarize
@@ -24,7 +26,8 @@ from benchmark.report.tables import (
     paper_runtime,
     resolve_column,
 )
-from benchmark.run.store import Store
+from benchmark.run.lock import report_lock, run_active
+from benchmark.run.store import Store, run_folder
 
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
 
@@ -218,6 +221,13 @@ def _runtime_section(data: RunData) -> list[str]:
     return md
 
 
+def _status(data: RunData, inv: dict) -> str:
+    """'running' only while an invocation holds the run's lock; a killed one reads 'interrupted'."""
+    if inv["status"] == "running" and not run_active(data.run):
+        return "interrupted"
+    return inv["status"]
+
+
 def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     last = data.invocations[-1] if data.invocations else {"provenance": {}, "config": {}}
     prov = last["provenance"]
@@ -245,7 +255,7 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     md.append("\nInvocations:\n")
     md.append(_table(["#", "argv", "restored", "scored", "cached outputs", "cached scores", "status"],
                      [[str(i["id"]), "`" + " ".join(i["argv"]) + "`", str(i["restored"]), str(i["scored"]),
-                       str(i["cached_outputs"]), str(i["cached_scores"]), i["status"]]
+                       str(i["cached_outputs"]), str(i["cached_scores"]), _status(data, i)]
                       for i in data.invocations]))
     md.append(f"\nItem errors: {len(errors)}")
     if errors:
@@ -259,14 +269,29 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
 
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
                  listen_items: int | None = None) -> Path:
-    """html: also write the listening page index.html (benchmark.report.listen)."""
+    """html: also write the listening page index.html (benchmark.report.listen).
+
+    report.md, scores.csv, summary.json and index.html are each replaced atomically; a full disk
+    (ENOSPC/EFBIG) raises TransientIOError naming it and leaves the previous files as they were.
+    One writer per report folder (`report_lock`); a second one exits with a message."""
+    run_folder(run)                      # the name is validated before any path is built from it
     store = Store.existing(run)
     try:
         data = load(store, run)
     finally:
         store.close()
     out = out_dir or reports_dir() / run
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with report_lock(out):
+            return _write(data, run, out, html, listen_items)
+    except OSError as exc:
+        if is_transient(exc):
+            raise transient_error(exc, "writing the report into", out) from exc
+        raise
+
+
+def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | None) -> Path:
     errors = item_errors(data)
     md = [f"# Speech-restoration benchmark: run `{run}`", "",
           f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t['name'] for t in data.testsets)}. "
@@ -277,8 +302,9 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
     md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
-    (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
-    with open(out / "scores.csv", "w", newline="") as f:
+    atomic_write(out / "report.md",
+                 "\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
+    with io.StringIO(newline="") as f:
         fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
                   "backend", "backend_version", "rate"]
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
@@ -288,10 +314,11 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         for e in (e for e in errors if e["stage"] == "restore"):
             w.writerow({"testset": e["testset"], "item_id": e["item"], "system": e["system"],
                         "metric": "restore", "error": e["error"]})
+        atomic_write(out / "scores.csv", f.getvalue())
     summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str))
     if html:
         from benchmark.report.listen import write_listening_page
         write_listening_page(data, out, listen_items)

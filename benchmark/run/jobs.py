@@ -12,8 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.audio import check_waveform, read_audio, resample, sha256_file, write_audio
-from benchmark.core.errors import AudioError
+from benchmark.core.audio import (
+    DEFAULT_MAX_ITEM_SECONDS,
+    check_waveform,
+    read_item,
+    resample,
+    sha256_file,
+    write_audio,
+)
+from benchmark.core.errors import AudioError, TransientIOError
+from benchmark.core.files import is_transient, transient_error
 
 
 @dataclass
@@ -24,6 +32,7 @@ class RestoreInput:
     target: str | None            # absolute path (oracle systems only)
     input_sha256: str
     out_path: str                 # where the output goes (atomic write)
+    problem: str | None = None    # refused before any work (unsafe path, unreadable): the item's error
 
 
 @dataclass
@@ -33,6 +42,7 @@ class RestoreJob:
     device: str
     system_key: str
     items: list[RestoreInput]
+    max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
 
 
 @dataclass
@@ -55,6 +65,7 @@ class ScoreInput:
     audio: str
     reference: str | None = None
     transcript: str | None = None
+    problem: str | None = None           # e.g. the reference path was refused: the item's error
 
 
 @dataclass
@@ -63,6 +74,7 @@ class ScoreJob:
     backend: str
     device: str
     items: list[ScoreInput]
+    max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
 
 
 @dataclass
@@ -79,6 +91,31 @@ _METRICS: dict[tuple, Any] = {}
 
 def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, AudioError) else f"{type(exc).__name__}: {exc}"
+
+
+def _item_error(exc: BaseException, where: str) -> str:
+    """The error string stored for one item, or a raise when the machine failed (ENOSPC, EFBIG,
+    EIO...): those stop the job and are never cached as the item's error."""
+    if isinstance(exc, TransientIOError):
+        raise exc
+    if is_transient(exc):
+        raise transient_error(exc, "processing", where) from exc
+    return _describe(exc)
+
+
+def silence_error(metric, audio: np.ndarray, reference: np.ndarray | None) -> str | None:
+    """An error for a silent (all-zero) output or reference when the metric's definition needs
+    signal: LSD/SSIM take logs of zero power, SI-SNR divides by the output's energy, PESQ/STOI/
+    DNSMOS/NISQA/speaker similarity rate or embed speech. Metrics defined on silence (WER: an
+    empty hypothesis is a measurement) set the class attribute `defined_for_silence = True`."""
+    if getattr(metric, "defined_for_silence", False):
+        return None
+    name = metric.info.name
+    if not np.any(audio):
+        return f"silent output (every sample is 0): {name} is undefined without signal"
+    if reference is not None and not np.any(reference):
+        return f"silent reference (every sample is 0): {name} is undefined without signal"
+    return None
 
 
 def loaded_system(name: str, config: dict, device: str):
@@ -131,17 +168,21 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
     for it in job.items:
         oc = RestoreOutcome(it.testset, it.item_id, it.input_sha256, device=job.device)
         outcomes[it.item_id + "\0" + it.testset] = oc
-        try:
-            x, sr = read_audio(it.degraded)
+        if it.problem is not None:
+            oc.error = it.problem
+            continue
+        try:   # reading, the header limits and resampling are all this item's business
+            x, sr = read_item(it.degraded, job.max_item_seconds)
             target = None
             if system.info.needs_target and it.target:
-                t, tsr = read_audio(it.target)
+                t, tsr = read_item(it.target, job.max_item_seconds)
                 target = resample(t, tsr, rate)
+            audio = resample(x, sr, rate)
         except Exception as exc:
-            oc.error = _describe(exc)
+            oc.error = _item_error(exc, it.degraded)
             continue
         oc.audio_seconds = x.size / sr
-        ready.append((it, RestoreItem(it.item_id, resample(x, sr, rate), target), sr, x.size))
+        ready.append((it, RestoreItem(it.item_id, audio, target), sr, x.size))
     if not ready:
         return list(outcomes.values())
     outs, elapsed, err = _call_restore(system, [r[1] for r in ready])
@@ -167,10 +208,11 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
             y = resample(y, rate, sr)
             y = y[:n] if y.size >= n else np.pad(y, (0, n - y.size))  # same length as the input
             write_audio(it.out_path, y, sr)
+            digest = sha256_file(it.out_path)
         except Exception as exc:
-            oc.error = _describe(exc)
+            oc.error = _item_error(exc, it.out_path)
             continue
-        oc.path, oc.sha256, oc.rate = it.out_path, sha256_file(it.out_path), sr
+        oc.path, oc.sha256, oc.rate = it.out_path, digest, sr
     return list(outcomes.values())
 
 
@@ -181,11 +223,19 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     outcomes = [ScoreOutcome(it.key) for it in job.items]
     batch: list[tuple[int, MetricItem]] = []
     for i, it in enumerate(job.items):
+        if it.problem is not None:
+            outcomes[i].error = it.problem
+            continue
         try:
-            x, sr = read_audio(it.audio)
-            ref, ref_sr = (read_audio(it.reference) if it.reference else (None, None))
+            x, sr = read_item(it.audio, job.max_item_seconds)
+            ref, ref_sr = (read_item(it.reference, job.max_item_seconds) if it.reference
+                           else (None, None))
         except Exception as exc:
-            outcomes[i].error = _describe(exc)
+            outcomes[i].error = _item_error(exc, it.audio)
+            continue
+        silent = silence_error(metric, x, ref)
+        if silent is not None:
+            outcomes[i].error = silent
             continue
         batch.append((i, MetricItem(f"{it.key[0][:12]}", x, sr, ref, ref_sr, it.transcript)))
     if not batch:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.assets import fetch, get_asset
-from benchmark.core.audio import sha256_file
-from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS, sha256_input
+from benchmark.core.errors import AssetError, AudioError, BenchmarkError, UnsafePathError
+from benchmark.core.files import unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress
 from benchmark.report.tables import default_metrics
@@ -32,6 +33,7 @@ from benchmark.run.jobs import (
     restore_job,
     score_job,
 )
+from benchmark.run.lock import run_lock
 from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
 from systems.base import SYSTEMS, SystemSpec
 
@@ -50,6 +52,7 @@ class RunConfig:
     limit: int | None = None
     retry_errors: bool = False
     executor: str = "local"
+    max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS   # per-item limit (header check)
 
 
 @dataclass
@@ -72,6 +75,8 @@ class LoadedSet:
     folder: Path
     items: list[Any]                      # ManifestItem
     shas: dict[str, tuple[str, str | None]]   # item id -> (degraded sha256, target sha256)
+    # item id -> (degraded problem, target problem): paths refused or files unreadable when hashed
+    problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,17 +110,27 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     items = read_manifest(folder / "manifest.jsonl")
     if limit is not None:
         items = items[:limit]
-    shas = {}
+    shas, problems = {}, {}
     for it in progress(items, desc=f"hash {name}", unit="item"):
-        deg = folder / it.degraded
-        # A missing/unreadable input is an item error at restore time, not a stop here.
-        dsha = sha256_file(deg) if deg.is_file() else f"missing:{it.degraded}"
-        tsha = None
-        if it.target:
-            tgt = folder / it.target
-            tsha = sha256_file(tgt) if tgt.is_file() else f"missing:{it.target}"
+        dsha, dprob = _hash_item_file(folder, it, "degraded")
+        tsha, tprob = (None, None) if it.target is None else _hash_item_file(folder, it, "target")
         shas[it.id] = (dsha, tsha)
-    return LoadedSet(name, folder, items, shas)
+        if dprob or tprob:
+            problems[it.id] = (dprob, tprob)
+    return LoadedSet(name, folder, items, shas, problems)
+
+
+def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
+    """(sha256, None) for a readable file inside the set folder; else (a stable key, the item's
+    error): a refused path (`..`, absolute, a symlink leaving the folder) or an unreadable file is
+    one item's error, recorded at restore time, never a stop here. Machine failures (EIO...) raise
+    TransientIOError."""
+    try:
+        return sha256_input(it.file(folder, which)), None
+    except (UnsafePathError, AudioError) as exc:
+        problem = str(exc)
+    rel = getattr(it, which)
+    return "error:" + hashlib.sha256(f"{rel!r}|{problem}".encode()).hexdigest(), problem
 
 
 def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
@@ -124,7 +139,7 @@ def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
     except ValueError:
         info = {"error": f"{info_path} is not valid JSON"}
-    return info, (sha256_file(sums) if sums.exists() else None)
+    return info, (sha256_input(sums) if sums.exists() else None)
 
 
 def _metric_key(name: str, backend: str, version: str) -> str:
@@ -173,6 +188,13 @@ def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
 
 
+def output_path(run: str, system: str, system_key: str, testset: str, item_id: str) -> Path:
+    """Where one item's output goes: names carry a hash of the set name and of the item id
+    (`files.unique_stem`), so ids that sanitise alike ("x y", "x_y") never share a file."""
+    return (run_folder(run) / "outputs" / f"{_safe(system)}-{system_key[:8]}" / unique_stem(testset)
+            / f"{unique_stem(item_id)}.wav")
+
+
 class Runner:
     def __init__(self, cfg: RunConfig, executor: Executor | None = None):
         self.cfg = cfg
@@ -211,10 +233,15 @@ class Runner:
         check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
                      + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
                         for p in plans], cfg.profile)
-        sets = self.load_sets(names)
+        with run_lock(cfg.name):                 # a second run of this name exits with a message
+            return self._run_locked(argv, t0, systems, names, plans)
 
+    def _run_locked(self, argv, t0, systems, names, plans) -> RunSummary:
+        cfg = self.cfg
+        sets = self.load_sets(names)
         store = Store.open(cfg.name)
         try:
+            store.mark_interrupted()                 # 'running' rows left by killed invocations
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
                       "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
@@ -235,6 +262,13 @@ class Runner:
                     self._restore(store, inv, summary, executor, spec, cls, inst, sets)
                 for p in plans:
                     self._score(store, inv, summary, executor, p, sets)
+            except BaseException as exc:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                try:
+                    store.end_invocation(inv, status)
+                except BenchmarkError:               # e.g. the disk is still full: keep the first error
+                    pass
+                raise
             finally:
                 if self.executor is None:
                     executor.close()
@@ -250,7 +284,6 @@ class Runner:
         key = inst.cache_key()
         info = cls.info
         done = store.output_keys(key)
-        out_root = run_folder(self.cfg.name) / "outputs" / f"{_safe(spec.name)}-{key[:8]}"
         todo: dict[str, RestoreInput] = {}
         links: dict[str, list[tuple[str, str, str]]] = {}
         cached_links, total = [], 0
@@ -267,10 +300,12 @@ class Runner:
                     continue
                 links.setdefault(input_sha, []).append(link)
                 if input_sha not in todo:
+                    dprob, tprob = ls.problems.get(it.id, (None, None))
                     todo[input_sha] = RestoreInput(
-                        ls.name, it.id, str(ls.folder / it.degraded),
-                        str(ls.folder / it.target) if it.target else None, input_sha,
-                        str(out_root / _safe(ls.name) / f"{_safe(it.id)}.wav"))
+                        ls.name, it.id, str(ls.folder / it.degraded) if not dprob else "",
+                        str(ls.folder / it.target) if it.target and not tprob else None, input_sha,
+                        str(output_path(self.cfg.name, spec.name, key, ls.name, it.id)),
+                        problem=dprob or (tprob if info.needs_target else None))
         store.link_outputs(cached_links)
         summary.cached_outputs += len(cached_links)
         store.count_work(inv, cached_outputs=len(cached_links))
@@ -278,7 +313,8 @@ class Runner:
             return
         batch = max(1, info.max_batch)
         inputs = list(todo.values())
-        jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch])
+        jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch],
+                           self.cfg.max_item_seconds)
                 for i in range(0, len(inputs), batch)]
         bar = progress(desc=f"restore {spec.name}", total=total, initial=len(cached_links), unit="item")
         with bar:
@@ -316,9 +352,11 @@ class Runner:
                                  ls.shas[it.id][1], it.transcript)
             k = (row["sha256"], rkey)
             if k not in wanted:
-                ref = str(ls.folder / it.target) if plan.info.needs_reference else None
+                tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
+                ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
-                                       it.transcript if plan.info.needs_transcript else None)
+                                       it.transcript if plan.info.needs_transcript else None,
+                                       problem=tprob)
         return wanted
 
     def _score(self, store, inv, summary, executor, plan: MetricPlan, sets) -> None:
@@ -333,7 +371,8 @@ class Runner:
         if plan.runner_measured:
             self._score_runtime(store, inv, summary, plan, todo)
             return
-        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH])
+        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH],
+                         self.cfg.max_item_seconds)
                 for i in range(0, len(todo), SCORE_BATCH)]
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):

@@ -66,7 +66,8 @@ def select_shard(sets: list[LoadedSet], shard: Shard) -> list[LoadedSet]:
     shas = sorted({ls.shas[it.id][0] for ls in sets for it in ls.items})
     mine = {s for i, s in enumerate(shas) if i % shard.count == shard.index - 1}
     return [LoadedSet(ls.name, ls.folder, [it for it in ls.items if ls.shas[it.id][0] in mine],
-                      {k: v for k, v in ls.shas.items() if v[0] in mine}) for ls in sets]
+                      {k: v for k, v in ls.shas.items() if v[0] in mine},
+                      {k: v for k, v in ls.problems.items() if ls.shas[k][0] in mine}) for ls in sets]
 
 
 class ShardRunner(Runner):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError, TransientIOError, UnsafePathError
 from benchmark.core.paths import runs_dir
 
 SCHEMA_VERSION = 1
@@ -107,8 +108,41 @@ class ScoreRow:
     aux: dict[str, Any] | None = None
 
 
+RUN_NAME_MAX = 100
+_RUN_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{RUN_NAME_MAX}}}")
+
+
+def validate_run_name(name: object) -> str:
+    """A run name as `run`/`report`/`merge` accept it: 1-100 of A-Z a-z 0-9 . _ -, not starting
+    with '.' (so never '..', a hidden folder or a path); else UnsafePathError."""
+    if not isinstance(name, str) or not _RUN_NAME.fullmatch(name) or name.startswith("."):
+        raise UnsafePathError(f"run name {name!r} is not allowed: use 1 to {RUN_NAME_MAX} characters "
+                              "from A-Z a-z 0-9 . _ - (not starting with '.'); a run name is a "
+                              "folder name, never a path")
+    return name
+
+
 def run_folder(run: str) -> Path:
+    """`runs/<run>`; `run` is a validated name, or one with internal sub-folders made of validated
+    parts (shards: `<run>/shards/K-of-N`)."""
+    for part in str(run).split("/"):
+        validate_run_name(part)
     return runs_dir() / run
+
+
+def _store_failure(path: Path, exc: sqlite3.Error) -> BenchmarkError | None:
+    """SQLite's full-disk / I/O errors as one clear message (the transaction was rolled back)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+        what = "SQLITE_FULL (database or disk is full)"
+    elif (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or "disk I/O error" in text:
+        what = f"SQLITE_IOERR ({text}: a write failed, e.g. a file-size limit or a failing disk)"
+    else:
+        return None
+    return TransientIOError(f"store {path}: {what}. The last transaction was rolled back: the store "
+                            "is intact and keeps every item finished before it. Free space (or fix "
+                            "the device) and re-run the same command to continue.")
 
 
 class Store:
@@ -119,9 +153,16 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            failure = _store_failure(path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             with self.transaction() as c:
@@ -148,13 +189,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:     # SQLITE_FULL may already have rolled back
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            failure = _store_failure(self.path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     # --- invocations ---------------------------------------------------------------------------
     def begin_invocation(self, argv: list[str], config: dict, provenance: dict) -> int:
@@ -170,6 +220,13 @@ class Store:
             c.execute("UPDATE invocations SET restored=restored+?, scored=scored+?, "
                       "cached_outputs=cached_outputs+?, cached_scores=cached_scores+? WHERE id=?",
                       (restored, scored, cached_outputs, cached_scores, invocation))
+
+    def mark_interrupted(self) -> int:
+        """Invocations still 'running' become 'interrupted'. Call it holding the run's lock (no
+        other invocation is alive then): they were killed (kill -9, power loss, OOM)."""
+        with self.transaction() as c:
+            return c.execute("UPDATE invocations SET status='interrupted' WHERE status='running'"
+                             ).rowcount
 
     def end_invocation(self, invocation: int, status: str = "finished") -> None:
         with self.transaction() as c:
