@@ -22,6 +22,7 @@ class Runtime(Metric):
         description="wall time of the system call per item and its real-time factor, measured "
                     "by the runner (rate 0: not an audio metric)")
     measured_by_runner = True
+    defined_for_silence = True      # timing, not audio
 
     @property
     def backend_version(self) -> str:

@@ -37,6 +37,8 @@ class WER(Metric):
         assets={"nemo": ("nemo_stt_en_conformer_transducer_xlarge",)},
         extra={"nemo": "nemo", "whisper": "whisper"})
 
+    defined_for_silence = True      # an empty hypothesis is a measurement (all deletions)
+
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)
         self._asr = None

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.core.errors import AudioError, BenchmarkError
-from benchmark.core.files import unique_stem
+from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
+from benchmark.core.files import confine, unique_stem
 from benchmark.core.progress import progress
 from benchmark.report import breakdown, mdhtml
 from benchmark.report.listen_media import (
@@ -172,6 +172,15 @@ def _natural(text: str) -> list:
             for t in re.findall(r"\d+(?:\.\d+)?|\D+", text)]
 
 
+def _set_file_cell(column: str, folder: Path, rel: object) -> Cell:
+    """A cell for a test-set file, confined to the set folder (the page never copies a file from
+    outside it: `..`, absolute paths and escaping symlinks become a note)."""
+    try:
+        return Cell(column, src=str(confine(folder, rel, f"{column.lower()} path")))
+    except UnsafePathError as exc:
+        return Cell(column, note=f"refused: {exc}")
+
+
 def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
     systems = _system_columns(data)
     outs = {(o["system"], o["testset"], o["item_id"]): o for o in data.outputs}
@@ -189,10 +198,10 @@ def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
             for iid in choose(groups[cat], items_per_table):
                 man = items[iid]["manifest"]
                 folder = Path(ts["folder"])
-                cells = [Cell("Unprocessed", src=str(folder / man["degraded"]))]
+                cells = [_set_file_cell("Unprocessed", folder, man.get("degraded"))]
                 if has_target:
                     tgt = man.get("target")
-                    cells.append(Cell("Target", src=str(folder / tgt)) if tgt else Cell("Target", note="no reference"))
+                    cells.append(_set_file_cell("Target", folder, tgt) if tgt else Cell("Target", note="no reference"))
                 for s in systems:
                     o = outs.get((s, name, iid))
                     if o is None:

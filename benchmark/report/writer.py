@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -221,6 +222,12 @@ def _runtime_section(data: RunData) -> list[str]:
     return md
 
 
+def _md_text(text: object) -> str:
+    """Untrusted text (item ids, error strings) as one Markdown table cell of literal text: the
+    characters that make Markdown markup or split a cell backslash-escaped, newlines as spaces."""
+    return re.sub(r"([\\`*_\[\]<>|!~])", r"\\\1", " ".join(str(text).splitlines()))
+
+
 def _status(data: RunData, inv: dict) -> str:
     """'running' only while an invocation holds the run's lock; a killed one reads 'interrupted'."""
     if inv["status"] == "running" and not run_active(data.run):
@@ -260,8 +267,8 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     md.append(f"\nItem errors: {len(errors)}")
     if errors:
         md.append(_table(["stage", "system", "set", "item", "error"],
-                         [[e["stage"], e["system"], e["testset"], e["item"],
-                           e["error"].replace("|", "/").replace("\n", " ")[:200]] for e in errors[:100]]))
+                         [[e["stage"], e["system"], e["testset"], _md_text(e["item"]),
+                           _md_text(e["error"][:200])] for e in errors[:100]]))
         if len(errors) > 100:
             md.append(f"... and {len(errors) - 100} more (see scores.csv)")
     return md
