@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.core.audio import SUPPORTED_SUFFIXES, read_audio
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.audio import SUPPORTED_SUFFIXES, read_item
+from benchmark.core.errors import AudioError, BenchmarkError, TransientIOError
 
 NAME = "score"
 HELP = "score files or folders with chosen metrics (outside a run)"
@@ -108,6 +108,7 @@ def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> 
 def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
                 ) -> tuple[list[dict], list[dict]]:
     """Per-item rows and per-metric summary rows (aggregate over scored items)."""
+    from benchmark.run.jobs import silence_error
     from metrics import METRICS, MetricItem
     metrics = []
     for name in metric_names:
@@ -141,10 +142,15 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
         for start in range(0, len(todo), BATCH):
             chunk, items = todo[start:start + BATCH], []
             for p in chunk:
-                try:
-                    x, r = read_audio(p.degraded, mix_channels=True)
-                    ref, rr = read_audio(p.reference, mix_channels=True) if p.reference else (None, None)
+                try:   # the item policy of `run` too: header limits, channels averaged
+                    x, r = read_item(p.degraded)
+                    ref, rr = read_item(p.reference) if p.reference else (None, None)
+                    silent = silence_error(m, x, ref)
+                    if silent is not None:
+                        raise AudioError(f"{p.degraded}: {silent}")
                     items.append(MetricItem(p.key, x, r, ref, rr, p.transcript))
+                except TransientIOError:
+                    raise                       # the machine, not the item: stop with its name
                 except BenchmarkError as exc:
                     items.append(exc)
             ok = [it for it in items if not isinstance(it, Exception)]
