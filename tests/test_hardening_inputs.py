@@ -40,6 +40,7 @@ def _snr(x: np.ndarray, s: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(s.astype(np.float64) ** 2) / np.sum((x - s).astype(np.float64) ** 2)))
 
 
+@pytest.mark.slow   # two CLI runs in subprocesses (~25 s): the one end-to-end check of every kind
 def test_twenty_kinds_of_bad_input_next_to_good_items(isolated_env, corpora, plugins):
     folder, expect = hostile_set(corpora, paths.testsets_dir())
     args = ["run", "--systems", "t_half", "--metrics", "t_rms", "t_snr", "--testsets", "hostile",
