@@ -16,14 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 from metrics._common import pair, pkg_version, score_each
-from metrics._spectral import EPS, magnitude
+from metrics._spectral import EPS, magnitude_blocks
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
 def lsd(est: np.ndarray, ref: np.ndarray) -> float:
-    e, t = magnitude(est), magnitude(ref)
-    d = np.log10(t ** 2 / (e + EPS) ** 2 + EPS) ** 2
-    return float(np.mean(np.sqrt(np.mean(d, axis=1))))
+    """The mean over frames of a per-frame value: streamed over spectrogram blocks
+    (`magnitude_blocks`), so a long item needs block-sized memory, same definition."""
+    total, frames = 0.0, 0
+    for e, t in zip(magnitude_blocks(est), magnitude_blocks(ref), strict=True):
+        d = np.log10(t ** 2 / (e + EPS) ** 2 + EPS) ** 2
+        total += float(np.sqrt(np.mean(d, axis=1)).sum())
+        frames += d.shape[0]
+    return total / frames
 
 
 @METRICS.register

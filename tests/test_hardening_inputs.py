@@ -183,3 +183,30 @@ def test_silent_output_is_an_error_for_metrics_that_need_signal(tmp_path, corpor
     sf.write(tmp_path / "ref" / "a.wav", np.zeros_like(clean), 16000, subtype="PCM_16")
     rows, _ = score_pairs(collect(str(tmp_path / "out"), str(tmp_path / "ref"), None), ["lsd"], "offline")
     assert "silent reference" in rows[0]["error"]
+
+
+def test_sources_stay_under_the_corpora_root(tmp_path, corpora):
+    from benchmark.core.errors import BenchmarkError, UnsafePathError
+    from testsets.manifest import ManifestItem, read_manifest
+    it = ManifestItem("a", "d.wav", None, 16000, None, 1.0,
+                      sources={"speech": "../../etc/passwd", "noise": "/etc/passwd",
+                               "ok": "VoiceBank-DEMAND/clean_testset_wav/p287_001.wav"})
+    with pytest.raises(UnsafePathError, match="'..' components are refused"):
+        it.source(corpora, "speech")
+    with pytest.raises(UnsafePathError, match="absolute paths are refused"):
+        it.source(corpora, "noise")
+    assert read_audio(it.source(corpora, "ok"))[0].size == 31367
+    # a corpora root made of symlinks to other disks is normal: followed for sources
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "VoiceBank-DEMAND").symlink_to(corpora / "VoiceBank-DEMAND")
+    assert read_audio(it.source(tmp_path / "corpora", "ok"))[0].size == 31367
+    # but a set file that is a symlink leaving the set folder is refused
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "d.wav").symlink_to(vb(corpora, "clean", "p287_001.wav"))
+    with pytest.raises(UnsafePathError, match="outside"):
+        it.file(tmp_path / "set")
+    # a manifest line that is JSON but not an object: one clear message, no traceback
+    (tmp_path / "set" / "manifest.jsonl").write_text('[1, 2]\n')
+    with pytest.raises(BenchmarkError, match=r"manifest.jsonl:1: malformed manifest line "
+                                             r"\(expected a JSON object, found list\)"):
+        read_manifest(tmp_path / "set" / "manifest.jsonl")

@@ -76,4 +76,4 @@ class Dns2020(TestSetBuilder):
         for rel, key in ((item.degraded, "noisy"), (item.target, "clean")):
             if rel:
                 (set_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(corpora / item.sources[key], set_dir / rel)
+                shutil.copyfile(item.source(corpora, key), set_dir / rel)

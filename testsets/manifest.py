@@ -38,8 +38,9 @@ class ManifestItem:
         return confine(folder, getattr(self, which), f"{which} path")
 
     def source(self, corpora: Path, key: str) -> Path:
-        """A source file of the item, confined to the corpora root like `file` to the set folder."""
-        return confine(corpora, self.sources.get(key), f"source '{key}'")
+        """A source file of the item under the corpora root: `..` and absolute paths refused like
+        in `file`; symlinks are followed (corpora are often symlinks to other disks)."""
+        return confine(corpora, self.sources.get(key), f"source '{key}'", symlinks_inside=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ManifestItem:

@@ -17,6 +17,7 @@ import numpy as np
 
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import confine
 from testsets.base import BuildOptions, TestSetBuilder
 from testsets.corpora import NoiseSource, Utterance
 from testsets.distortions import DistortionConfig, DistortionParams, render, sample_params
@@ -50,9 +51,10 @@ def select_without_repeat(pool: list, n: int, rng: np.random.Generator, allow_re
 
 
 def load_noise(corpora: Path, src: dict, rate: int) -> np.ndarray:
-    noisy, r = read_audio(corpora / src["noise"], mix_channels=True)
+    noisy, r = read_audio(confine(corpora, src.get("noise"), "source 'noise'", symlinks_inside=False), mix_channels=True)
     if src.get("noise_clean"):
-        clean, rc = read_audio(corpora / src["noise_clean"], mix_channels=True)
+        clean, rc = read_audio(confine(corpora, src["noise_clean"], "source 'noise_clean'",
+                                       symlinks_inside=False), mix_channels=True)
         if rc != r:
             raise BenchmarkError(f"{src['noise']} and {src['noise_clean']} differ in sample rate")
         m = min(len(noisy), len(clean))
@@ -136,7 +138,7 @@ class SimulatedBuilder(TestSetBuilder):
     def rerender(self, corpora: Path, item: ManifestItem):
         """The rendered arrays and components of one manifest item (for checks and the trainer)."""
         rate, p, src = item.rate, item.params, item.sources
-        speech, r = read_audio(corpora / src["speech"], mix_channels=True)
+        speech, r = read_audio(item.source(corpora, "speech"), mix_channels=True)
         speech = crop(resample(speech, r, rate), p["speech_offset"], p["length"])
         params = DistortionParams.from_dict(p["distortion"])
         noise = None

@@ -65,7 +65,7 @@ class SuperResolution(TestSetBuilder):
         return self.result.folder
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
-        x, r = read_audio(corpora / item.sources["speech"], mix_channels=True)
+        x, r = read_audio(item.source(corpora, "speech"), mix_channels=True)
         target = resample(x, r, TARGET_RATE)
         degraded = sr_degrade(target, TARGET_RATE, int(item.params["low_rate"]))
         write_audio(set_dir / item.degraded, degraded, TARGET_RATE)

@@ -113,12 +113,14 @@ def _generated(folder: Path) -> bool:
                for p in folder.rglob("*"))
 
 
-def confine(root: str | os.PathLike, rel: object, what: str = "path") -> Path:
+def confine(root: str | os.PathLike, rel: object, what: str = "path", *,
+            symlinks_inside: bool = True) -> Path:
     """`root/rel`, resolved, when it stays inside `root` (symlinks followed); else UnsafePathError.
 
     Refused: non-strings, empty strings, NUL bytes, absolute paths, any '..' component, and a
     path whose resolved location (after symlinks) is outside the resolved root. A symlink loop is
-    not resolved here: it is left for the reader, which names ELOOP."""
+    not resolved here: it is left for the reader, which names ELOOP. symlinks_inside=False skips
+    the symlink check (corpora roots are often assembled from symlinks to other disks)."""
     if not isinstance(rel, str) or not rel.strip():
         raise UnsafePathError(f"{what} {rel!r}: expected a non-empty relative path")
     if "\0" in rel:
@@ -132,7 +134,7 @@ def confine(root: str | os.PathLike, rel: object, what: str = "path") -> Path:
                               f"inside {root}")
     base = Path(os.path.realpath(root))
     full = Path(os.path.realpath(base / p))
-    if full != base and base not in full.parents:
+    if symlinks_inside and full != base and base not in full.parents:
         raise UnsafePathError(f"{what} '{rel}' resolves to {full}, outside {base} (a symlink "
                               "leaving the folder); refused")
     return base / p
