@@ -24,7 +24,7 @@ def magnitude(x: np.ndarray) -> np.ndarray:
     return np.abs(spec).T.astype(np.float64)
 
 
-BLOCK_FRAMES = 4096   # ~41 s of 44.1 kHz audio per block: 4096 x 1025 float64 = 34 MB
+BLOCK_FRAMES = 1024   # ~10 s of 44.1 kHz audio per block: 1024 x 1025 float64 = 8.4 MB
 
 
 def magnitude_blocks(x: np.ndarray, frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
