@@ -210,3 +210,40 @@ def test_sources_stay_under_the_corpora_root(tmp_path, corpora):
     with pytest.raises(BenchmarkError, match=r"manifest.jsonl:1: malformed manifest line "
                                              r"\(expected a JSON object, found list\)"):
         read_manifest(tmp_path / "set" / "manifest.jsonl")
+
+
+def test_corrupt_or_escaping_archives_are_one_message_and_leave_nothing(tmp_path, asset_mirror):
+    import io
+    import tarfile
+    import zipfile
+    from types import SimpleNamespace
+
+    from benchmark.assets.download import _maybe_unpack
+    from benchmark.core.errors import AssetError
+    real = (asset_mirror / "nisqa" / "nisqa.tar").read_bytes()          # the real NISQA weights tar
+    asset = SimpleNamespace(name="t", unpack=True, sha256="x")
+    cases = {"truncated.tar": real[: len(real) // 2]}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:                     # a member outside dest
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"bad"))
+    cases["escape.tar"] = buf.getvalue()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ok.txt", "fine")
+        zf.writestr("../escaped.txt", "bad")
+    cases["escape.zip"] = buf.getvalue()
+    cases["corrupt.zip"] = cases["escape.zip"][:30] + b"\0" * 200 + cases["escape.zip"][230:]
+    for name, data in cases.items():
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        try:
+            _maybe_unpack(asset, folder / name)
+        except AssetError as exc:
+            assert f"asset 't': cannot unpack {folder / name}" in str(exc) or "not a tar/zip" in str(exc)
+        else:
+            raise AssertionError(f"{name} was unpacked")
+        assert sorted(p.name for p in folder.iterdir()) == [name], name     # no temp folder left
+    assert not list(tmp_path.rglob("escaped.txt")) and not (tmp_path.parent / "escaped.txt").exists()

@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmark.assets.catalog import all_assets, get_asset  # noqa: F401
 from benchmark.assets.records import ASSETS, Asset, register_asset, sha256_matches  # noqa: F401
 from benchmark.core.errors import AssetError
+from benchmark.core.files import is_transient, transient_error
 from benchmark.core.progress import progress
 
 CHUNK = 1 << 20
@@ -189,18 +190,38 @@ def _maybe_unpack(asset: Asset, archive: Path) -> Path:
     tmp = Path(str(out) + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            tf.extractall(tmp, filter="data")
-    elif zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-    else:
-        raise AssetError(f"asset '{asset.name}': {archive} is marked unpack but is not a tar/zip archive")
+    try:
+        _extract(asset, archive, tmp)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)      # no half-extracted folder is left behind
+        if is_transient(exc):
+            raise transient_error(exc, "unpacking", archive) from exc
+        if isinstance(exc, tarfile.TarError | zipfile.BadZipFile | EOFError | OSError):
+            raise AssetError(f"asset '{asset.name}': cannot unpack {archive} ({type(exc).__name__}: "
+                             f"{exc}); nothing was extracted. Delete it and run: python -m benchmark "
+                             f"assets fetch {asset.name}") from exc
+        raise
     (tmp / ".complete").write_text(asset.sha256)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out
+
+
+def _extract(asset: Asset, archive: Path, dest: Path) -> None:
+    """Extract a tar (tarfile's "data" filter: no member outside `dest`, no links out, no devices)
+    or a zip (members with absolute or '..' names refused, like the tar filter)."""
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            tf.extractall(dest, filter="data")
+    elif zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                p = Path(name)
+                if p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")):
+                    raise zipfile.BadZipFile(f"member {name!r} would be extracted outside {dest}")
+            zf.extractall(dest)
+    else:
+        raise AssetError(f"asset '{asset.name}': {archive} is marked unpack but is not a tar/zip archive")
 
 
 def require_local(name: str, *, root: Path | None = None) -> Path:
