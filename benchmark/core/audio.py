@@ -34,9 +34,11 @@ MAX_RATE = 384_000
 DEFAULT_MAX_ITEM_SECONDS = 600.0
 
 # The one channel policy for items (`run` inputs/targets/outputs and `score` files): several
-# channels are averaged to mono, as librosa.to_mono (mean over channels) does in VoiceFixer's
-# loading of evaluation audio (librosa.load(..., mono=True)). Library reads (`read_audio`) keep
-# refusing multi-channel audio unless mix_channels=True.
+# channels are averaged to mono. VoiceFixer loads audio with `librosa.load(path, sr=...)` and its
+# default mono=True, i.e. librosa.to_mono, the mean over channels (VoiceFixer._load_wav in
+# voicefixer/base.py, haoheliu/voicefixer@7ac62992aff27c0b0aea4ecdfa3ef30de9305706); the MaskSR
+# papers are silent. Library reads (`read_audio`) keep refusing multi-channel audio unless
+# mix_channels=True.
 ITEM_MIX_CHANNELS = True
 
 
