@@ -4,7 +4,8 @@ most 2 GB), through the runner's own score path (`benchmark.run.jobs.score_job`,
 
 The item is real speech: the 8 VCTK utterances of ../shared/data (resampled to 44.1 kHz)
 repeated to 30 minutes, plus the real kitchen noise looped at 5 dB SNR; the reference is the
-clean signal. `BENCH_MEMORY_SECONDS` shortens the item for a quick look (default 1800).
+clean signal. `BENCH_MEMORY_SECONDS` shortens the item for a quick look (default 1800);
+`BENCH_MEMORY_METRICS="lsd spk_sim"` measures only those metrics.
 The baseline row is a process that only reads the two files the way the runner does.
 """
 
@@ -72,7 +73,8 @@ def main() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_memory.") as tmp:
         degraded, clean = make_item(Path(tmp), seconds)
         result["file_mb"] = round(degraded.stat().st_size / 2 ** 20, 1)
-        for metric in ("baseline", *TABLE_METRICS):
+        wanted = os.environ.get("BENCH_MEMORY_METRICS", "").split() or TABLE_METRICS
+        for metric in ("baseline", *wanted):
             print(f"   {metric} ...", flush=True)
             try:
                 r = subprocess.run([sys.executable, "-m", "bench.bench_memory", metric, str(degraded),

@@ -44,8 +44,15 @@ class NISQA(Metric):
             self._model.to(self.device)
 
     def _segments(self, it: MetricItem):
-        from metrics._nisqa_model import melspec, segments
+        from metrics._nisqa_model import SR, melspec, segments
         x = degraded(self, it, 0.2)
+        # the segment count follows from the length (centred frames): refuse an item that is too
+        # long before its spectrogram and segments are built (a 30-minute item: ~1 GB of segments)
+        frames = 1 + x.size // int(SR * self._args["ms_hop_length"])
+        n = -(-max(0, frames - self._args["ms_seg_length"] + 1) // self._args["ms_seg_hop_length"])
+        if n > self._args["ms_max_segments"]:
+            raise ItemError(f"{n} segments > NISQA's maximum {self._args['ms_max_segments']} "
+                            "(about 52 s of audio); cut the item shorter")
         seg = segments(melspec(x, self._args), self._args["ms_seg_length"],
                        self._args["ms_seg_hop_length"])
         if len(seg) > self._args["ms_max_segments"]:

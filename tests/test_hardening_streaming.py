@@ -47,3 +47,35 @@ def test_streamed_lsd_is_the_definition_with_block_memory(corpora):
     # one whole 60 s spectrogram is 6001 x 1025 float64 = 49 MB (30 min: 1.5 GB); streamed, the
     # peak is a few 1024-frame blocks (8.4 MB per array), whatever the item's length
     assert peak < 64 << 20, peak
+
+
+def test_speaker_embedding_in_partial_batches_is_resemblyzers(corpora):
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    from metrics.spk_sim import embed_utterance_batched
+    _, x = _speech(corpora, 30.0)
+    wav = preprocess_wav(resample(x, 44100, 16000), source_sr=16000)
+    encoder = VoiceEncoder("cpu", verbose=False)
+    whole = encoder.embed_utterance(wav)                    # every partial in one forward call
+    for batch in (7, 64):
+        got = embed_utterance_batched(encoder, wav, batch)
+        assert np.max(np.abs(got - whole)) < 1e-6 and abs(np.linalg.norm(got) - 1) < 1e-9
+
+
+def test_nisqa_refuses_a_long_item_before_building_segments(corpora, asset_mirror, monkeypatch):
+    from metrics import METRICS, MetricItem
+    from metrics._nisqa_model import SR, melspec, segments
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
+    m = METRICS.get("nisqa")()
+    m.load()
+    _, x = _speech(corpora, 53.0)                          # 53 s at 44.1 kHz: 1322 segments
+    y = resample(x, 44100, SR)
+    assert len(segments(melspec(y, m._args), m._args["ms_seg_length"], m._args["ms_seg_hop_length"])) == 1322
+    long = np.resize(x, 10 * 60 * 44100)                    # a 10-minute item
+    tracemalloc.start()
+    [s] = m.score([MetricItem("long", long, 44100)])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # 1 + 28 800 000 // 480 = 60 001 frames, ceil((60 001 - 15 + 1) / 4) = 14 997 segments
+    assert s.error.startswith("14997 segments > NISQA's maximum 1300"), s.error
+    assert peak < 300 << 20, peak   # the 48 kHz copy (115 MB); no spectrogram, no segments
