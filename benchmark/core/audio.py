@@ -20,7 +20,7 @@ import soundfile as sf
 import soxr
 
 from benchmark.core.errors import AudioError, BenchmarkError
-from benchmark.core.files import atomic_write, errno_name, is_transient, transient_error
+from benchmark.core.files import errno_name, is_transient, temp_path, transient_error
 
 RESAMPLE_QUALITY = "VHQ"
 SUPPORTED_SUFFIXES = (".wav", ".flac")
@@ -148,12 +148,13 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: str | None = None) -> Path:
-    """Write mono audio atomically (encoded in memory, then `files.atomic_write`: a temp file in
-    the same folder, created with the process umask, then one rename).
+    """Write mono audio atomically: a temp file in the same folder (created with mode 0666 minus
+    the process umask), then one rename.
 
     Default subtype: 32-bit float for WAV (lossless round trip of float32 arrays), 24-bit for FLAC.
-    A full disk or file-size limit raises TransientIOError naming ENOSPC/EFBIG (libsndfile would
-    only say "System error."), other OS errors AudioError.
+    A full disk or file-size limit raises TransientIOError naming ENOSPC/EFBIG (libsndfile only
+    says "System error."; a one-block append to the temp file then names the errno), other OS
+    errors AudioError. Nothing is left behind on failure.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -162,18 +163,46 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
     x = check_waveform(np.asarray(x, dtype=np.float32), rate, where=str(path))
     if subtype is None:
         subtype = "FLOAT" if suffix == ".wav" else "PCM_24"
-    buf = io.BytesIO()
-    sf.write(buf, x, rate, subtype=subtype, format=suffix[1:].upper())
-    if suffix == ".wav":
-        _zero_peak_timestamp(buf)
+    tmp = temp_path(path)
     try:
-        atomic_write(path, buf.getbuffer())
-    except OSError as exc:
-        raise AudioError(f"{path}: cannot write audio: {errno_name(exc)}") from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            sf.write(str(tmp), x, rate, subtype=subtype, format=suffix[1:].upper())
+        except sf.LibsndfileError as exc:
+            cause = _write_failure(tmp)
+            if cause is not None:
+                raise cause from exc
+            raise AudioError(f"{path}: cannot write audio ({exc})") from exc
+        if suffix == ".wav":
+            with open(tmp, "r+b") as f:
+                _zero_peak_timestamp(f)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if is_transient(exc):
+            raise transient_error(exc, "writing", path) from exc
+        if isinstance(exc, OSError):
+            raise AudioError(f"{path}: cannot write audio: {errno_name(exc)}") from exc
+        raise
     return path
 
 
-def _zero_peak_timestamp(f: io.BytesIO) -> None:
+def _write_failure(tmp: Path) -> OSError | None:
+    """The OS error behind libsndfile's "System error." while writing `tmp`: appending one block
+    fails the same way when the disk is full (ENOSPC) or the file-size limit is reached (EFBIG)."""
+    try:
+        with open(tmp, "ab", buffering=0) as f:
+            f.write(b"\0" * 65536)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _zero_peak_timestamp(f: io.BufferedRandom) -> None:
     """Float WAVs carry libsndfile's PEAK chunk, whose 4-byte timestamp (seconds since 1970)
     makes two writes of the same audio differ; zero it so same samples => same bytes."""
     f.seek(0)

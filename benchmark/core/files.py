@@ -51,7 +51,8 @@ def unique_stem(text: str, max_chars: int = 48) -> str:
     return f"{readable}-{digest}"
 
 
-def _tmp_path(path: Path) -> Path:
+def temp_path(path: Path) -> Path:
+    """A hidden temp name beside `path` (same folder: the final rename is atomic)."""
     return path.with_name(f".{path.name[:64]}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
 
@@ -62,7 +63,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, enc
     as TransientIOError naming the errno; the old file is then unchanged and no temp file is left."""
     path = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else memoryview(data).cast("B")
-    tmp = _tmp_path(path)
+    tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
