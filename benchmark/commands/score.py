@@ -112,9 +112,6 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
     metrics = []
     for name in metric_names:
         cls = METRICS.get(name)
-        if getattr(cls, "measured_by_runner", False):
-            raise BenchmarkError(f"metric '{name}' is measured by the runner around a system call; "
-                                 "it cannot score files (use `python -m benchmark runtime`)")
         m = cls(backend=cls.info.backend_for(profile), device=device)
         m.load()                                   # missing weights/extras: one clear error here
         metrics.append(m)

@@ -21,7 +21,6 @@ from benchmark.core.audio import sha256_file
 from benchmark.core.errors import AssetError, BenchmarkError
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress
-from benchmark.report.tables import default_metrics
 from benchmark.run import provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
@@ -81,7 +80,6 @@ class MetricPlan:
     version: str
     key: str
     info: Any                             # MetricInfo
-    runner_measured: bool
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -118,6 +116,17 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     return LoadedSet(name, folder, items, shas)
 
 
+def default_metrics(testsets: list[str]) -> list[str]:
+    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`), in order;
+    sets that are not registered builders (e.g. built by a test) add none."""
+    from testsets import TESTSETS
+    names: list[str] = []
+    for t in testsets:
+        if t in TESTSETS:
+            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
+    return names
+
+
 def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
     info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
     try:
@@ -145,8 +154,7 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
         backend = cls.info.backend_for(profile)
         metric = cls(backend=backend, device=device)
         version = str(metric.backend_version)
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info,
-                                bool(getattr(cls, "measured_by_runner", False))))
+        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info))
     return plans, notes
 
 
@@ -330,10 +338,8 @@ class Runner:
         store.count_work(inv, cached_scores=cached)
         if not todo:
             return
-        if plan.runner_measured:
-            self._score_runtime(store, inv, summary, plan, todo)
-            return
-        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH])
+        device = plan.info.device_for(self.cfg.device)
+        jobs = [ScoreJob(plan.name, plan.backend, device, todo[i:i + SCORE_BATCH])
                 for i in range(0, len(todo), SCORE_BATCH)]
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
@@ -356,14 +362,3 @@ class Runner:
                 for i, c in enumerate(cols)]
         store.put_scores(rows, inv)
         store.count_work(inv, scored=1)
-
-    def _score_runtime(self, store, inv, summary, plan, todo) -> None:
-        """Runner-measured metrics (runtime): values come from the outputs table, not audio."""
-        from metrics import METRICS
-        metric = METRICS.get(plan.name)(backend=plan.backend)
-        by_sha = {r["sha256"]: r for r in store.item_outputs() if r["sha256"]}
-        for si in todo:
-            row = by_sha[si.key[0]]
-            s = metric.from_timing(row["seconds"], row["audio_seconds"], row["device"])
-            self._put_score(store, inv, plan, si.key, s.values, s.error, s.aux)
-            summary.scored += 1
