@@ -141,4 +141,11 @@ class Metric:
         return resample(x, rate, self.info.rate)
 
 
+def metric_version(metric: Metric) -> str:
+    """The version recorded with a metric's scores and hashed into its cache key: its backend's
+    `backend_version` (package version, model file hash). Every caller (the runner's plan, the
+    `score` command) goes through this one function, so what a version names is decided here."""
+    return str(metric.backend_version)
+
+
 METRICS: Registry[Metric] = Registry("metrics", package="metrics")

@@ -256,6 +256,15 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     return md
 
 
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
+    per dict, `fields` in order, other keys ignored, None as an empty cell."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
                  listen_items: int | None = None) -> Path:
     """html: also write the listening page index.html (benchmark.report.listen)."""
@@ -277,16 +286,12 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         summary["tables"][ts["name"]] = summ
     md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
     (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
-    with open(out / "scores.csv", "w", newline="") as f:
-        fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
-                  "backend", "backend_version", "rate"]
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in data.records:
-            w.writerow(asdict(r))
-        for e in (e for e in errors if e["stage"] == "restore"):
-            w.writerow({"testset": e["testset"], "item_id": e["item"], "system": e["system"],
-                        "metric": "restore", "error": e["error"]})
+    fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
+              "backend", "backend_version", "rate"]
+    write_csv(out / "scores.csv", fields,
+              [asdict(r) for r in data.records]
+              + [{"testset": e["testset"], "item_id": e["item"], "system": e["system"],
+                  "metric": "restore", "error": e["error"]} for e in errors if e["stage"] == "restore"])
     summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}

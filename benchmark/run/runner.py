@@ -27,14 +27,12 @@ from benchmark.run.jobs import (
     RestoreInput,
     RestoreJob,
     ScoreInput,
-    ScoreJob,
     restore_job,
     score_job,
+    score_jobs,
 )
 from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
-from systems.base import SYSTEMS, SystemSpec
-
-SCORE_BATCH = 16
+from systems.base import SYSTEMS, SystemSpec, system_key
 
 
 @dataclass
@@ -142,6 +140,7 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
     from metrics import METRICS
+    from metrics.base import metric_version
     plans, notes = [], []
     for name in names:
         if name not in METRICS:
@@ -152,8 +151,7 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
             continue
         cls = METRICS.get(name)
         backend = cls.info.backend_for(profile)
-        metric = cls(backend=backend, device=device)
-        version = str(metric.backend_version)
+        version = metric_version(cls(backend=backend, device=cls.info.device_for(device)))
         plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info))
     return plans, notes
 
@@ -189,13 +187,14 @@ class Runner:
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
+        """(spec, class, cache key) per selected system: keys from info and config, no instance."""
         out = []
         for spec in self.cfg.systems:
             cls = SYSTEMS.get(spec.name)
             if self.cfg.device not in cls.info.devices:
                 raise BenchmarkError(f"system '{spec.name}' runs on {', '.join(cls.info.devices)}, "
                                      f"not on --device {self.cfg.device}")
-            out.append((spec, cls, cls(device=self.cfg.device, config=spec.config)))
+            out.append((spec, cls, system_key(cls.info, spec.config)))
         return out
 
     def load_sets(self, names: list[str]) -> list[LoadedSet]:
@@ -233,14 +232,14 @@ class Runner:
                 info, sums = _set_info(ls)
                 store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
-            for spec, cls, inst in systems:
-                store.put_system(spec.name, inst.cache_key(), asdict(cls.info), spec.config)
+            for spec, cls, key in systems:
+                store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
             executor = self.executor or make_executor(cfg.executor, cfg.workers)
             try:
-                for spec, cls, inst in systems:
-                    self._restore(store, inv, summary, executor, spec, cls, inst, sets)
+                for spec, cls, key in systems:
+                    self._restore(store, inv, summary, executor, spec, cls, key, sets)
                 for p in plans:
                     self._score(store, inv, summary, executor, p, sets)
             finally:
@@ -254,8 +253,7 @@ class Runner:
         return summary
 
     # --- restoration -------------------------------------------------------------------------------
-    def _restore(self, store, inv, summary, executor, spec, cls, inst, sets) -> None:
-        key = inst.cache_key()
+    def _restore(self, store, inv, summary, executor, spec, cls, key, sets) -> None:
         info = cls.info
         done = store.output_keys(key)
         out_root = run_folder(self.cfg.name) / "outputs" / f"{_safe(spec.name)}-{key[:8]}"
@@ -339,8 +337,7 @@ class Runner:
         if not todo:
             return
         device = plan.info.device_for(self.cfg.device)
-        jobs = [ScoreJob(plan.name, plan.backend, device, todo[i:i + SCORE_BATCH])
-                for i in range(0, len(todo), SCORE_BATCH)]
+        jobs = score_jobs(plan.name, plan.backend, device, todo)
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
                 if fin.error is not None:
