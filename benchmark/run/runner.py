@@ -75,9 +75,9 @@ class LoadedSet:
 class MetricPlan:
     name: str
     backend: str
-    version: str
-    key: str
     info: Any                             # MetricInfo
+    version: str = ""                     # set by version_metrics, after the asset check
+    key: str = ""                         # cache key: name + backend + version
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -138,9 +138,9 @@ def _metric_key(name: str, backend: str, version: str) -> str:
     return hashlib.sha256(f"{name}|{backend}|{version}".encode()).hexdigest()[:16]
 
 
-def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+def plan_metrics(names: list[str], profile: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    """The metric backends a run uses, from the registry's info alone (no metric is built)."""
     from metrics import METRICS
-    from metrics.base import metric_version
     plans, notes = [], []
     for name in names:
         if name not in METRICS:
@@ -149,11 +149,20 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
             notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
                          "its columns are empty")
             continue
-        cls = METRICS.get(name)
-        backend = cls.info.backend_for(profile)
-        version = metric_version(cls(backend=backend, device=cls.info.device_for(device)))
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info))
+        info = METRICS.get(name).info
+        plans.append(MetricPlan(name, info.backend_for(profile), info))
     return plans, notes
+
+
+def version_metrics(plans: list[MetricPlan], device: str) -> None:
+    """Each plan's version (`metrics.base.metric_version`, the one place that decides it) and cache
+    key. Called after the asset check, so a version that needs the backend's files can read them."""
+    from metrics import METRICS
+    from metrics.base import metric_version
+    for p in plans:
+        metric = METRICS.get(p.name)(backend=p.backend, device=p.info.device_for(device))
+        p.version = metric_version(metric)
+        p.key = _metric_key(p.name, p.backend, p.version)
 
 
 def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
@@ -213,11 +222,12 @@ class Runner:
             if not (testsets_dir() / n / "manifest.jsonl").exists():
                 load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
-        plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
+        plans, notes = plan_metrics(metric_names, cfg.profile, bool(cfg.metrics))
         self.notes += notes
         check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
                      + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
                         for p in plans], cfg.profile)
+        version_metrics(plans, cfg.device)
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
