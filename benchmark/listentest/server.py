@@ -157,7 +157,12 @@ def make_app(folder: Path):
             return HTMLResponse(_page("Listening test", "<p>That answer does not belong to this "
                                       "trial.</p>"), status_code=400)
         state.db.ensure_listener(token, "web", len(order))
-        state.db.add(token, trial, sid, score, plays)          # committed before we answer
+        current = state.db.next_trial(token, len(order))
+        if trial > current:
+            return HTMLResponse(_page("Listening test", "<p>That sample is not the current one.</p>"),
+                                status_code=400)
+        if trial == current:                 # an already-rated trial (back + resubmit) is ignored
+            state.db.add(token, trial, sid, score, plays)      # committed before we answer
         return RedirectResponse(f"/t/{token}", status_code=303)
 
     async def audio(request):
