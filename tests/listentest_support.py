@@ -74,3 +74,19 @@ def post_rating(port: int, token: str, trial: int, stimulus: str, score: int):
         headers={"Content-Type": "application/x-www-form-urlencoded"})
     r = c.getresponse()
     return r.status, r.read()
+
+
+def fill(folder, design, answer, listeners=None, stop=None, source="web"):
+    """Store ratings as the web server would: answer(listener, stimulus) -> score for each trial
+    of each listener's order (the first `stop[listener]` trials only, where given)."""
+    from benchmark.listentest.db import RatingsDB
+    db = RatingsDB(folder)
+    try:
+        for lst in listeners or design.listeners:
+            order = design.order(lst)
+            db.ensure_listener(lst, source, len(order))
+            for k, sid in enumerate(order[: (stop or {}).get(lst, len(order))]):
+                assert db.add(lst, k, sid, answer(lst, design.stimulus(sid)), plays=1 + k % 2,
+                              source=source)
+    finally:
+        db.close()
