@@ -101,15 +101,18 @@ def _write_answers(design: TestDesign, folder: Path, path: Path, base_url: str) 
     for k in range(1, n_max + 1):
         header += [f"Answer.q{k}_url", f"Answer.q{k}", f"Answer.audio_n_play_q{k}",
                    f"Answer.audio_n_finish_q{k}"]
+    def worker_of(lst: str) -> str:
+        return lst.split(":", 1)[1].split("/")[0] if known.get(lst, ("",))[0] == "p808" else pseudonym(lst)
+
     out = []
-    for lst, rs in sorted(sessions.items()):
-        src, n_trials = known.get(lst, ("?", len(rs)))
+    for lst, rs in sorted(sessions.items(), key=lambda kv: (worker_of(kv[0]), kv[0])):
+        _, n_trials = known.get(lst, ("?", len(rs)))
         if len(rs) < n_trials:
             continue                       # unfinished: no submitted assignment
         rs = sorted(rs, key=lambda r: r.trial)
         gold = next((r for r in rs if r.kind == "gold"), None)
         trap = next((r for r in rs if r.kind == "trap"), None)
-        worker = lst.split(":", 1)[1].split("/")[0] if src == "p808" else pseudonym(lst)
+        worker = worker_of(lst)
         row = [f"{design.name}-{worker}", worker, f"{design.name}-{worker}-a", "Submitted",
                _url(base_url, gold.stimulus) if gold else "", gold.answer if gold else "",
                _url(base_url, trap.stimulus) if trap else "", trap.answer if trap else ""]
