@@ -1,5 +1,6 @@
 """`listen-test serve` over raw HTTP on loopback (http.client sends paths exactly as written, so
 "../" and its percent-encodings reach the server un-normalised):
+- the trial page names no condition (no system name, condition code, item id or source path);
 - only the test's stimulus files are served, byte-identical to the manifest's sha256; every
   path that tries to leave stimuli/ (or names the manifest, the database, a file planted in
   stimuli/ that the manifest does not list) gets 404 and none of those files' bytes;
@@ -45,6 +46,12 @@ def test_only_the_tests_files_and_only_known_tokens(isolated_env, corpora, plugi
     secrets = [(folder / "manifest.json").read_bytes()[:200], b"RIFF-planted", b"SQLite format 3"]
     proc, port = start_server(folder)
     try:
+        # The page names no condition: no system, code, item id or source path.
+        status, page = get(port, f"/t/{tok}")
+        assert status == 200 and b"Sample 1 of 8" in page and f"/t/{tok}/audio/{sid}.wav".encode() in page
+        for word in ["t_half", "Target", "Unprocessed", "vb_pairs", "degraded", "C1", "C2", "C3",
+                     *(s.item for s in design.stimuli), *(s.source for s in design.stimuli)]:
+            assert word.encode() not in page.replace(tok.encode(), b""), word   # (the token is random)
         status, body = get(port, f"/t/{tok}/audio/{sid}.wav")
         assert status == 200
         assert hashlib.sha256(body).hexdigest() == design.stimulus(sid).sha256
