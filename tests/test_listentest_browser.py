@@ -11,7 +11,7 @@ On each page the listener must play the sample to its end before the scale is en
 scripted listener seeks to 0.2 s before the end and plays). Then `listen-test report` must keep
 A and B, exclude C for the trap, and its MOS ± CI per condition must equal a hand computation
 (mean; t quantile x sample SD / sqrt(N), written out here with scipy.stats.t) from the rows of
-ratings.sqlite. A screenshot of a trial page is kept as a test artifact.
+ratings.sqlite. Screenshots of a trial page before and after playing are kept as test artifacts.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _score(design, who: str, sid: str) -> int:
     return OPINION["B" if who == "B" else "A"][design.system_of(s.condition)][design.items.index(s.item)]
 
 
-def _answer(page, design, who: str, expect_trial: int) -> None:
+def _answer(page, design, who: str, expect_trial: int, shot: Path | None = None) -> None:
     assert page.locator(".progress").inner_text() == f"Sample {expect_trial + 1} of {len(design.stimuli)}"
     sid = page.locator("input[name=stimulus]").input_value()
     assert sid == design.order(page.url.rsplit("/", 1)[-1])[expect_trial]
@@ -69,6 +69,8 @@ def _answer(page, design, who: str, expect_trial: int) -> None:
     page.evaluate(PLAY_TO_END)
     assert not radios.nth(0).is_disabled()            # enabled only after the sample ended
     assert int(page.locator("#plays").input_value()) >= 1
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
     page.check(f"input[name=score][value='{_score(design, who, sid)}']")
     with page.expect_navigation():
         page.click("#next")
@@ -86,7 +88,8 @@ def test_three_listeners_in_chromium(isolated_env, corpora, plugins, monkeypatch
     assert len(design.stimuli) == 8 and sum(s.kind == "rating" for s in design.stimuli) == 6
     who = dict(zip("ABC", design.listeners, strict=True))
     proc, port = start_server(folder)
-    shot = tmp_path / "listening_test_trial.png"
+    shot = tmp_path / "listening_test_trial.png"                 # before playing: scale disabled
+    shot_played = tmp_path / "listening_test_trial_played.png"   # after playing to the end
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
@@ -98,7 +101,7 @@ def test_three_listeners_in_chromium(isolated_env, corpora, plugins, monkeypatch
                     page.screenshot(path=str(shot), full_page=True)
                 stop = 3 if name == "B" else len(design.stimuli)
                 for k in range(stop):
-                    _answer(page, design, name, k)
+                    _answer(page, design, name, k, shot_played if (name, k) == ("A", 0) else None)
                 if name == "B":          # quits midway, comes back in a fresh browser context
                     ctx.close()
                     ctx = browser.new_context(viewport={"width": 900, "height": 640})
@@ -115,11 +118,12 @@ def test_three_listeners_in_chromium(isolated_env, corpora, plugins, monkeypatch
     finally:
         proc.kill()
         proc.wait()
-    assert shot.stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000 and shot_played.stat().st_size > 10_000
     keep = os.environ.get("BENCHMARK_TEST_ARTIFACTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / shot.name)
+        for f in (shot, shot_played):
+            shutil.copy(f, Path(keep) / f.name)
 
     # The stored rows: 3 listeners x 8 trials, each in that listener's own order.
     con = sqlite3.connect(folder / "ratings.sqlite")

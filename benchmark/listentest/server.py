@@ -33,9 +33,13 @@ from benchmark.listentest.design import (
     load_design,
 )
 
+# P.808 ACR template's rating instruction (ACR_template.html, 5b8c00a), for a lab setting.
+INSTRUCTIONS = ("Wear headphones and listen in a quiet place. Listen to each speech sample and give "
+                "your opinion about the quality of the speech you hear.")
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;color:#222}
 .progress{color:#666;font-size:14px}
+.instructions{color:#444;font-size:14px}
 audio{width:100%;margin:1em 0}
 table.scale{border-collapse:collapse;width:100%}
 table.scale td,table.scale th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left}
@@ -67,6 +71,7 @@ def trial_html(design: TestDesign, token: str, trial: int, sid: str) -> str:
         f'<td class="c">{v}</td></tr>' for v, label in SCALE)
     t = html.escape(token)
     body = (f'<p class="progress">Sample {trial + 1} of {n}</p>'
+            f'<p class="instructions">{html.escape(INSTRUCTIONS)}</p>'
             f"<p>{trial + 1}. {html.escape(QUESTION).replace('overall quality', '<b>overall quality</b>')}</p>"
             f'<audio id="stimulus" controls preload="auto" src="/t/{t}/audio/{sid}.wav"></audio>'
             f'<form method="post" action="/t/{t}/rate">'
