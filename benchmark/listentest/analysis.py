@@ -134,7 +134,7 @@ def screen(design: TestDesign, db: RatingsDB, all_rows: list[RatingRow]) -> list
         c.variance = float(np.var(scores, ddof=1)) if len(scores) > 1 else float("nan")
         if not c.finished:
             c.reasons.append(f"unfinished ({c.n_rated} of {c.n_trials} trials)")
-        bad_traps = [(a, g) for a, g in c.traps if (g != a if rule.trap_exact else abs(g - a) > 0)]
+        bad_traps = [(a, g) for a, g in c.traps if abs(g - a) > rule.trap_tolerance]
         if bad_traps:
             c.reasons.append("trap failed (" + ", ".join(f"asked {a}, gave {g}" for a, g in bad_traps) + ")")
         bad_gold = [(a, g) for a, g in c.gold if abs(g - a) > rule.gold_tolerance]

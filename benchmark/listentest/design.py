@@ -68,14 +68,16 @@ class Stimulus:
 class Screening:
     """P.808-style listener screening (microsoft/P.808 src/assets_master_script/
     acr_result_parser_template.cfg at 5b8c00a: gold `variance: 1`, `correct_tps_bigger_equal: 1`,
-    `variance_bigger_equal: 0.1`)."""
+    `variance_bigger_equal: 0.1`; the variance is src/result_parser.py check_variance's:
+    statistics.variance (N-1) of the session's answers other than gold and trap)."""
     gold_tolerance: int = 1      # a gold answer within +-1 of the expected score passes
-    trap_exact: bool = True      # a trap must be answered with exactly the score it asks for
+    trap_tolerance: int = 0      # a trap must be answered with exactly the score it asks for
     min_variance: float = 0.1    # the listener's rating-stimulus scores must vary at least this
 
     def rule(self) -> str:
         return (f"a listener is kept only when they finished every trial, every trapping question "
-                f"was answered with exactly the score its message asks for, every gold question "
+                f"was answered {'with exactly' if not self.trap_tolerance else f'within ±{self.trap_tolerance} of'} "
+                f"the score its message asks for, every gold question "
                 f"within ±{self.gold_tolerance} of its expected score, and the variance of their "
                 f"scores on rating stimuli is at least {self.min_variance:g} (not one score for "
                 "everything); rules of microsoft/P.808's ACR result parser")
