@@ -75,9 +75,9 @@ class LoadedSet:
 class MetricPlan:
     name: str
     backend: str
+    version: str                          # "" until load_versions, after the asset check
+    key: str                              # cache key: name + backend + version
     info: Any                             # MetricInfo
-    version: str = ""                     # set by version_metrics, after the asset check
-    key: str = ""                         # cache key: name + backend + version
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -138,8 +138,9 @@ def _metric_key(name: str, backend: str, version: str) -> str:
     return hashlib.sha256(f"{name}|{backend}|{version}".encode()).hexdigest()[:16]
 
 
-def plan_metrics(names: list[str], profile: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
-    """The metric backends a run uses, from the registry's info alone (no metric is built)."""
+def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    """The metric backends a run uses, from the registry's info alone (no metric is built). The
+    version and key are filled by `load_versions` once the assets are known to be there."""
     from metrics import METRICS
     plans, notes = [], []
     for name in names:
@@ -150,18 +151,19 @@ def plan_metrics(names: list[str], profile: str, explicit: bool) -> tuple[list[M
                          "its columns are empty")
             continue
         info = METRICS.get(name).info
-        plans.append(MetricPlan(name, info.backend_for(profile), info))
+        plans.append(MetricPlan(name, info.backend_for(profile), "", "", info))
     return plans, notes
 
 
-def version_metrics(plans: list[MetricPlan], device: str) -> None:
-    """Each plan's version (`metrics.base.metric_version`, the one place that decides it) and cache
-    key. Called after the asset check, so a version that needs the backend's files can read them."""
-    from metrics import METRICS
+def load_versions(plans: list[MetricPlan], device: str) -> None:
+    """Load each planned metric (in this process, where the local executor's worker reuses it) and
+    take its version after load() through `metrics.base.metric_version`, the one place that decides
+    what a version names (model-based backends know their model file's hash only once loaded).
+    The version is part of the metric's store key, so a changed backend is rescored."""
+    from benchmark.run.jobs import loaded_metric
     from metrics.base import metric_version
     for p in plans:
-        metric = METRICS.get(p.name)(backend=p.backend, device=p.info.device_for(device))
-        p.version = metric_version(metric)
+        p.version = metric_version(loaded_metric(p.name, p.backend, p.info.device_for(device)))
         p.key = _metric_key(p.name, p.backend, p.version)
 
 
@@ -222,12 +224,12 @@ class Runner:
             if not (testsets_dir() / n / "manifest.jsonl").exists():
                 load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
-        plans, notes = plan_metrics(metric_names, cfg.profile, bool(cfg.metrics))
+        plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
         self.notes += notes
         check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
                      + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
                         for p in plans], cfg.profile)
-        version_metrics(plans, cfg.device)
+        load_versions(plans, cfg.device)
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
