@@ -292,6 +292,32 @@ for _rel, _repo, _commit, _src, _sha, _size, _lic in _DEMO_FILES:
 
 
 # ---------------------------------------------------------------------------------------------
+# Corpora fetched by `testsets build --fetch` (testsets/provision.py lays them out)
+# ---------------------------------------------------------------------------------------------
+# DCASE 2018 Task 1 evaluation audio (TUT Urban Acoustic Scenes 2018, evaluation set; Zenodo
+# record 1293883): all_gsr's noise (003 App. C.3). Sizes and md5 are the ones dcase_util's dataset
+# definition publishes (DCASE-REPO/dcase_util, dcase_util/datasets/tut.py,
+# TUTUrbanAcousticScenes_2018_EvaluationSet, commit a2694b0b); Zenodo gives md5, not sha256.
+for _i, (_bytes, _md5) in enumerate((
+        (1718662668, "4fd51d1365df3d13735b86a51ff8840b"),
+        (1715801158, "f6916f68a16b25f128badff441f80d8a"),
+        (1718666070, "05a6f5d1259a4da49cda32f534c71cc6"),
+        (1716820790, "fcdceb6a022d698064e5537edbbd6664"),
+        (1716577566, "ff94b9abc4f01bf2dd9a2aca79d8590d"),
+        (320850287, "3dd86135fb4df726f6036ffafe0dff88")), start=1):
+    register_asset(Asset(
+        name=f"dcase2018_task1_eval_audio_{_i}",
+        urls=(f"https://zenodo.org/record/1293883/files/"
+              f"TUT-urban-acoustic-scenes-2018-evaluation.audio.{_i}.zip",),
+        sha256="", md5=_md5, size=_bytes,
+        licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use (see the Zenodo record)",
+        path=f"corpora/dcase2018/TUT-urban-acoustic-scenes-2018-evaluation.audio.{_i}.zip",
+        used_by="test set all_gsr (noise)", kind="corpus",
+        description=f"DCASE 2018 Task 1 evaluation audio, part {_i} of 6",
+        homepage="https://zenodo.org/record/1293883"))
+
+
+# ---------------------------------------------------------------------------------------------
 # Look-ups (the records above are registered when this module is imported)
 # ---------------------------------------------------------------------------------------------
 def get_asset(name: str) -> Asset:

@@ -20,12 +20,20 @@ $BENCHMARK_DATA/testsets/<name>/ with manifest.jsonl and CHECKSUMS.
 
   testsets list                         each set, its source corpora and whether they are found
   testsets build NAME|all [--items N] [--seed S] [--out DIR] [--workers W] [--allow-repeat]
+                 [--fetch] [--dry-run]
   testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS
 
 --items N: items to simulate (all_gsr, vctk_gsr, libri_noisy), utterances per rate (sr), at most
 N per subset (dns2020, ingested). More items than source utterances is an error for one set
 (unless --allow-repeat); with 'all', such a set is built from every utterance once, with a note. Same corpora + same --seed => byte-identical files, whatever
 --workers is.
+
+--fetch: before building, every missing corpus the chosen sets need is downloaded through the
+asset registry (cache, $BENCHMARK_ASSET_MIRROR, then the official URLs; resumable; sha256 where
+published, md5 or size otherwise), unpacked safely and laid out under $BENCHMARK_CORPORA as the
+builders expect; a marker makes a second call do no work. The plan (corpora, bytes, licences,
+destinations, free disk) is printed first; --dry-run prints it alone. Corpora already present are
+used as they are.
 """
 
 
@@ -40,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
     b.add_argument("--allow-repeat", action="store_true",
                    help="reuse source utterances when the corpus has fewer than --items")
+    b.add_argument("--fetch", action="store_true",
+                   help="first download, verify and unpack every missing corpus the sets need "
+                        "(prints the plan first; BENCHMARK_OFFLINE=1: one message listing them)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="print the corpus plan (what is present, what would be fetched, bytes, "
+                        "destinations, free disk) and stop")
     v = sub.add_parser("verify", help="re-hash built test sets against their CHECKSUMS")
     v.add_argument("names", nargs="*", metavar="NAME")
     v.add_argument("--out", help="test-set folder (default $BENCHMARK_DATA/testsets)")
@@ -79,6 +93,15 @@ def _build(args: argparse.Namespace) -> int:
     opts = BuildOptions(corpora=corpora_dir(), out=out, items=args.items, seed=args.seed,
                         workers=args.workers, allow_repeat=args.allow_repeat)
     names = _names(args.names)
+    if args.fetch or args.dry_run:
+        from testsets.provision import describe, plan, provision
+        p = plan(names, opts.corpora)
+        print(describe(p))
+        if args.dry_run:
+            return 0
+        fetched = provision(p)
+        if fetched:
+            print(f"fetched: {', '.join(fetched)}")
     failed = []
     for name in names:
         builder = TESTSETS.get(name)()
