@@ -7,7 +7,7 @@ from pathlib import Path
 from benchmark.core.audio import read_audio
 from metrics import MetricItem
 
-DNS = "DNS-Challenge/test_set/synthetic/no_reverb"
+DNS = "DNS-Challenge/datasets/test_set/synthetic/no_reverb"
 DNS_IDS = (15, 16, 72)
 
 
@@ -20,7 +20,9 @@ def item(path: Path, ref: Path | None = None, text: str | None = None, id: str |
 def dns_pairs(corpora: Path) -> list[tuple[Path, Path]]:
     """(noisy, clean) paths of the DNS synthetic no-reverb pairs."""
     d = corpora / DNS
-    return [(d / "noisy" / f"noisy_fileid_{i}.wav", d / "clean" / f"clean_fileid_{i}.wav") for i in DNS_IDS]
+    # 2020 names: noisy clnsp<k>_<noise>_snr<S>_tl<T>_fileid_<n>.wav <-> clean/clean_fileid_<n>.wav
+    return [(next((d / "noisy").glob(f"*_fileid_{i}.wav")), d / "clean" / f"clean_fileid_{i}.wav")
+            for i in DNS_IDS]
 
 
 def vctk_clips(corpora: Path) -> list[Path]:

@@ -29,10 +29,10 @@ def xcorr_lag(y: np.ndarray, x: np.ndarray) -> int:
 
 @pytest.fixture(scope="module")
 def dns_pairs(corpora: Path) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
-    base = corpora / "DNS-Challenge/test_set/synthetic/no_reverb"
+    base = corpora / "DNS-Challenge/datasets/test_set/synthetic/no_reverb"
     pairs = []
     for i in DNS_IDS:
-        noisy, rate = read_audio(base / f"noisy/noisy_fileid_{i}.wav")
+        noisy, rate = read_audio(next((base / "noisy").glob(f"*_fileid_{i}.wav")))
         clean, rate_c = read_audio(base / f"clean/clean_fileid_{i}.wav")
         assert rate == rate_c == 16000 and noisy.size == clean.size
         pairs.append((i, noisy, clean, rate))

@@ -40,7 +40,8 @@ def install_temp_asset(monkeypatch, name: str, save) -> Path:
 
 @pytest.fixture(scope="module")
 def noisy_item(corpora: Path) -> tuple[np.ndarray, int]:
-    x, rate = read_audio(corpora / "DNS-Challenge/test_set/synthetic/no_reverb/noisy/noisy_fileid_15.wav")
+    x, rate = read_audio(corpora / "DNS-Challenge/datasets/test_set/synthetic/no_reverb/noisy/"
+                         "clnsp15_unknownnoise_snr8_tl-26_fileid_15.wav")
     return x[rate:2 * rate], rate          # 1 s of a real noisy DNS clip
 
 

@@ -4,6 +4,7 @@ determinism across runs and worker counts, manifest-only re-rendering, verify, C
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from testsets_support import LEAK_DB, band_energy_db, independent_active_snr
 
 from benchmark.cli import main
 from benchmark.core.audio import read_audio, sha256_file
+from benchmark.core.errors import BenchmarkError
 from testsets import TESTSETS, BuildOptions
 from testsets.engine import read_checksums, verify_set
 from testsets.manifest import read_manifest
@@ -103,14 +105,43 @@ def test_dns2020_pairs_by_file_id_and_reports_the_missing_subset(built, corpora)
     for it in items:
         src = corpora / it.sources["noisy"]
         assert sha256_file(out / "dns2020" / it.degraded) == sha256_file(src)
+        assert it.sources["noisy"].startswith("DNS-Challenge/datasets/test_set/")
         if it.subset == "no_reverb":
             fid = it.params["file_id"]
-            assert it.sources["clean"].endswith(f"clean_fileid_{fid}.wav")
-            assert it.sources["noisy"].endswith(f"noisy_fileid_{fid}.wav")
+            assert it.sources["clean"].endswith(f"/clean/clean_fileid_{fid}.wav")
+            assert it.sources["noisy"].endswith(f"_fileid_{fid}.wav")
+            # the SNR and target level the 2020 name encodes, recorded
+            name = it.sources["noisy"].rsplit("/", 1)[1]
+            assert f"_snr{it.params['snr_db']:g}_tl{it.params['target_level_db']:g}_" in name
+            assert sha256_file(out / "dns2020" / it.target) == sha256_file(corpora / it.sources["clean"])
         else:
             assert it.target is None
+    assert sorted(it.params["file_id"] for it in items if it.subset == "no_reverb") == [15, 16, 72]
     notes = json.loads((out / "dns2020" / "info.json").read_text())["notes"]
     assert any("with_reverb" in n for n in notes)
+    assert "corpus layout: DNS-Challenge/datasets/test_set" in notes
+
+
+def test_dns2020_is_found_in_the_old_test_set_layout_too(corpora, tmp_path):
+    """The same files under DNS-Challenge/test_set/ (no datasets/) give the same set."""
+    new = corpora / "DNS-Challenge/datasets/test_set"
+    old = tmp_path / "corpora" / "DNS-Challenge" / "test_set"
+    shutil.copytree(new, old)
+    TESTSETS.get("dns2020")().build(BuildOptions(corpora=tmp_path / "corpora", out=tmp_path / "a",
+                                                 workers=1))
+    TESTSETS.get("dns2020")().build(BuildOptions(corpora=corpora, out=tmp_path / "b", workers=1))
+    a, b = (read_manifest(tmp_path / d / "dns2020" / "manifest.jsonl") for d in "ab")
+    assert [it.id for it in a] == [it.id for it in b] and len(a) == 6
+    assert all(it.sources["noisy"].startswith("DNS-Challenge/test_set/") for it in a)
+    assert (tmp_path / "a/dns2020/CHECKSUMS").read_text() == (tmp_path / "b/dns2020/CHECKSUMS").read_text()
+
+
+def test_dns2020_unpaired_noisy_file_is_refused(corpora, tmp_path):
+    root = tmp_path / "DNS-Challenge" / "datasets" / "test_set"
+    shutil.copytree(corpora / "DNS-Challenge/datasets/test_set", root)
+    (root / "synthetic/no_reverb/clean/clean_fileid_72.wav").unlink()
+    with pytest.raises(BenchmarkError, match="no clean file with fileid_72"):
+        TESTSETS.get("dns2020")().build(BuildOptions(corpora=tmp_path, out=tmp_path / "o", workers=1))
 
 
 @pytest.mark.slow

@@ -24,24 +24,33 @@ class Corpus:
     layout: str                 # the files a builder reads, relative to `folder`
     asset: str = ""             # asset-registry name of its archive (`assets fetch`), if any
     probe: str = ""             # a sub-path that must exist for the corpus to count as found
+    alt_folders: tuple[str, ...] = ()   # older / other layouts accepted too, tried after `folder`
+
+    def _candidates(self, corpora: Path) -> list[Path]:
+        return [Path(corpora) / f for f in (self.folder, *self.alt_folders)]
 
     def root(self, corpora: Path) -> Path:
+        """The first candidate folder that holds the corpus (the main layout if none does)."""
+        for root in self._candidates(corpora):
+            if (root / self.probe).is_dir():
+                return root
         return Path(corpora) / self.folder
 
     def found(self, corpora: Path) -> bool:
-        return (self.root(corpora) / self.probe).is_dir()
+        return any((root / self.probe).is_dir() for root in self._candidates(corpora))
 
     def require(self, corpora: Path) -> Path:
-        root = self.root(corpora)
         if not self.found(corpora):
+            root = Path(corpora) / self.folder
+            looked = " or ".join(str(r / self.probe) for r in self._candidates(corpora))
             fetch = f"\n  or, with internet: python -m benchmark assets fetch {self.asset} " \
                     f"(then unpack it into {Path(corpora).resolve()})" if self.asset else ""
             raise MissingCorpusError(
-                f"corpus '{self.name}' not found: looked for {root / self.probe}\n"
+                f"corpus '{self.name}' not found: looked for {looked}\n"
                 f"  (BENCHMARK_CORPORA={Path(corpora).resolve()})\n"
                 f"  download it from {self.homepage}{fetch}\n"
                 f"  expected layout under {root}: {self.layout}")
-        return root
+        return self.root(corpora)
 
 
 CORPORA: dict[str, Corpus] = {c.name: c for c in (
@@ -57,10 +66,13 @@ CORPORA: dict[str, Corpus] = {c.name: c for c in (
     Corpus("noise", "noise", "https://dcase.community/challenge2018/task-acoustic-scene-"
            "classification (TUT Urban Acoustic Scenes 2018, evaluation set)",
            "<any name>.wav|.flac noise recordings (DCASE-Eval for all_gsr)", probe="."),
-    Corpus("dns2020", "DNS-Challenge/test_set",
+    # A clone of microsoft/DNS-Challenge (branch interspeech2020/master) holds the test set under
+    # datasets/test_set/; the older form DNS-Challenge/test_set/ (a copied folder) is accepted too.
+    Corpus("dns2020", "DNS-Challenge/datasets/test_set",
            "https://github.com/microsoft/DNS-Challenge/tree/interspeech2020/master/datasets/test_set",
-           "synthetic/no_reverb/{clean,noisy}/*fileid_<n>.wav, synthetic/with_reverb/{clean,noisy}/"
-           "*fileid_<n>.wav, real_recordings/*.wav", probe="."),
+           "synthetic/no_reverb/noisy/clnsp<k>_<noise>_snr<S>_tl<T>_fileid_<n>.wav paired with "
+           "synthetic/no_reverb/clean/clean_fileid_<n>.wav, the same under synthetic/with_reverb/, "
+           "real_recordings/*.wav", probe=".", alt_folders=("DNS-Challenge/test_set",)),
 )}
 
 VCTK_TEST_SPEAKERS = ("p360", "p361", "p362", "p363", "p364", "p374", "p376", "s5")
@@ -151,9 +163,18 @@ def voicebank_noises(corpora: Path) -> list[NoiseSource]:
     return out
 
 
-FILEID = re.compile(r"fileid_(\d+)")
+FILEID = re.compile(r"fileid_(\d+)$")
+# DNS 2020 synthetic noisy names: clnsp<k>_<noise>_snr<S>_tl<T>_fileid_<n> (S, T integers, dB)
+DNS_NOISY = re.compile(r"_snr(-?\d+(?:\.\d+)?)_tl(-?\d+(?:\.\d+)?)_fileid_\d+$")
 
 
 def file_id(path: Path) -> int | None:
+    """The `fileid_<n>` a DNS file name ends with (None when it has none)."""
     m = FILEID.search(path.stem)
     return int(m.group(1)) if m else None
+
+
+def dns_mix_levels(path: Path) -> tuple[float, float] | None:
+    """(SNR dB, target level dB) encoded in a DNS 2020 noisy file name, or None."""
+    m = DNS_NOISY.search(path.stem)
+    return (float(m.group(1)), float(m.group(2))) if m else None
