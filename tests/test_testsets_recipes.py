@@ -257,3 +257,29 @@ def test_ids_that_share_a_file_name_are_refused(tmp_path, ids, corpora):
         read_manifest(tmp_path / "manifest.jsonl")
     with pytest.raises(DuplicateItemIdError, match="after sanitising"):
         build_set(TESTSETS.get("dns2020")(), BuildOptions(corpora=corpora, out=tmp_path), items, 0)
+
+
+# --- corpus records ---------------------------------------------------------------------------
+
+def test_corpus_records_name_registered_assets_and_their_archive_layout():
+    from benchmark.assets.catalog import CORPUS_ARCHIVES, get_asset
+    from testsets.corpora import CORPORA
+    for corpus in CORPORA.values():
+        if corpus.asset:
+            a = get_asset(corpus.asset)
+            assert a.kind == "corpus" and corpus.asset in CORPUS_ARCHIVES, corpus.name
+            layout = CORPUS_ARCHIVES[corpus.asset]
+            assert corpus.folder in (layout.corpus_folder, *corpus.alt_folders)
+            assert layout.unpack_to == corpus.unpack_to
+    dcase = [get_asset(k) for k in CORPUS_ARCHIVES if k.startswith("dcase2018_task1_eval_audio")]
+    assert len(dcase) == 6 and sum(a.size for a in dcase) == 8_907_378_539     # dcase_util's sizes
+    assert get_asset("voicefixer_rir44k").urls[0].startswith("https://zenodo.org/record/5528124/")
+
+
+def test_vctk_hint_says_where_the_zip_unpacks(isolated_env, capsys):
+    rc = main(["--corpora", str(isolated_env / "nothing"), "testsets", "build", "sr",
+               "--out", str(isolated_env / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    dest = (isolated_env / "nothing" / "VCTK-Corpus-0.92").resolve()
+    assert f"assets fetch vctk_0.92 (then unpack the archive into {dest}, e.g. unzip FILE -d {dest})" in err
