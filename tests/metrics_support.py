@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpora_support import dns_pair
+
 from benchmark.core.audio import read_audio
 from metrics import MetricItem
 
-DNS = "DNS-Challenge/datasets/test_set/synthetic/no_reverb"
 DNS_IDS = (15, 16, 72)
 
 
@@ -19,10 +20,7 @@ def item(path: Path, ref: Path | None = None, text: str | None = None, id: str |
 
 def dns_pairs(corpora: Path) -> list[tuple[Path, Path]]:
     """(noisy, clean) paths of the DNS synthetic no-reverb pairs."""
-    d = corpora / DNS
-    # 2020 names: noisy clnsp<k>_<noise>_snr<S>_tl<T>_fileid_<n>.wav <-> clean/clean_fileid_<n>.wav
-    return [(next((d / "noisy").glob(f"*_fileid_{i}.wav")), d / "clean" / f"clean_fileid_{i}.wav")
-            for i in DNS_IDS]
+    return [dns_pair(corpora, i) for i in DNS_IDS]
 
 
 def vctk_clips(corpora: Path) -> list[Path]:

@@ -21,6 +21,9 @@ class TestSetInfo:
     default_seed: int = 0
     version: str = "1"
     optional_corpora: tuple[str, ...] = ()   # read when found (the published source), else a stand-in
+    # The metrics the papers report on this set (their table's columns, in order): what a run
+    # scores when no --metrics are given. benchmark.report.tables lays the same metrics out.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass
