@@ -1,7 +1,8 @@
 """Test-set rendering speed on the mini corpora: seconds of rendered audio per wall second per
 worker process ("x real time per core"), per set, with 1 worker (RIRs pre-simulated: the RIR
 cache is warmed by a first build, then timed separately). Also the rebuilt `sr` set's Unprocessed
-LSD per rate, by both LSD forms, with the recipe's resampler and with soxr, next to 003 Table 6.
+LSD per rate, by both LSD forms, with the recipe's resampler and with soxr, next to 003 Table 6,
+and all_gsr's level and alignment statistics (`all_gsr_level_alignment`).
 
 LSD forms (written out here, independent of metrics/): magnitude STFT as voicefixer_main
 evaluation_proc/metrics.py (commit 0c206f7) takes it (librosa.stft defaults: periodic Hann 2048,
@@ -72,11 +73,42 @@ def sr_unprocessed_lsd(corpora: Path = CORPORA) -> dict:
     return out
 
 
+def all_gsr_level_alignment(corpora: Path = CORPORA, items: int = 60) -> dict:
+    """Levels and direct-path alignment of an all_gsr plan (seed 501, utterances repeated,
+    simulated VoiceFixer rooms): peaks of input and target, and for every reverberant item the
+    applied shift minus the direct path's arrival in the same room simulated at image order 0."""
+    from testsets.rir import RoomParams, simulate_direct_path
+    b = TESTSETS.get("all_gsr")()
+    b._notes = []
+    plan = b.plan(BuildOptions(corpora=corpora, out=Path("."), items=items, allow_repeat=True,
+                               rirs="simulate"), 501)
+    pk, pt, gains, offsets = [], [], [], []
+    for it in plan:
+        r = b.rerender(corpora, it)
+        pk.append(float(np.max(np.abs(r.degraded))))
+        pt.append(float(np.max(np.abs(r.target))))
+        gains.append(it.params["distortion"]["gain"])
+        if it.params.get("room"):
+            direct = simulate_direct_path(RoomParams.from_dict(it.params["room"]))
+            offsets.append(int(round(it.params["rir_delay"])) - int(np.argmax(np.abs(direct))))
+    pk_a, pt_a = np.array(pk), np.array(pt)
+    return {"items": items, "peak_degraded_max": round(float(pk_a.max()), 3),
+            "items_peak_degraded_over_1": int((pk_a > 1).sum()),
+            "ratio_degraded_over_target_max": round(float((pk_a / pt_a).max()), 2),
+            "items_max_peak_equals_gain": int(sum(abs(max(a, b) - g) < 1e-5
+                                                  for a, b, g in zip(pk, pt, gains, strict=True))),
+            "reverberant_items": len(offsets),
+            "misaligned_items": int(sum(abs(o) > 2 for o in offsets)),
+            "offset_max_abs": int(max([abs(o) for o in offsets], default=0))}
+
+
 def main() -> dict:
     os.environ.setdefault("BENCHMARK_NO_PROGRESS", "1")
     out: dict = {"corpora": str(CORPORA)}
     out["sr_unprocessed_lsd"] = sr_unprocessed_lsd()
     print("sr_unprocessed_lsd", out["sr_unprocessed_lsd"], flush=True)
+    out["all_gsr_level_alignment"] = all_gsr_level_alignment()
+    print("all_gsr_level_alignment", out["all_gsr_level_alignment"], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["BENCHMARK_CACHE"] = str(Path(tmp) / "cache")
         for name, items in (("sr", 8), ("all_gsr", 8), ("vctk_gsr", 8), ("libri_noisy", 3),
