@@ -280,7 +280,10 @@ CORPUS_ARCHIVES: dict[str, CorpusArchive] = {a.asset: a for a in (
     # extracts it into <root>/VCTK-Corpus-0.92)
     CorpusArchive("vctk_0.92", "VCTK-Corpus-0.92", "VCTK-Corpus-0.92", ""),
     CorpusArchive("librispeech_test_clean", ".", "LibriSpeech", "LibriSpeech"),
-    # the datashare zips each hold their own folder (clean_testset_wav/, ...)
+    # the datashare zips each hold their own folder (clean_testset_wav/, ...). DataShare lists
+    # 147.1 MB / 162.6 MB for the clean / noisy test zips (no exact bytes, no sha256); a
+    # third-party README gives md5 34eb1c0ba7ef667e9b966866c542fc16 / fb1b86caa31e8ba5b506c0c64da9aab5
+    # (unverified here, so not enforced)
     CorpusArchive("voicebank_demand_clean_testset", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "clean_testset_wav"),
     CorpusArchive("voicebank_demand_noisy_testset", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "noisy_testset_wav"),
     CorpusArchive("voicebank_demand_testset_txt", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "testset_txt"),
