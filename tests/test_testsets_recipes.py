@@ -248,7 +248,8 @@ def test_new_sets_rebuild_byte_identically(with_rir44k, tmp_path):
 
 # --- colliding item ids -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("ids", [["x y", "x_y"], ["caf\u00e9", "caf\u00fc"], ["a/b c", "a/b_c"], ["same", "same"]])
+@pytest.mark.parametrize("ids", [["x y", "x_y"], ["caf\u00e9", "caf\u00fc"], ["a/b c", "a/b_c"], ["2kHz/x", "2kHz_x"],
+                                 ["same", "same"]])
 def test_ids_that_share_a_file_name_are_refused(tmp_path, ids, corpora):
     items = [ManifestItem(id=i, degraded=f"degraded/{n}.wav", target=None, rate=16000,
                           target_rate=None, duration=1.0) for n, i in enumerate(ids)]

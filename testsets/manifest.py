@@ -13,8 +13,8 @@ from typing import Any
 
 from benchmark.core.errors import BenchmarkError
 
-# How the runner turns an item id into output file names (benchmark/run/runner.py `_safe`, applied
-# per "/"-separated part): every run of other characters becomes one "_".
+# How the runner turns an item id into an output file name (benchmark/run/runner.py `_safe`, on the
+# whole id, "/" included): every run of other characters becomes one "_".
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
@@ -23,12 +23,12 @@ class DuplicateItemIdError(BenchmarkError):
 
 
 def sanitised_id(item_id: str) -> str:
-    return "/".join(_UNSAFE.sub("_", part) for part in item_id.split("/"))
+    return _UNSAFE.sub("_", item_id)
 
 
 def check_unique_ids(ids: list[str], where: str) -> None:
-    """Refuse ids that repeat, or that sanitise to one file name ("x y" and "x_y", or two non-ASCII
-    ids of the same shape): their outputs would share a file and swap scores."""
+    """Refuse ids that repeat, or that sanitise to one file name ("x y" and "x_y", "a/b" and "a_b",
+    or two non-ASCII ids of the same shape): their outputs would share a file and swap scores."""
     seen: dict[str, str] = {}
     for item_id in ids:
         key = sanitised_id(item_id)
@@ -38,7 +38,7 @@ def check_unique_ids(ids: list[str], where: str) -> None:
                 f"{where}: item id {item_id!r} " + ("appears twice" if same else
                 f"and {seen[key]!r} both become the file name {key!r}") +
                 "; item ids must stay distinct after sanitising (characters outside "
-                "A-Z a-z 0-9 _ . = - become '_')")
+                "A-Z a-z 0-9 _ . = - become '_', '/' included)")
         seen[key] = item_id
 
 
