@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 import tarfile
@@ -15,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from testsets_support import make_official_release, make_rir44k
 
 from benchmark import assets
 from benchmark.assets.unpack import extract
@@ -22,7 +24,8 @@ from benchmark.cli import main
 from benchmark.core.errors import AssetError
 from testsets import provision
 
-SETS = ["sr", "all_gsr", "vctk_gsr", "libri_noisy", "dns2020"]
+SETS = ["sr", "all_gsr", "vctk_gsr", "libri_noisy", "dns2020", "denoise", "derev", "decli"]
+OFFICIAL = ["all_gsr", "sr", "decli", "derev", "denoise"]
 
 
 def _sha(path: Path) -> str:
@@ -90,12 +93,26 @@ def mirror(isolated_env, corpora, monkeypatch, tmp_path):
                  {f"{folder}/{p.name}": p for p in sorted((vb / folder).glob("*"))})
         _register(monkeypatch, asset, z)
     noises = sorted(p for p in (corpora / "noise").rglob("*") if p.is_file())
+    dcase = "TUT-urban-acoustic-scenes-2018-evaluation"
     for i in range(1, 7):      # the six DCASE audio zips; md5-only records as Zenodo publishes
         part = noises[(i - 1) % len(noises)]
-        z = _zip(m / "corpora" / "dcase2018" /
-                 f"TUT-urban-acoustic-scenes-2018-evaluation.audio.{i}.zip",
-                 {f"TUT-urban-acoustic-scenes-2018-evaluation/audio/part{i}_{part.name}": part})
+        z = _zip(m / "corpora" / "dcase2018" / f"{dcase}.audio.{i}.zip",
+                 {f"{dcase}/audio/part{i}_{part.stem}.wav": part})
         _register(monkeypatch, f"dcase2018_task1_eval_audio_{i}", z, md5=True)
+    readme = tmp_path / "meta.csv"
+    readme.write_text("filename\tscene_label\n")
+    _register(monkeypatch, "dcase2018_task1_eval_meta", _zip(
+        m / "corpora" / "dcase2018" / f"{dcase}.meta.zip", {f"{dcase}/meta.csv": readme}), md5=True)
+    # RIR-44k and VoiceFixer's released test sets as Zenodo zips (their own top folders)
+    staging = tmp_path / "staging"
+    make_rir44k(staging, rooms=3)
+    make_official_release(corpora, staging / "TestSets")
+    for asset, top, name in (("voicefixer_rir44k", "RIR_44k", "voicefixer/RIR_44k.zip"),
+                             ("voicefixer_testsets", "TestSets",
+                              "voicefixer/GSR_and_SSR_testsets.zip")):
+        files = {p.relative_to(staging).as_posix(): p for p in sorted((staging / top).rglob("*"))
+                 if p.is_file()}
+        _register(monkeypatch, asset, _zip(m / "corpora" / name, files))
     repo, media = _lfs_repo(tmp_path, corpora)
     dns = dataclasses.replace(provision.DNS_SOURCE, repo_url=repo.as_uri(), ref="main",
                               media_url=media.as_uri() + "/{path}")
@@ -119,7 +136,12 @@ def test_fresh_corpora_folder_gets_every_set_built_by_one_command(mirror, capsys
     # laid out exactly as the builders read them (VCTK zip had no folder of its own)
     assert (fresh / "VCTK-Corpus-0.92" / "wav48_silence_trimmed" / "p360").is_dir()
     assert (fresh / "LibriSpeech" / "test-clean").is_dir()
-    assert not (fresh / "LibriSpeech" / "README.TXT").exists()   # only the prefix asked for
+    assert (fresh / "RIR_44k" / "test").is_dir() and (fresh / "TUT-urban-acoustic-scenes-2018-"
+                                                         "evaluation" / "audio").is_dir()
+    manifest = Path(f"{fresh.parent}/data/testsets/all_gsr/manifest.jsonl").read_text()
+    assert "TUT-urban-acoustic-scenes-2018-evaluation/audio/" in manifest   # DCASE-Eval noise
+    assert all(json.loads(line)["sources"].get("rir", "RIR_44k/test/").startswith("RIR_44k/test/")
+               for line in manifest.splitlines())                          # RIR-Test rooms
     dns_clean = sorted((fresh / "DNS-Challenge/datasets/test_set").rglob("*.wav"))
     assert dns_clean and all(_sha(p) == _sha(media / p.relative_to(fresh / "DNS-Challenge"))
                              for p in dns_clean)
@@ -132,12 +154,21 @@ def test_fresh_corpora_folder_gets_every_set_built_by_one_command(mirror, capsys
     assert "nothing to download" in out2 and "fetch    " not in out2
 
 
+def test_official_release_is_fetched_from_its_zenodo_zip_and_ingested(mirror, capsys):
+    _, fresh, _ = mirror
+    assert main(["testsets", "build", *OFFICIAL, "--source", "official", "--fetch"]) == 0
+    out = capsys.readouterr().out
+    assert (fresh / "TestSets" / "ALL_GSR").is_dir()
+    for name in OFFICIAL:
+        assert f"{name}:" in out
+
+
 def test_dry_run_prints_the_plan_and_touches_nothing(mirror, capsys):
     _, fresh, _ = mirror
     assert main(["testsets", "build", "all", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    for folder in ("VCTK-Corpus-0.92", "LibriSpeech", "VoiceBank-DEMAND", "noise",
-                   "DNS-Challenge"):
+    for folder in ("VCTK-Corpus-0.92", "LibriSpeech", "VoiceBank-DEMAND", "RIR_44k",
+                   "TUT-urban-acoustic-scenes-2018-evaluation", "DNS-Challenge"):
         assert folder in out
     assert "licence: CC BY 4.0" in out and "free:" in out and str(fresh) in out
     assert not fresh.exists()
@@ -185,7 +216,8 @@ def test_offline_message_lists_every_missing_corpus(isolated_env, monkeypatch, t
     for folder, url in (("VCTK-Corpus-0.92", "VCTK-Corpus-0.92.zip"),
                         ("LibriSpeech", "test-clean.tar.gz"),
                         ("VoiceBank-DEMAND", "noisy_testset_wav.zip"),
-                        ("noise", "zenodo.org/record/1293883"),
+                        ("TUT-urban-acoustic-scenes-2018-evaluation", "zenodo.org/record/1293883"),
+                        ("RIR_44k", "zenodo.org/record/5528124"),
                         ("DNS-Challenge", "github.com/microsoft/DNS-Challenge")):
         assert folder in err and url in err, (folder, err)
         assert str(fresh.resolve()) in err

@@ -61,10 +61,9 @@ class ArchivePart:
 
 @dataclass(frozen=True)
 class ArchiveSource:
+    corpus: str                 # testsets.corpora.CORPORA name
     folder: str                 # the corpus folder (relative to BENCHMARK_CORPORA) it provides
     parts: tuple[ArchivePart, ...]
-    probe: str                  # path inside `folder` whose presence means "present"
-    note: str = ""
 
     def urls(self) -> list[str]:
         return [u for p in self.parts for u in get_asset(p.asset).urls]
@@ -80,16 +79,14 @@ class ArchiveSource:
 
 @dataclass(frozen=True)
 class LfsRepoSource:
+    corpus: str
     folder: str                 # corpus folder it provides (the repository's own layout)
     repo_url: str               # git URL of the repository
     ref: str                    # branch, tag or commit to check out
     subpath: str                # the repository folder to take
     media_url: str              # LFS object URL, {ref} and {path} filled in
     dest: str                   # folder relative to BENCHMARK_CORPORA the repository maps to
-    probe: str
     licence: str
-    approx_bytes: int = 0       # not published; the pointer files give exact sizes later
-    note: str = ""
 
     def urls(self) -> list[str]:
         return [self.repo_url]
@@ -98,78 +95,52 @@ class LfsRepoSource:
         return [self.licence]
 
     def known_bytes(self) -> tuple[int, bool]:
-        return self.approx_bytes, False
+        return 0, False         # not published; the pointer files give exact sizes later
 
 
 Source = ArchiveSource | LfsRepoSource
-SOURCES: dict[str, Source] = {}
 
-
-def register_source(src: Source) -> Source:
-    SOURCES[src.folder] = src
-    return src
-
-
-# The archives' layouts, as the public downloads unpack:
-# - VCTK-Corpus-0.92.zip holds wav48_silence_trimmed/, txt/, speaker-info.txt at its top level (no
-#   folder of its own: torchaudio's VCTK_092 extracts it into <root>/VCTK-Corpus-0.92), so it is
-#   unpacked INTO the VCTK-Corpus-0.92 folder.
-# - LibriSpeech's test-clean.tar.gz holds LibriSpeech/test-clean/...: unpacked into the corpora
-#   root, which gives LibriSpeech/test-clean/.
-# - VoiceBank-DEMAND's zips each hold one folder (clean_testset_wav/, noisy_testset_wav/,
-#   testset_txt/): unpacked into VoiceBank-DEMAND/.
-# - DCASE 2018 Task 1 evaluation (TUT Urban Acoustic Scenes 2018, Zenodo 1293883): six audio zips
-#   holding TUT-urban-acoustic-scenes-2018-evaluation/audio/*.wav, unpacked into noise/ (all_gsr's
-#   noise folder; the builder reads every audio file under it).
-register_source(ArchiveSource(
-    "VCTK-Corpus-0.92", (ArchivePart("vctk_0.92", "VCTK-Corpus-0.92"),),
-    probe="wav48_silence_trimmed"))
-register_source(ArchiveSource(
-    "LibriSpeech", (ArchivePart("librispeech_test_clean", ".", "LibriSpeech/test-clean"),),
-    probe="test-clean"))
-register_source(ArchiveSource(
-    "VoiceBank-DEMAND",
-    tuple(ArchivePart(a, "VoiceBank-DEMAND") for a in (
-        "voicebank_demand_clean_testset", "voicebank_demand_noisy_testset",
-        "voicebank_demand_testset_txt")),
-    probe="noisy_testset_wav"))
-register_source(ArchiveSource(
-    "noise", tuple(ArchivePart(f"dcase2018_task1_eval_audio_{i}", "noise") for i in range(1, 7)),
-    probe=".",
-    note="DCASE 2018 Task 1 evaluation audio (all_gsr's noise, 003 App. C.3)"))
 # The DNS Challenge (Interspeech 2020) test set lives in the repository as Git LFS objects under
 # datasets/test_set (checked: the stored copy of microsoft/DNS-Challenge holds LFS pointers there,
 # e.g. datasets/test_set/synthetic/no_reverb/clean/clean_fileid_0.wav -> oid sha256:777bf587...,
 # size 320044, at commit 8e2869f752be96599c1173185693840af1de86c7).
-DNS_SOURCE = register_source(LfsRepoSource(
+DNS_SOURCE = LfsRepoSource(
+    corpus="dns2020",
     folder="DNS-Challenge/datasets/test_set",
     repo_url="https://github.com/microsoft/DNS-Challenge.git",
     ref="interspeech2020/master",
     subpath="datasets/test_set",
     media_url="https://media.githubusercontent.com/media/microsoft/DNS-Challenge/{ref}/{path}",
     dest="DNS-Challenge",
-    probe="synthetic",
-    licence="CC BY 4.0 (DNS Challenge audio)",
-    note="DNS Challenge 2020 test set (Git LFS objects of microsoft/DNS-Challenge)"))
-# The old harness layout `DNS-Challenge/test_set` is still read by the builder; fetched copies use
-# the repository's own layout.
-SOURCES["DNS-Challenge/test_set"] = DNS_SOURCE
+    licence="CC BY 4.0 (DNS Challenge audio)")
+# Sources that are not one archive per corpus record (the archive sources are derived from
+# testsets.corpora.CORPORA and the archive layouts in benchmark.assets.catalog.CORPUS_ARCHIVES).
+SOURCES: dict[str, Source] = {"dns2020": DNS_SOURCE}
 
 
-def _source_for(folder: str) -> Source | None:
-    return SOURCES.get(folder)
+def source_for(corpus) -> Source | None:
+    """How to fetch a corpus (a testsets.corpora.Corpus): its registered source, else every
+    archive that CORPUS_ARCHIVES lays out into its folder, else None (placed by hand)."""
+    from benchmark.assets.catalog import CORPUS_ARCHIVES
+    if corpus.name in SOURCES:
+        return SOURCES[corpus.name]
+    parts = tuple(ArchivePart(a.asset, a.unpack_to) for a in CORPUS_ARCHIVES.values()
+                  if a.corpus_folder == corpus.folder)
+    return ArchiveSource(corpus.name, corpus.folder, parts) if parts else None
 
 
-def _present(corpora: Path, folder: str, src: Source | None) -> bool:
-    root = corpora / folder
-    if (root / MARKER).exists():
-        return True
-    if src is None:
-        return root.is_dir()
-    if isinstance(src, LfsRepoSource):
-        alt = [corpora / src.folder, corpora / folder]
-        return any((p / src.probe).exists() for p in alt)
-    return (root / src.probe).exists()
+def corpus_for_folder(folder: str):
+    """The testsets.corpora.Corpus a builder's `TestSetInfo.corpora` entry names."""
+    from testsets.corpora import CORPORA
+    for c in CORPORA.values():
+        names = (c.folder, *c.alt_folders)
+        if folder in names or any(n.startswith(folder.rstrip("/") + "/") for n in names):
+            return c
+    return None
+
+
+def _present(corpora: Path, corpus) -> bool:
+    return (Path(corpora) / corpus.folder / MARKER).exists() or corpus.found(corpora)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,28 +188,44 @@ class Plan:
         return 2 * self.download_bytes()
 
 
-def plan(names: list[str], corpora: Path) -> Plan:
+def plan(names: list[str], corpora: Path, *, source: str = "rebuild",
+         rirs: str | None = None) -> Plan:
+    """What the named sets need: their corpora, and the optional ones the papers' recipe reads
+    (DCASE-Eval noise, RIR-44k) when they can be fetched; `source="official"` adds VoiceFixer's
+    released test sets; `rirs="simulate"` drops RIR-44k."""
     from testsets import TESTSETS
     corpora = Path(corpora)
-    by_folder: dict[str, list[str]] = {}
+    wanted: dict[str, list[str]] = {}
     for name in names:
-        for folder in TESTSETS.get(name).info.corpora:
-            by_folder.setdefault(folder, []).append(name)
+        info = TESTSETS.get(name).info
+        folders = list(info.corpora) + list(info.optional_corpora)
+        if source == "official":
+            folders.append("TestSets")
+        for folder in folders:
+            if rirs == "simulate" and folder == "RIR_44k":
+                continue
+            wanted.setdefault(folder, []).append(name)
     out = Plan(corpora)
-    seen: set[int] = set()
-    for folder, sets in by_folder.items():
-        src = _source_for(folder)
-        if src is not None and id(src) in seen:
-            continue                      # two names of one corpus (the DNS layouts)
-        if src is not None:
-            seen.add(id(src))
-        if _present(corpora, folder, src):
+    seen: set[str] = set()
+    for folder, sets in wanted.items():
+        corpus = corpus_for_folder(folder)
+        src = source_for(corpus) if corpus is not None else None
+        optional = all(folder not in TESTSETS.get(n).info.corpora for n in sets) \
+            and folder != "TestSets"
+        if corpus is not None and corpus.name in seen:
+            continue
+        if corpus is not None:
+            seen.add(corpus.name)
+        if corpus is not None and _present(corpora, corpus):
+            out.entries.append(PlanEntry(corpus.folder, sets, "present", src))
+        elif (corpora / folder).exists():
             out.entries.append(PlanEntry(folder, sets, "present", src))
         elif src is None:
-            out.entries.append(PlanEntry(folder, sets, "no source"))
+            if not optional:            # an optional stand-in (noise/) has no download: skip it
+                out.entries.append(PlanEntry(folder, sets, "no source"))
         else:
             nbytes, exact = src.known_bytes()
-            out.entries.append(PlanEntry(folder, sets, "fetch", src, nbytes, exact))
+            out.entries.append(PlanEntry(corpus.folder, sets, "fetch", src, nbytes, exact))
     return out
 
 
@@ -312,10 +299,7 @@ def _fetch_archives(corpora: Path, src: ArchiveSource) -> dict:
     done = {}
     for part in src.parts:
         archive = fetch(part.asset, unpack=False)
-        dest = corpora / part.dest
-        if part.member_prefix:
-            # keep the prefix's last folders below dest: "LibriSpeech/test-clean" -> dest/LibriSpeech/test-clean
-            dest = dest / part.member_prefix
+        dest = Path(os.path.normpath(corpora / part.dest))
         print(f"unpack {archive.name} -> {dest}", file=sys.stderr)
         extract(archive, dest, member_prefix=part.member_prefix)
         done[part.asset] = local_sha256(part.asset, archive)

@@ -94,8 +94,11 @@ def extract(archive: Path, dest: Path, *, member_prefix: str = "") -> Path:
     it, but only after the whole archive extracted cleanly into a temporary folder."""
     archive, dest = Path(archive), Path(dest)
     prefix = _normalised(member_prefix.strip("/")) if member_prefix.strip("/") else None
+    dest = Path(os.path.normpath(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.unpack-{os.getpid()}"
+    # the temporary folder lies inside `dest` when it exists (nothing is written beside it)
+    tmp = (dest / f".unpack-{os.getpid()}" if dest.is_dir()
+           else dest.parent / f".{dest.name}.unpack-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
