@@ -25,7 +25,7 @@ help:
 	@echo "make test      run the test suite"
 	@echo "make testsets  build every test set from BENCHMARK_CORPORA ($(BENCHMARK_CORPORA))"
 	@echo "make bench     speed/memory benchmarks, results in bench/results/"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and the import-layering contracts (lint-imports, pyproject.toml)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check benchmark systems testsets metrics tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf data reports/*/ .pytest_cache
