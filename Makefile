@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # unpinned torch resolves to a multi-GB CUDA build. Set TORCH_SPEC to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 # Extras the test suite needs (heavy, weight-hungry extras such as nemo/ray stay opt-in).
-EXTRAS ?= dev,train,codec,demucs,voicefixer,ray
+EXTRAS ?= dev,train,codec,demucs,voicefixer,ray,listen
 # The small real corpora and weight mirror shipped beside the repo are used when present.
 SHARED := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED)/corpora),)

@@ -24,8 +24,9 @@ from benchmark.report.tables import (
     paper_runtime,
     resolve_column,
 )
-from benchmark.run.store import Store
+from benchmark.run.store import Store, run_folder
 
+SECTIONS_DIR = "report_sections"   # in the run's folder: sections other layers add to the report
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
 
 
@@ -256,6 +257,13 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     return md
 
 
+def extra_sections(run: str) -> list[str]:
+    """Markdown sections saved by other layers beside the run's store (e.g. a listening test's
+    MOS section: benchmark.listentest.report), in file-name order; none when the folder is absent."""
+    folder = run_folder(run) / SECTIONS_DIR
+    return [p.read_text().strip() for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
+
+
 def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
     per dict, `fields` in order, other keys ignored, None as an empty cell."""
@@ -284,7 +292,10 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         sec, summ = _set_sections(data, ts)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
-    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
+    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out)
+    for extra in extra_sections(run):
+        md += ["", extra]
+    md += [""] + _provenance(data, errors)
     (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
     fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
               "backend", "backend_version", "rate"]
