@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.assets import fetch, get_asset
 from benchmark.core.audio import sha256_file
-from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
-from benchmark.run import provenance
+from benchmark.run import preflight, provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
@@ -172,25 +171,6 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
     return plans, notes
 
 
-def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
-    """Every asset the run needs must be in the cache or the mirror; else one message listing all."""
-    missing: list[str] = []
-    for user, names in specs:
-        for n in names:
-            try:
-                fetch(n, offline=True)
-            except AssetError:
-                a = get_asset(n)
-                missing.append(f"  {n} ({user}): {a.urls[0] if a.urls else 'no public URL'} -> "
-                               f"{a.cached_path()}")
-    if missing:
-        names = sorted({m.split()[0] for m in missing})
-        hint = (" or use --profile offline for the bundled metric backends"
-                if profile == "paper" else "")
-        raise AssetError(f"{len(missing)} asset(s) needed by this run are missing:\n" + "\n".join(missing)
-                         + f"\nFetch them: python -m benchmark assets fetch {' '.join(names)}{hint}")
-
-
 def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
 
@@ -225,17 +205,20 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
-        for n in names:      # an unbuilt set is the first thing to say, before assets
-            if not (testsets_dir() / n / "manifest.jsonl").exists():
-                load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
         # --metrics given: every chosen metric on every set; default: each set's tables' metrics
         self._metric_sets = None if cfg.metrics else metric_sets(names)
         plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
         self.notes += notes
-        check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
-                     + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
-                        for p in plans], cfg.profile)
+        # every missing prerequisite (unbuilt sets, assets, checkpoints) in one message, first
+        pf = preflight.check(
+            names,
+            [(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
+            + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
+               for p in plans],
+            [(spec.name, c, spec.config) for spec, c, _ in systems])
+        if not pf.ok:
+            raise preflight.MissingPrerequisites(pf.message(cfg.profile))
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
