@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # unpinned torch resolves to a multi-GB CUDA build. Set TORCH_SPEC to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 # Extras the test suite needs (heavy, weight-hungry extras such as nemo/ray stay opt-in).
-EXTRAS ?= dev,train,codec,demucs,voicefixer,ray
+EXTRAS ?= dev,train,codec,demucs,voicefixer,ray,listen
 # The small real corpora and weight mirror shipped beside the repo are used when present.
 SHARED := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED)/corpora),)
@@ -23,9 +23,9 @@ help:
 	@echo "make install   create .venv and install the harness (torch first, then everything)"
 	@echo "make demo      build small test sets, run the offline systems, score, write a report"
 	@echo "make test      run the test suite"
-	@echo "make testsets  build every test set from BENCHMARK_CORPORA ($(BENCHMARK_CORPORA))"
+	@echo "make testsets  fetch missing corpora, then build every test set ($(BENCHMARK_CORPORA))"
 	@echo "make bench     speed/memory benchmarks, results in bench/results/"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and the import-layering contracts (lint-imports, pyproject.toml)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 testsets: $(VENV)/.installed
-	$(PY) -m benchmark testsets build all $(TESTSET_ARGS)
+	$(PY) -m benchmark testsets build all --fetch $(TESTSET_ARGS)
 
 demo: $(VENV)/.installed
 	$(PY) -m benchmark.demo
@@ -72,6 +72,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check benchmark systems testsets metrics tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf data reports/*/ .pytest_cache

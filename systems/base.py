@@ -48,6 +48,13 @@ class System:
         self.device = device
         self.config: dict[str, Any] = dict(config or {})
 
+    @classmethod
+    def prerequisites(cls, config: dict[str, Any]) -> list[str]:
+        """What this system needs beyond its `info.assets` and lacks now, one line each with the
+        command that provides it (e.g. a trained checkpoint). The runner checks it before any
+        work or download, with the assets and test sets, and reports everything at once."""
+        return []
+
     def load(self) -> None:
         """Load weights (through `benchmark.assets`); called once before the first batch."""
 
@@ -56,10 +63,15 @@ class System:
         raise NotImplementedError
 
     def cache_key(self) -> str:
-        """Identifies outputs for caching: name + version + config."""
-        blob = json.dumps({"name": self.info.name, "version": self.info.version,
-                           "config": self.config}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return system_key(self.info, self.config)
+
+
+def system_key(info: SystemInfo, config: dict[str, Any]) -> str:
+    """Identifies a system's outputs for caching: name + version + config. From the info and the
+    config alone, so the runner keys its outputs without constructing the system."""
+    blob = json.dumps({"name": info.name, "version": info.version, "config": dict(config or {})},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 SYSTEMS: Registry[System] = Registry("systems", package="systems")

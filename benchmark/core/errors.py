@@ -19,10 +19,6 @@ class MissingDependencyError(BenchmarkError):
     """An optional Python package (an extra) that is not installed."""
 
 
-class NotImplementedYet(BenchmarkError):
-    """A command whose implementation has not landed yet; never pretends to work."""
-
-
 class TransientIOError(BenchmarkError):
     """The machine, not the item: a full disk (ENOSPC), a file-size limit (EFBIG), a quota, a
     failing device (EIO)... Named in the message, never stored as an item's error: the run stops

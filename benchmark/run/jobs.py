@@ -1,6 +1,7 @@
 """The runner's units of work, as picklable dataclasses plus the module-level functions that do
 them (`restore_job`, `score_job`). They run in any executor's worker; models stay loaded per
-process between jobs. Per-item failures come back as error strings; only failures that concern
+process between jobs. `python -m benchmark run` and `python -m benchmark score` score through the
+same `score_jobs` / `score_job`. Per-item failures come back as error strings; only failures that concern
 the whole job (a system or metric that cannot load) raise.
 """
 
@@ -14,7 +15,9 @@ import numpy as np
 
 from benchmark.core.audio import (
     DEFAULT_MAX_ITEM_SECONDS,
+    ITEM_MIX_CHANNELS,
     check_waveform,
+    read_audio,
     read_item,
     resample,
     sha256_file,
@@ -75,6 +78,7 @@ class ScoreJob:
     device: str
     items: list[ScoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
+    mix_channels: bool = ITEM_MIX_CHANNELS   # the one item policy of `run` and `score` (audio.py)
 
 
 @dataclass
@@ -84,6 +88,8 @@ class ScoreOutcome:
     error: str | None = None
     aux: dict[str, Any] = field(default_factory=dict)
 
+
+SCORE_BATCH = 16                      # items per score job
 
 _SYSTEMS: dict[tuple, Any] = {}
 _METRICS: dict[tuple, Any] = {}
@@ -216,6 +222,15 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
     return list(outcomes.values())
 
 
+def score_jobs(metric: str, backend: str, device: str, inputs: list[ScoreInput], *,
+               mix_channels: bool = ITEM_MIX_CHANNELS,
+               max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS) -> list[ScoreJob]:
+    """The inputs of one metric backend as jobs of SCORE_BATCH items."""
+    return [ScoreJob(metric, backend, device, inputs[i:i + SCORE_BATCH],
+                     max_item_seconds=max_item_seconds, mix_channels=mix_channels)
+            for i in range(0, len(inputs), SCORE_BATCH)]
+
+
 def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     """Read each output (+ reference) and score the readable ones in one metric call."""
     from metrics import MetricItem
@@ -227,8 +242,9 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
             outcomes[i].error = it.problem
             continue
         try:
-            x, sr = read_item(it.audio, job.max_item_seconds)
-            ref, ref_sr = (read_item(it.reference, job.max_item_seconds) if it.reference
+            x, sr = read_audio(it.audio, mix_channels=job.mix_channels, max_seconds=job.max_item_seconds)
+            ref, ref_sr = (read_audio(it.reference, mix_channels=job.mix_channels,
+                                      max_seconds=job.max_item_seconds) if it.reference
                            else (None, None))
         except Exception as exc:
             outcomes[i].error = _item_error(exc, it.audio)
