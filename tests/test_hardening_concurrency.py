@@ -97,11 +97,12 @@ def test_killed_run_is_shown_as_interrupted(isolated_env, corpora, plugins, caps
 def test_two_reports_of_one_folder_never_race(isolated_env, corpora, plugins, capsys):
     rs.make_vb_set(corpora, paths.testsets_dir(), n=2)
     assert main(ARGS) == 0
+    capsys.readouterr()
     out = paths.reports_dir() / "cc"
     with report_lock(out):                          # another report is writing this folder
         assert main(["report", "cc", "--html"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"error: report folder {out} is in use by another invocation")
+        assert f"error: report folder {out} is in use by another invocation" in err
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     procs = [subprocess.Popen([PY, str(SUPPORT), "report", "cc", "--html"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
