@@ -47,6 +47,9 @@ class MetricInfo:
     devices: tuple[str, ...] = ("cpu",)       # device kinds it can compute on ("cpu", "cuda")
     aggregation: str = "mean"                 # "mean" over items, or "corpus": the ratios in `corpus`
     corpus: tuple[CorpusRatio, ...] = ()      # the corpus statistics, one per corpus-level column
+    # True when the definition gives a meaningful value for an all-zero output (WER: all words
+    # deleted); False: a silent output or reference is the item's error (benchmark.run.jobs)
+    defined_for_silence: bool = False
 
     def __post_init__(self) -> None:
         bad = [d for d in self.devices if d not in DEVICES]

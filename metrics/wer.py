@@ -36,9 +36,8 @@ class WER(Metric):
         description="word error rate (%) of ASR output vs transcript; corpus-level aggregate",
         assets={"nemo": ("nemo_stt_en_conformer_transducer_xlarge",)},
         extra={"nemo": "nemo", "whisper": "whisper"}, devices=("cpu", "cuda"),
-        aggregation="corpus", corpus=(CorpusRatio("WER", "edits", "ref_words", 100.0),))
-
-    defined_for_silence = True      # an empty hypothesis is a measurement (all deletions)
+        aggregation="corpus", corpus=(CorpusRatio("WER", "edits", "ref_words", 100.0),),
+        defined_for_silence=True)   # an empty hypothesis is a measurement (every word deleted)
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)

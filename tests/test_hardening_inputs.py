@@ -191,6 +191,11 @@ def test_silent_output_is_an_error_for_metrics_that_need_signal(tmp_path, corpor
     assert set(by_metric) == {"lsd", "si_snr", "ssim", "stoi", "pesq"}
     for m, r in by_metric.items():
         assert r["value"] is None and "silent output (every sample is 0)" in r["error"], (m, r)
+    # WER is defined on silence: nothing recognised, every reference word deleted
+    text = (corpora / "VoiceBank-DEMAND" / "testset_txt" / "p287_002.txt").read_text().strip()
+    (tmp_path / "t.txt").write_text(f"a {text}\n")
+    rows, _ = score_pairs(collect(str(tmp_path / "out"), None, str(tmp_path / "t.txt")), ["wer"], "offline")
+    assert rows[0]["error"] is None and rows[0]["value"] == pytest.approx(100.0)
     # the reference side too: a real output against a silent reference
     sf.write(tmp_path / "out" / "a.wav", clean, 16000, subtype="PCM_16")
     sf.write(tmp_path / "ref" / "a.wav", np.zeros_like(clean), 16000, subtype="PCM_16")

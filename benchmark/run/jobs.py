@@ -113,8 +113,8 @@ def silence_error(metric, audio: np.ndarray, reference: np.ndarray | None) -> st
     """An error for a silent (all-zero) output or reference when the metric's definition needs
     signal: LSD/SSIM take logs of zero power, SI-SNR divides by the output's energy, PESQ/STOI/
     DNSMOS/NISQA/speaker similarity rate or embed speech. Metrics defined on silence (WER: an
-    empty hypothesis is a measurement) set the class attribute `defined_for_silence = True`."""
-    if getattr(metric, "defined_for_silence", False):
+    empty hypothesis is a measurement) say so in `MetricInfo.defined_for_silence`."""
+    if metric.info.defined_for_silence:
         return None
     name = metric.info.name
     if not np.any(audio):
