@@ -25,6 +25,48 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (na * nb))
 
 
+def preprocess_wav(wav: np.ndarray) -> np.ndarray:
+    """resemblyzer's `preprocess_wav(wav, source_sr=16000)` (Resemblyzer 0.1.4 audio.py: no
+    resampling at 16 kHz, `normalize_volume` to -30 dBFS increase-only, `trim_long_silences`),
+    with the 16-bit PCM for webrtcvad made by `ndarray.tobytes()` instead of
+    `struct.pack("%dh" % n, *samples)`: the same native-order bytes, without a tuple of one
+    Python object per sample (~1.2 GB for a 30-minute item)."""
+    import webrtcvad
+    from resemblyzer import hparams as hp
+    from resemblyzer.audio import normalize_volume
+    from scipy.ndimage import binary_dilation
+    wav = normalize_volume(wav, hp.audio_norm_target_dBFS, increase_only=True)
+    window = (hp.vad_window_length * hp.sampling_rate) // 1000
+    wav = wav[:len(wav) - (len(wav) % window)]
+    pcm = np.round(wav * (2 ** 15 - 1)).astype(np.int16).tobytes()
+    vad = webrtcvad.Vad(mode=3)
+    flags = np.array([vad.is_speech(pcm[s * 2:(s + window) * 2], sample_rate=hp.sampling_rate)
+                      for s in range(0, len(wav), window)])
+    width = hp.vad_moving_average_width
+    padded = np.concatenate((np.zeros((width - 1) // 2), flags, np.zeros(width // 2)))
+    avg = np.cumsum(padded, dtype=float)
+    avg[width:] = avg[width:] - avg[:-width]
+    mask = np.round(avg[width - 1:] / width).astype(bool)
+    mask = binary_dilation(mask, np.ones(hp.vad_max_silence_length + 1))
+    return wav[np.repeat(mask, window)]
+
+
+def mel_frames(wav: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Rows first..last-1 of resemblyzer's `wav_to_mel_spectrogram(wav)` (librosa melspectrogram,
+    16 kHz, n_fft 400, hop 160, 40 mels, centred frames with zero padding), computed from the
+    samples those frames see only: centred frame t is samples [t*hop - n_fft/2, t*hop + n_fft/2)."""
+    import librosa
+    from resemblyzer import hparams as hp
+    n_fft = hp.sampling_rate * hp.mel_window_length // 1000
+    hop = hp.sampling_rate * hp.mel_window_step // 1000
+    start, stop = first * hop - n_fft // 2, (last - 1) * hop + n_fft - n_fft // 2
+    seg = wav[max(0, start):min(len(wav), stop)]
+    seg = np.pad(seg, (max(0, -start), max(0, stop - len(wav))), "constant")
+    frames = librosa.feature.melspectrogram(y=seg, sr=hp.sampling_rate, n_fft=n_fft, hop_length=hop,
+                                            n_mels=hp.mel_n_channels, center=False)
+    return frames.astype(np.float32).T
+
+
 PARTIALS_PER_BATCH = 64      # 64 partials of 160 frames: a few MB of LSTM activations per call
 
 
@@ -32,16 +74,19 @@ def embed_utterance_batched(encoder, wav: np.ndarray, batch: int = PARTIALS_PER_
     """resemblyzer's `VoiceEncoder.embed_utterance(wav)` (Resemblyzer 0.1.4 voice_encoder.py:
     partials of 1.6 s at rate 1.3 with min_coverage 0.75, the L2-normed mean of their
     embeddings) with the partials forwarded `batch` at a time, so memory is bounded by the batch
-    instead of the utterance (it forwards every partial of a 30-minute item at once)."""
+    instead of the utterance (it forwards every partial of a 30-minute item at once). The mel
+    frames of each batch come from `mel_frames`, the rows of resemblyzer's whole-utterance
+    `wav_to_mel_spectrogram`."""
     import torch
-    from resemblyzer import audio
     wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), 1.3, 0.75)
     if wav_slices[-1].stop >= len(wav):
         wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)), "constant")
-    mel = audio.wav_to_mel_spectrogram(wav)
     total = np.zeros(0)
     for i in range(0, len(mel_slices), batch):
-        mels = np.array([mel[s] for s in mel_slices[i:i + batch]])
+        part_slices = mel_slices[i:i + batch]
+        first, last = part_slices[0].start, max(s.stop for s in part_slices)
+        mel = mel_frames(wav, first, last)
+        mels = np.array([mel[s.start - first:s.stop - first] for s in part_slices])
         with torch.no_grad():
             part = encoder(torch.from_numpy(mels).to(encoder.device)).cpu().numpy()
         total = part.sum(axis=0, dtype=np.float64) + (total if total.size else 0.0)
@@ -100,8 +145,7 @@ class SpeakerSimilarity(Metric):
             feats = fbank(x)[None]
             name = self._model.get_inputs()[0].name
             return np.asarray(self._model.run(None, {name: feats})[0][0], dtype=np.float64)
-        from resemblyzer import preprocess_wav
-        wav = preprocess_wav(x.astype(np.float32), source_sr=self.info.rate)
+        wav = preprocess_wav(x.astype(np.float32))
         if wav.size < int(0.2 * self.info.rate):
             raise ItemError(f"only {wav.size / self.info.rate:.2f} s of speech after silence "
                             "trimming; resemblyzer needs more")

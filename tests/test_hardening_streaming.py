@@ -50,11 +50,22 @@ def test_streamed_lsd_is_the_definition_with_block_memory(corpora):
 
 
 def test_speaker_embedding_in_partial_batches_is_resemblyzers(corpora):
-    from resemblyzer import VoiceEncoder, preprocess_wav
+    from resemblyzer import VoiceEncoder, audio, preprocess_wav
 
-    from metrics.spk_sim import embed_utterance_batched
+    from metrics import spk_sim
+    from metrics.spk_sim import embed_utterance_batched, mel_frames
     _, x = _speech(corpora, 30.0)
-    wav = preprocess_wav(resample(x, 44100, 16000), source_sr=16000)
+    x16 = resample(x, 44100, 16000)
+    wav = preprocess_wav(x16, source_sr=16000)
+    tracemalloc.start()
+    lean = spk_sim.preprocess_wav(x16)                      # no tuple of one object per sample
+    lean_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(lean, wav)
+    assert lean_peak < 4 * x16.nbytes, lean_peak
+    full = audio.wav_to_mel_spectrogram(wav)
+    for first, last in ((0, 160), (37, 400), (full.shape[0] - 160, full.shape[0])):
+        np.testing.assert_array_equal(mel_frames(wav, first, last), full[first:last])
     encoder = VoiceEncoder("cpu", verbose=False)
     whole = encoder.embed_utterance(wav)                    # every partial in one forward call
     for batch in (7, 64):
