@@ -25,6 +25,13 @@ def pkg_version(dist: str) -> str:
         return f"{dist} (not installed)"
 
 
+def resampler_version(rate: int) -> str:
+    """How a metric's input reaches its rate: the harness's one resampler (soxr, VHQ), named in
+    every backend_version so a version string says which resampler fed the model."""
+    from benchmark.core.audio import RESAMPLE_QUALITY
+    return f"resampler {pkg_version('soxr')} {RESAMPLE_QUALITY} to {rate} Hz"
+
+
 def safe(fn: Callable[[MetricItem], ItemScore], item: MetricItem) -> ItemScore:
     """Run `fn(item)`; any exception becomes a recorded per-item error (never a dead run)."""
     try:
