@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,17 +21,20 @@ HELP = "score files or folders with chosen metrics (outside a run)"
 DESCRIPTION = """\
 Scores processed audio produced by any system. PATH is a file or a folder; folders are paired
 with --reference by relative file name (the extension may differ: out/a.wav pairs clean/a.flac);
-unpaired files are listed as errors. Each metric uses its offline backend unless --profile paper
-picks the backend the papers used. Every row records metric, backend, backend version and rate.
+unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
+--profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
+list`). Every row records metric, backend, backend version (after loading: model file sha256,
+resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
+interrupted run keeps what it finished.
 
 example:
-  python -m benchmark score --metrics dnsmos lsd --degraded out/ --reference clean/ --out s.csv
+  python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
 """
 BATCH = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC")
+    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC[:BACKEND]")
     p.add_argument("--degraded", required=True, metavar="PATH", help="file or folder to score")
     p.add_argument("--reference", metavar="PATH", help="clean reference file or folder")
     p.add_argument("--transcripts", metavar="FILE", help="'<relative path or id> <text>' per line")
@@ -105,17 +111,23 @@ def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> 
             "aux": json.dumps(aux, sort_keys=True) if aux else ""}
 
 
-def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
+def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu",
+                on_batch: Callable[[list[dict], list[dict]], None] | None = None
                 ) -> tuple[list[dict], list[dict]]:
-    """Per-item rows and per-metric summary rows (aggregate over scored items)."""
+    """Per-item rows and per-metric summary rows (aggregate over scored items). `on_batch(rows,
+    summary)` is called with everything so far after each scored batch (to write it as it goes)."""
     from metrics import METRICS, MetricItem
+    from metrics.base import choose_backend, parse_metric_spec
     metrics = []
-    for name in metric_names:
-        cls = METRICS.get(name)
+    for text in metric_names:
+        spec = parse_metric_spec(text)
+        cls = METRICS.get(spec.name)
         if getattr(cls, "measured_by_runner", False):
-            raise BenchmarkError(f"metric '{name}' is measured by the runner around a system call; "
+            raise BenchmarkError(f"metric '{spec.name}' is measured by the runner around a system call; "
                                  "it cannot score files (use `python -m benchmark runtime`)")
-        m = cls(backend=cls.info.backend_for(profile), device=device)
+        m = cls(backend=choose_backend(cls.info, spec.backend, profile, True), device=device)
+        if any(o.info.name == m.info.name and o.backend == m.backend for o in metrics):
+            continue
         m.load()                                   # missing weights/extras: one clear error here
         metrics.append(m)
     rows, summary = [], []
@@ -160,6 +172,8 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
                 for col in i.columns:
                     v = s.values.get(col) if s.error is None else None
                     rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, v, s.error, s.aux))
+            if on_batch is not None:
+                on_batch(rows, summary)
         agg = m.aggregate(scores) if scores else {c: math.nan for c in i.columns}
         n_ok = sum(1 for s in scores if s.error is None)
         for col in i.columns:
@@ -170,23 +184,51 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
     return rows, summary
 
 
+def check_out(out: Path) -> None:
+    """--out must be writable before any scoring starts: a known extension, not a folder, and a
+    folder we can create files in."""
+    if out.suffix.lower() not in (".csv", ".json"):
+        raise BenchmarkError(f"--out {out}: unsupported extension, use .csv or .json")
+    if out.is_dir():
+        raise BenchmarkError(f"--out {out}: is a folder; give a .csv or .json file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise BenchmarkError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+
+
 def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
+    """Write (atomically: temp file + rename) all rows so far; called after every batch."""
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        out.write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
-    elif suffix == ".csv":
-        import pandas as pd
-        pd.DataFrame(rows).to_csv(out, index=False)
-    else:
+    if suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        if suffix == ".json":
+            Path(tmp).write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+        else:
+            import pandas as pd
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
-        raise BenchmarkError(f"--out {args.out}: unsupported extension, use .csv or .json")
+    from metrics.base import parse_metric_spec
+    for text in args.metrics:
+        parse_metric_spec(text)                   # a malformed spec fails before anything else
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out(out)
     pairs = collect(args.degraded, args.reference, args.transcripts)
-    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device)
+    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device,
+                                on_batch=(lambda r, s: write_rows(r, s, out)) if out else None)
     print_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()
                   if k != "seconds"} for r in summary])
     errors = list({(r["metric"], r["item"]): r for r in rows if r["error"]}.values())
@@ -194,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {r['metric']} {r['item']}: {r['error']}")
     if len(errors) > 20:
         print(f"... and {len(errors) - 20} more item errors (see --out)")
-    if args.out:
-        write_rows(rows, summary, Path(args.out))
-        print(f"wrote {len(rows)} rows to {args.out}")
+    if out is not None:
+        write_rows(rows, summary, out)
+        print(f"wrote {len(rows)} rows to {out}")
     return 0

@@ -83,6 +83,11 @@ class MetricPlan:
     info: Any                             # MetricInfo
     runner_measured: bool
 
+    @property
+    def label(self) -> str:
+        """`name:backend`: how the run's config names it (two backends of one metric can run)."""
+        return f"{self.name}:{self.backend}"
+
 
 def default_run_name(cfg: RunConfig) -> str:
     parts = "-".join(s.name for s in cfg.systems)
@@ -132,22 +137,36 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    """One plan per metric spec (`lsd`, `lsd:voicefixer2021`; see metrics.base.choose_backend). The
+    version and key are filled by `load_versions` once the assets are known to be there."""
     from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
     plans, notes = [], []
-    for name in names:
-        if name not in METRICS:
+    for text in names:
+        spec = parse_metric_spec(text)
+        if spec.name not in METRICS:
             if explicit:
-                METRICS.get(name)   # raises the registry's clear "unknown metric" error
-            notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
+                METRICS.get(spec.name)   # raises the registry's clear "unknown metric" error
+            notes.append(f"metric '{spec.name}' of the paper tables is not available (not registered); "
                          "its columns are empty")
             continue
-        cls = METRICS.get(name)
-        backend = cls.info.backend_for(profile)
-        metric = cls(backend=backend, device=device)
-        version = str(metric.backend_version)
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info,
+        cls = METRICS.get(spec.name)
+        backend = choose_backend(cls.info, spec.backend, profile, explicit)
+        if any(p.name == spec.name and p.backend == backend for p in plans):
+            continue
+        plans.append(MetricPlan(spec.name, backend, "", "", cls.info,
                                 bool(getattr(cls, "measured_by_runner", False))))
     return plans, notes
+
+
+def load_versions(plans: list[MetricPlan], device: str) -> None:
+    """Load each planned metric (in this process, where the local executor's worker reuses it) and
+    take its version *after* load(): model-based backends name their model file's sha256 only
+    then. The version is part of each metric's store key, so a changed model is rescored."""
+    from benchmark.run.jobs import loaded_metric
+    for p in plans:
+        p.version = str(loaded_metric(p.name, p.backend, device).backend_version)
+        p.key = _metric_key(p.name, p.backend, p.version)
 
 
 def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
@@ -211,12 +230,13 @@ class Runner:
         check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
                      + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
                         for p in plans], cfg.profile)
+        load_versions(plans, cfg.device)
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
         try:
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
-                      "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
+                      "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
                       "executor": cfg.executor}
             inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
