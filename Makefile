@@ -17,7 +17,7 @@ endif
 export BENCHMARK_DATA ?= $(CURDIR)/data
 PYTEST_ARGS ?=
 
-.PHONY: install test testsets demo bench lint clean help
+.PHONY: install system-deps test testsets demo bench lint clean help
 
 help:
 	@echo "make install   create .venv and install the harness (torch first, then everything)"
@@ -39,7 +39,21 @@ $(VENV)/.installed: pyproject.toml
 	# neither used by its model code) and `voicefixer` (pulls streamlit for its GUI).
 	$(PY) -m pip install --no-deps descript-audio-codec==1.0.0 descript-audiotools==0.7.2 \
 	  denoiser==0.1.5 voicefixer==0.1.3
+	$(MAKE) --no-print-directory system-deps
 	touch $@
+
+# System packages the test suite needs beyond PyPI: Debian's chromium (driven by playwright in the
+# listening-page tests; playwright never downloads a browser of its own). Installed when this is
+# root on a Debian/Ubuntu machine; otherwise one line naming the command to run.
+system-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (apt-get) for the listening-page tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || { echo "error: apt-get install chromium failed; the listening-page tests need /usr/bin/chromium"; exit 1; }; \
+	else \
+	  echo "note: the listening-page tests need /usr/bin/chromium: run 'sudo apt-get install chromium'"; \
+	fi
 
 install: $(VENV)/.installed
 
