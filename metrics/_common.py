@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +27,26 @@ def pkg_version(dist: str) -> str:
         return f"{dist} {version(dist)}"
     except PackageNotFoundError:
         return f"{dist} (not installed)"
+
+
+@cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    from benchmark.core.audio import sha256_file
+    return sha256_file(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a model file (hashed once per process while size and mtime stay the same)."""
+    st = os.stat(path)
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+def folder_sha256(folder: str | os.PathLike) -> str:
+    """One sha256 for a model folder: of the sorted lines '<relative path> <file sha256>'."""
+    root = Path(folder)
+    lines = [f"{p.relative_to(root).as_posix()} {file_sha256(p)}\n"
+             for p in sorted(root.rglob("*")) if p.is_file()]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def resampler_version(rate: int) -> str:
