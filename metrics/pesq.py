@@ -2,21 +2,29 @@
 
 003 App. C.4 downsamples the 44.1 kHz output to 16 kHz before PESQ-wb; we do the same through
 the project's resampler. The package's errors (no utterance detected, too short) become the
-item's recorded error.
+item's recorded error; a silent (all-zero) processed or reference signal is refused with a clear
+message before the call (the package would fail with "cannot convert float NaN to integer").
 """
 
 from __future__ import annotations
 
-from metrics._common import ItemError, pair, pkg_version, score_each
+import numpy as np
+
+from metrics._common import ItemError, pair, pkg_version, resampler_version, score_each
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
 def _pesq(ref, deg, rate: int, mode: str) -> float:
     from pesq import PesqError, pesq
+    for what, x in (("processed audio", deg), ("reference", ref)):
+        if not np.any(x):
+            raise ItemError(f"{what} is silent (all zeros): PESQ is undefined for silence")
     try:
         return float(pesq(rate, ref, deg, mode))
     except PesqError as exc:
         raise ItemError(f"PESQ could not score this item: {type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:     # the C code's NaN level on (near-)silent input
+        raise ItemError(f"PESQ could not score this item (near-silent input?): {exc}") from exc
 
 
 class _PesqBase(Metric):
@@ -24,7 +32,7 @@ class _PesqBase(Metric):
 
     @property
     def backend_version(self) -> str:
-        return pkg_version("pesq")
+        return f"{pkg_version('pesq')} ({self.mode}); {resampler_version(self.info.rate)}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         col = self.info.columns[0]

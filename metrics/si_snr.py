@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._common import ItemError, pair, pkg_version, score_each
+from metrics._common import ItemError, pair, pkg_version, resampler_version, score_each
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 EPS = 1e-8
@@ -35,7 +35,7 @@ class SISNR(Metric):
 
     @property
     def backend_version(self) -> str:
-        return pkg_version("numpy")
+        return f"{pkg_version('numpy')}; {resampler_version(self.info.rate)}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         return score_each(self, items, lambda it: {"SI-SNR": si_snr(*pair(self, it, 0.01))})

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from metrics._common import ItemError, pair, pkg_version, score_each
+from metrics._common import ItemError, pair, pkg_version, resampler_version, score_each
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
@@ -31,7 +31,7 @@ class _StoiBase(Metric):
 
     @property
     def backend_version(self) -> str:
-        return pkg_version("pystoi")
+        return f"{pkg_version('pystoi')}; {resampler_version(self.info.rate)} (pystoi then to 10 kHz)"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         col = self.info.columns[0]
