@@ -220,9 +220,11 @@ def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metrics.base import parse_metric_spec
-    for text in args.metrics:
-        parse_metric_spec(text)                   # a malformed spec fails before anything else
+    from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
+    for text in args.metrics:                     # unknown metric/backend: fail before anything else
+        spec = parse_metric_spec(text)
+        choose_backend(METRICS.get(spec.name).info, spec.backend, args.profile, True)
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out(out)
