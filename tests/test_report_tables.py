@@ -84,8 +84,8 @@ def test_layouts_declare_backends_and_cover_every_transcribed_table():
         assert set(t["columns"]) <= {c.paper_id for c in shown[0].columns}, t["source"]
     # MaskSR's LSD is the 2022 form, VoiceFixer's LSD and SiSPNR the 2021 forms
     specs = default_metrics(["sr", "all_gsr", "denoise", "derev", "decli"])
-    assert {"lsd:voicefixer2022", "lsd:voicefixer2021", "sispnr:voicefixer2021", "pesq", "ssim",
-            "si_snr", "stoi"} <= set(specs)
+    assert {"lsd:voicefixer2022", "lsd:voicefixer2021", "sispnr:voicefixer2021", "pesq:speechmetrics",
+            "ssim", "si_snr:speechmetrics", "stoi:speechmetrics"} <= set(specs)
     assert "" not in specs and not any(s.startswith(":") for s in specs)   # MOS: no metric
     for spec in specs[:-1]:                                # every layout spec resolves offline
         ms = parse_metric_spec(spec)

@@ -13,7 +13,9 @@ Backends of the published numbers (LSD and SiSPNR have versions; see metrics/lsd
   (VoiceFixer) in 2024, when every public one - voicefixer_main after 9c94468 (Feb 2022) and the
   PyPI `ssr_eval` 0.0.7 (2023) - computes the 2022 form.
 - 003/004 (VoiceFixer): LSD and SiSPNR `voicefixer2021` (voicefixer_main evaluation_proc at
-  0c206f7; 003 was submitted in Oct 2021, 004's numbers are 003's).
+  0c206f7; 003 was submitted in Oct 2021, 004's numbers are 003's); PESQ-wb, SiSNR and STOI
+  `speechmetrics` (the same file computes them with speechmetrics: resampy to 16 kHz for PESQ,
+  the files' own rate otherwise, zero-padding).
 A test set may have several layouts (sr and all_gsr: MaskSR's and VoiceFixer's tables).
 """
 
@@ -69,12 +71,12 @@ WER = Column("WER", "WER (%) ↓", "wer", None, digits=2, higher_is_better=False
 SPK = Column("SPK", "Spk Sim ↑", "spk_sim", None)
 
 # VoiceFixer (003, 004): two decimals, as published; LSD and SiSPNR in their 2021 versions
-VF_PESQ = Column("PESQ", "PESQ-wb ↑", "pesq", None, digits=2)
+VF_PESQ = Column("PESQ", "PESQ-wb ↑", "pesq", None, digits=2, backend="speechmetrics")
 VF_LSD = Column("LSD", "LSD ↓", "lsd", None, digits=2, higher_is_better=False, backend="voicefixer2021")
 VF_SISPNR = Column("SiSPNR", "SiSPNR ↑", "sispnr", None, digits=2, backend="voicefixer2021")
 VF_SSIM = Column("SSIM", "SSIM ↑", "ssim", None, digits=2)
-VF_SISNR = Column("SiSNR", "SiSNR ↑", "si_snr", None, digits=2)
-VF_STOI = Column("STOI", "STOI ↑", "stoi", None, digits=2)
+VF_SISNR = Column("SiSNR", "SiSNR ↑", "si_snr", None, digits=2, backend="speechmetrics")
+VF_STOI = Column("STOI", "STOI ↑", "stoi", None, digits=2, backend="speechmetrics")
 VF_MOS = Column("MOS", "MOS ↑ ‡", "", None, digits=2)
 VF = ("003", "004")
 
