@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # unpinned torch resolves to a multi-GB CUDA build. Set TORCH_SPEC to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 # Extras the test suite needs (heavy, weight-hungry extras such as nemo/ray stay opt-in).
-EXTRAS ?= dev,train,codec,demucs,voicefixer,ray
+EXTRAS ?= dev,train,codec,demucs,voicefixer,ray,listen
 # The small real corpora and weight mirror shipped beside the repo are used when present.
 SHARED := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED)/corpora),)
@@ -25,7 +25,7 @@ help:
 	@echo "make test      run the test suite"
 	@echo "make testsets  build every test set from BENCHMARK_CORPORA ($(BENCHMARK_CORPORA))"
 	@echo "make bench     speed/memory benchmarks, results in bench/results/"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and the import-layering contracts (lint-imports, pyproject.toml)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check benchmark systems testsets metrics tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf data reports/*/ .pytest_cache

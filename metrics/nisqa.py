@@ -31,7 +31,7 @@ class NISQA(Metric):
         higher_is_better=True, columns=COLUMNS, backends=("nisqa_v2",), paper_backend="nisqa_v2",
         description="NISQA v2.0 MOS, noisiness, discontinuity, coloration, loudness (1..5), at "
                     "the file's own rate (rate 0)",
-        assets={"nisqa_v2": ("nisqa",)})
+        assets={"nisqa_v2": ("nisqa",)}, devices=("cpu", "cuda"))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)

@@ -119,7 +119,7 @@ class SpeakerSimilarity(Metric):
         paper_backend="wespeaker",
         description="speaker similarity as the backend's tool reports it (wespeaker: (cos+1)/2 "
                     "as its 2024 CLI) and the raw embedding cosine, 16 kHz",
-        assets={"wespeaker": (WeSpeakerEmbedder.asset,)})
+        assets={"wespeaker": (WeSpeakerEmbedder.asset,)}, devices=("cpu", "cuda"))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)

@@ -13,8 +13,7 @@ from metrics_support import dns_pairs
 
 from benchmark.cli import main
 from benchmark.core import paths
-from benchmark.report.tables import default_metrics
-from benchmark.run.runner import plan_metrics
+from benchmark.run.runner import default_metrics, plan_metrics
 from benchmark.run.store import Store
 
 
@@ -71,7 +70,7 @@ def test_metric_spec_errors_are_clear_before_any_work(isolated_env, capsys):
 
 
 def test_score_checks_out_first_and_writes_as_it_goes(corpora, isolated_env, monkeypatch, capsys):
-    from benchmark.commands import score as score_cmd
+    from benchmark.run import jobs
     from metrics.lsd import LSD
     deg, ref = isolated_env / "deg", isolated_env / "ref"
     deg.mkdir()
@@ -86,7 +85,7 @@ def test_score_checks_out_first_and_writes_as_it_goes(corpora, isolated_env, mon
     assert "cannot write there" in capsys.readouterr().err
     assert main(args + ["--out", str(isolated_env)]) == 2               # a folder
     # one item per batch; the third batch dies: the first two are already on disk
-    monkeypatch.setattr(score_cmd, "BATCH", 1)
+    monkeypatch.setattr(jobs, "SCORE_BATCH", 1)
     real, calls = LSD.score, []
 
     def dying(self, items):

@@ -2,8 +2,9 @@
 
 A layout names its columns by the papers' column ids (SIG, BAK, OVL, SESQA, LSD, WER, SPK; PESQ,
 SiSPNR, SSIM, SiSNR, STOI, MOS) and says which metric (and sub-score) fills each, and, where a
-metric has versions, which backend produced the published numbers: a run's default metrics ask
-for that backend (`default_metrics`) and the report names the backend behind every column.
+metric has versions, which backend produced the published numbers: a run's default metrics
+(each builder's `TestSetInfo.metrics` = `layout_metrics`) ask for that backend and the report
+names the backend behind every column.
 SESQA, Dolby's in-house model, is not public: its column is filled by NISQA, the public full-band
 stand-in, and footnoted as such. MOS columns are the papers' listening tests: no metric fills them
 (see `listen-test`); only the published rows show values.
@@ -133,14 +134,15 @@ def layout_for(testset: str) -> Layout | None:
     return found[0] if found else None
 
 
-def default_metrics(testsets: list[str]) -> list[str]:
-    """The metric specs the selected sets' tables need (`lsd:voicefixer2021` where a table's
-    published numbers used a backend), in table order, plus the runner's runtime."""
+def layout_metrics(testsets: list[str]) -> list[str]:
+    """The metric specs the sets' tables need (`lsd:voicefixer2021` where a table's published
+    numbers used a backend), in table order. Each builder's `TestSetInfo.metrics` (what a run
+    scores by default) must list them: tests/test_report_tables.py checks it."""
     names: list[str] = []
     for t in testsets:
         for layout in layouts_for(t):
             names += [m for m in layout.metrics if m not in names]
-    return names + ["runtime"]
+    return names
 
 
 def canonical_subset(subset: str) -> str:
