@@ -12,7 +12,11 @@ stand-in, and footnoted as such. MOS columns are the papers' listening tests: no
 Backends of the published numbers (LSD and SiSPNR have versions; see metrics/lsd.py, sispnr.py):
 - 001/002 (MaskSR, MaskSR2): LSD `voicefixer2022`. Both cite "the public implementation in [1]"
   (VoiceFixer) in 2024, when every public one - voicefixer_main after 9c94468 (Feb 2022) and the
-  PyPI `ssr_eval` 0.0.7 (2023) - computes the 2022 form.
+  PyPI `ssr_eval` 0.0.7 (2023) - computes the 2022 form. The numbers agree: on the same released
+  SR set, 001's Unprocessed LSD (2-16 kHz rates) is 2.889 against 003's 2.78 (mean of 3.13, 2.97,
+  2.70, 2.32 in the 2021 form), +0.11; the 2022 form exceeds the 2021 one by +0.17 on our 16-bit
+  SR renderings of the 8 VCTK excerpts (3.230 vs 3.065), and by about 0 on noisy input (ALL-GSR
+  Unprocessed: 001 2.014, 003 2.00).
 - 003/004 (VoiceFixer): LSD and SiSPNR `voicefixer2021` (voicefixer_main evaluation_proc at
   0c206f7; 003 was submitted in Oct 2021, 004's numbers are 003's); PESQ-wb, SiSNR and STOI
   `speechmetrics` (the same file computes them with speechmetrics: resampy to 16 kHz for PESQ,
