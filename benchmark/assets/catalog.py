@@ -116,6 +116,8 @@ register_asset(Asset(
     name="wespeaker_voxceleb_resnet221_LM",
     urls=("https://wenet.org.cn/downloads?models=wespeaker&version=voxceleb_resnet221_LM.onnx",
           "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet221-LM/resolve/main/"
+          "voxceleb_resnet221_LM.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
           "voxceleb_resnet221_LM.onnx"),
     sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
     path="wespeaker/voxceleb_resnet221_LM.onnx", used_by="metric spk_sim (backend wespeaker)",
