@@ -141,5 +141,5 @@ def test_nisqa_scores_at_the_files_own_rate(corpora, asset_mirror, isolated_env,
     up = MetricItem("48k", resample(clean.audio, 16000, 48000), 48000)
     s16, s48 = m.score([clean, up])
     assert s16.aux["rate"] == 16000 and s48.aux["rate"] == 48000 and m.info.rate == 0
-    assert abs(s16.values["MOS"] - s48.values["MOS"]) > 0.01      # the rate changes the score
+    assert abs(s16.values["MOS"] - s48.values["MOS"]) > 0.1       # measured 0.31 MOS
     assert "sha256:" in m.backend_version and "no resampling" in m.backend_version
