@@ -8,8 +8,8 @@ the package's model code on the same inputs). Audio is scored at the file's own 
 released model does (its args have ms_sr = None: gabrielmittag/NISQA `nisqa/NISQA_lib.py`
 `get_librosa_melspec` loads with librosa.load(sr=None); commit fe84f0f): no resampling, so
 `info.rate` is 0 and each item's aux records the rate it was scored at. (Resampling 16 kHz
-input to 48 kHz first moves single scores by up to 0.40 MOS on the DNS excerpts.) Items are batched with padding and
-masks (padding never changes a clip's scores).
+input to 48 kHz first moves single scores by up to 0.40 MOS on the DNS excerpts.) Items are
+batched with padding and masks (padding never changes a clip's scores).
 """
 
 from __future__ import annotations
