@@ -2,8 +2,9 @@
 
 Both sides go through `metrics._text_norm.normalize` (Whisper's English normaliser, the
 `whisper-normalizer` package, plus two documented rules where it has none), then jiwer aligns
-them. Per item: WER in percent plus aux counts (substitutions, deletions, insertions, reference words, the normalised hypothesis). The set-level value is the *corpus*
-WER: 100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
+them. Per item: WER in percent plus aux counts (substitutions, deletions, insertions, reference
+words, the normalised hypothesis). The set-level value is the *corpus* WER:
+100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
 `metrics._asr`): pocketsphinx (offline default), nemo (the paper's ASR), whisper.
 """
 
