@@ -95,3 +95,48 @@ def test_layouts_declare_backends_and_cover_every_transcribed_table():
     assert {lay.name for lay in LAYOUTS} >= {"vf_all_gsr", "vf_denoise", "vf_derev", "vf_decli"}
     assert canonical_subset("clip_0.10") == "0.1" and canonical_subset("0.25") == "0.25"
     assert canonical_subset("2kHz") == "2kHz" and canonical_subset("synthetic_no_reverb") == "no_reverb"
+
+
+def _decli_like_set(corpora, root):
+    """A hand-made 16 kHz set named `decli` with the clipping-level subsets 0.25 and 0.1 (real
+    VoiceBank pairs; the degraded side is the noisy file, which is all this test needs)."""
+    import shutil
+
+    from benchmark.core.audio import read_audio
+    from testsets.manifest import ManifestItem, write_manifest
+    src, folder = corpora / "VoiceBank-DEMAND", root / "decli"
+    (folder / "degraded").mkdir(parents=True)
+    (folder / "target").mkdir(parents=True)
+    items = []
+    for k, noisy in enumerate(sorted((src / "noisy_testset_wav").glob("*.wav"))[:4]):
+        shutil.copy(noisy, folder / "degraded" / noisy.name)
+        shutil.copy(src / "clean_testset_wav" / noisy.name, folder / "target" / noisy.name)
+        x, sr = read_audio(noisy)
+        items.append(ManifestItem(id=f"d{k}", degraded=f"degraded/{noisy.name}",
+                                  target=f"target/{noisy.name}", rate=sr, target_rate=sr,
+                                  duration=x.size / sr, subset="0.25" if k % 2 else "0.1"))
+    write_manifest(folder / "manifest.jsonl", items)
+
+
+def test_report_shows_a_voicefixer_layout_per_subset_with_its_backends(isolated_env, corpora):
+    from benchmark.cli import main
+    from benchmark.core import paths
+    _decli_like_set(corpora, paths.testsets_dir())
+    assert main(["run", "--systems", "unprocessed", "--testsets", "decli", "--metrics",
+                 "si_snr:speechmetrics", "stoi:speechmetrics", "pesq:speechmetrics", "pesq",
+                 "--profile", "offline", "--name", "vf"]) == 0
+    md = (paths.reports_dir() / "vf" / "report.md").read_text()
+    assert "Layout: VoiceFixer (003) Table 9 / (004) Table 3, per clipping level." in md
+    for sub in ("0.1", "0.25"):
+        section = md.split(f"### `decli` / {sub} (2 items)")[1].split("###")[0]
+        header = next(line for line in section.splitlines() if line.startswith("| System"))
+        assert header == "| System | N | SiSNR ↑ | STOI ↑ | PESQ-wb ↑ | MOS ↑ ‡ |"
+        rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in section.splitlines()
+                if line.startswith("| ") and not line.startswith("| System")}
+        assert rows["unprocessed"][5].rstrip(" |") == "n/a"               # MOS: listening test
+        sspade = {"0.25": ["17.43", "0.98", "3.55", "3.34 |"], "0.1": ["10.31", "0.92", "2.12", "2.63 |"]}
+        assert rows["SSPADE (paper)"][2:] == sspade[sub]
+        assert "VoiceFixer (003) Table 9; VoiceFixer-IS (004) Table 3" in section
+        # the column notes: the backend the published numbers used produced each column
+        assert "- PESQ-wb ↑: pesq backend `speechmetrics`" in section
+        assert "- SiSNR ↑: si_snr backend `speechmetrics`" in section and "‡ MOS is the papers'" in section
