@@ -145,7 +145,8 @@ def metric_version(metric: Metric) -> str:
     """The version recorded with a metric's scores and hashed into its cache key: its backend's
     `backend_version` (package version, model file hash). Every caller (the runner's plan, the
     `score` command) goes through this one function, so what a version names is decided here.
-    Callers load() the metric first: model backends name their file's sha256 only then."""
+    Both call it on a loaded metric (the runner after its asset check), so a version may name the
+    loaded model's file hash."""
     return str(metric.backend_version)
 
 

@@ -230,7 +230,7 @@ register_asset(Asset(
 # DCASE 2018 Task 1 (TUT Urban Acoustic Scenes 2018) evaluation audio, Zenodo 1293883: all_gsr's
 # noise (DCASE-Eval, 003 App. C.1/C.3). Sizes and md5 as dcase_util 0.2.20 records them
 # (datasets/tut.py, TUTUrbanAcousticScenes_2018_EvaluationSet.package_list); the publisher gives
-# md5 only, no sha256: unpinned here, the md5 is kept in CORPUS_ARCHIVES for the fetcher.
+# md5 only, no sha256: `fetch` checks the md5 (Asset.md5) and the size.
 _DCASE18_EVAL = "https://zenodo.org/record/1293883/files/TUT-urban-acoustic-scenes-2018-evaluation.{part}.zip"
 _DCASE18_EVAL_PARTS = (
     # (part, bytes, md5)
@@ -246,7 +246,8 @@ for _part, _bytes, _md5 in _DCASE18_EVAL_PARTS:
     register_asset(Asset(
         name="dcase2018_task1_eval_" + _part.replace(".", "_"),
         urls=(_DCASE18_EVAL.format(part=_part),),
-        sha256="", size=_bytes, licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use",
+        sha256="", md5=_md5, size=_bytes,
+        licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use",
         path=f"corpora/dcase2018/TUT-urban-acoustic-scenes-2018-evaluation.{_part}.zip",
         used_by="test set all_gsr (noise: DCASE-Eval)", kind="corpus", unpack=True,
         description=f"TUT Urban Acoustic Scenes 2018 evaluation set, {_part} (md5 {_md5})",
