@@ -13,7 +13,7 @@ from metrics_support import dns_pairs
 
 from benchmark.cli import main
 from benchmark.core import paths
-from benchmark.run.runner import default_metrics, plan_metrics
+from benchmark.run.runner import default_metrics, metric_sets, plan_metrics
 from benchmark.run.store import Store
 
 
@@ -25,6 +25,11 @@ def test_default_specs_of_the_layouts_plan_one_metric_per_backend():
     assert len(got) == len(set(got)) and not notes
     plans, _ = plan_metrics(["spk_sim:wespeaker", "lsd", "lsd:voicefixer2022"], "offline", "cpu", True)
     assert [(p.name, p.backend) for p in plans] == [("spk_sim", "wespeaker"), ("lsd", "voicefixer2022")]
+    assert plans[1].specs == ["lsd", "lsd:voicefixer2022"]          # one plan serves both specs
+    # default metrics score only the sets whose tables show them, per spec
+    sets = metric_sets(["sr", "decli"])
+    assert sets["lsd:voicefixer2021"] == {"sr"} and sets["pesq:speechmetrics"] == {"decli"}
+    assert "pesq" not in sets and "stoi:speechmetrics" in sets
 
 
 @pytest.mark.slow

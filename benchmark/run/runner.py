@@ -77,6 +77,7 @@ class MetricPlan:
     version: str                          # "" until load_versions, after the asset check
     key: str                              # cache key: name + backend + version
     info: Any                             # MetricInfo
+    specs: list[str] = field(default_factory=list)   # the specs it serves ("lsd", "lsd:voicefixer2022")
 
     @property
     def label(self) -> str:
@@ -131,7 +132,7 @@ def default_metrics(testsets: list[str]) -> list[str]:
 
 
 def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
-    """Metric -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
+    """Metric spec -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
     default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
     computed there. Sets that are not registered builders get every default metric."""
     from testsets import TESTSETS
@@ -176,9 +177,11 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
             continue
         cls = METRICS.get(spec.name)
         backend = choose_backend(cls.info, spec.backend, profile, explicit)
-        if any(p.name == spec.name and p.backend == backend for p in plans):
+        same = next((p for p in plans if p.name == spec.name and p.backend == backend), None)
+        if same is not None:
+            same.specs.append(text)
             continue
-        plans.append(MetricPlan(spec.name, backend, "", "", cls.info))
+        plans.append(MetricPlan(spec.name, backend, "", "", cls.info, [text]))
     return plans, notes
 
 
@@ -334,7 +337,9 @@ class Runner:
 
     # --- scoring -----------------------------------------------------------------------------------
     def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        only = (getattr(self, "_metric_sets", None) or {}).get(plan.name)
+        by_spec = getattr(self, "_metric_sets", None) or {}
+        found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
+        only = set().union(*found) if found else None
         items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
                  if only is None or ls.name in only}
         selected = {s.name for s in self.cfg.systems}
