@@ -24,6 +24,7 @@ from testsets.simulated import SimulatedBuilder
 
 @TESTSETS.register
 class AllGsr(OfficialMixin, SimulatedBuilder):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="all_gsr", description="VCTK-Test 3 s items, reverb+noise+clipping+low bandwidth",
         rate=44100, corpora=("VCTK-Corpus-0.92",),
