@@ -14,12 +14,10 @@ import torch
 
 from benchmark.core.audio import read_audio, resample
 from systems.masksr.config import get_config, override
-from systems.masksr.decoding import iterative_decode
 from systems.masksr.model import MaskSRModel
-from systems.masksr.sampler import parallel_decode
 from systems.masksr.span import expected_coverage, mask_from_starts, span_mask
 from systems.masksr.strategies import get_strategy
-from systems.masksr.uniaudio import autoregressive_decode, previous_tokens
+from systems.masksr.uniaudio import autoregressive_decode, previous_frames, previous_levels
 
 M = 1024                                  # mask token id
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +105,12 @@ def test_soundstorm_decodes_codebook_1_iteratively_then_one_greedy_pass_per_code
 
 
 # --- UniAudio --------------------------------------------------------------------------------------
-def test_uniaudio_previous_tokens_on_a_hand_checked_example():
-    codes = torch.tensor([[[1, 2, 3], [4, 5, 6]]])             # flat frame-major: 1 4 2 5 3 6
-    assert torch.equal(previous_tokens(codes, M), torch.tensor([[[M, 4, 5], [1, 2, 3]]]))
+def test_uniaudio_global_and_local_inputs_on_a_hand_checked_example():
+    codes = torch.tensor([[[1, 2, 3], [4, 5, 6]]])             # 2 codebooks x 3 frames
+    # global: frame t is fed the tokens of frame t - 1 (the start frame first)
+    assert torch.equal(previous_frames(codes, M), torch.tensor([[[M, 1, 2], [M, 4, 5]]]))
+    # local: codebook k of a frame is fed codebook k - 1 of the same frame (the start token first)
+    assert torch.equal(previous_levels(codes, M), torch.tensor([[[M, M, M], [1, 2, 3]]]))
     s = get_strategy("uniaudio")
     mask = s.training_mask(codes, _tiny(), torch.Generator())
     assert mask.all() and torch.equal(s.lm_inputs(codes, mask, M), codes)
@@ -181,16 +182,6 @@ def test_span_training_mask_through_the_parallel_strategy():
     assert abs(float(mask.float().mean()) - 2 / math.pi) < 0.02      # E[cos(pi/2 u)]
     runs = [r for row in mask.view(-1, 60).numpy()[:500] for r in _runs(row)]
     assert all(length >= 5 or start + length == 60 for start, length in runs)
-
-
-def test_span_1_decoding_equals_the_parallel_sampler():
-    torch.manual_seed(0)
-    model = MaskSRModel(_tiny()).eval()
-    cond = torch.randn(2, 20, 64)
-    a = parallel_decode(model.lm, cond, 6, 1.0, 9, generator=torch.Generator().manual_seed(3))
-    start = torch.full((2, 9, 20), M)
-    b = iterative_decode(model.lm, cond, start, list(range(9)), 1, 6, 1.0, 4.0, torch.Generator().manual_seed(3))
-    assert torch.equal(a, b)
 
 
 def test_span_decoding_remasks_whole_spans_on_the_cosine_schedule():

@@ -11,14 +11,9 @@ import torch
 
 from benchmark.core.audio import read_audio, resample
 from systems.masksr.config import ConfigError, get_config, override
+from systems.masksr.decoding import guided_logits, masked_count, noise_variance, parallel_decode
 from systems.masksr.model import MaskSRModel
-from systems.masksr.sampler import (
-    guided_logits,
-    masked_count,
-    noise_variance,
-    parallel_decode,
-    split_windows,
-)
+from systems.masksr.sampler import split_windows
 from systems.masksr.strategies import get_strategy
 
 

@@ -7,6 +7,7 @@ Every variant (paper sizes, the tiny test config, and later the ablations of 001
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 
@@ -50,6 +51,8 @@ class MaskSRConfig:
     guidance: float = 2.0
     window_seconds: float = 3.0
     noise_var_start: float = 4.0
+    score: str = "logit"                 # ranking score, registry decoding.SCORES: "logit" (001
+                                         # Sec. 2.3, 002 Sec. II-B) or "log_prob"
     # --- training ---------------------------------------------------------------------------------
     segment_seconds: float = 3.0
     lr: float = 1e-4
@@ -68,13 +71,16 @@ class MaskSRConfig:
                                          # through N fixed degradations (overfitting / debugging)
     extra: dict = field(default_factory=dict)
 
+    # Frames of a window / training segment as the codec counts them: ceil(samples / hop) (the
+    # codec pads to whole frames), so 3 s give ceil(132300 / 512) = 259 frames and UniAudio's
+    # 9 x 259 = 2331 decoding steps (001 Sec. 3.2).
     @property
     def window_frames(self) -> int:
-        return int(round(self.window_seconds * self.rate / self.hop))
+        return math.ceil(round(self.window_seconds * self.rate) / self.hop)
 
     @property
     def segment_frames(self) -> int:
-        return int(round(self.segment_seconds * self.rate / self.hop))
+        return math.ceil(round(self.segment_seconds * self.rate) / self.hop)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -38,34 +38,24 @@ class MaskSRSystem(System):
     cfg: MaskSRConfig
 
     def load(self) -> None:
-        import torch
-
+        from systems.masksr.checkpoint import load_model
         from systems.masksr.codec import Codec
-        from systems.masksr.model import MaskSRModel
-        from systems.masksr.trainer import load_checkpoint
         file = checkpoint_file(self.info.name, self.config.get("checkpoint"))
-        ckpt = load_checkpoint(file)
-        cfg = MaskSRConfig.from_dict(ckpt["config"])
-        if cfg.name != self.info.name:
-            raise BenchmarkError(f"{file} holds a '{cfg.name}' model, not '{self.info.name}'")
-        self.model = MaskSRModel(cfg)
-        self.model.load_state_dict(ckpt["model"])
-        self.model.to(self.device).eval()
-        self.codec = Codec(cfg.codec, self.device)
-        self.cfg = cfg
-        self.step = int(ckpt["step"])
-        torch.set_grad_enabled(False)
+        loaded = load_model(file, self.device)
+        if loaded.cfg.name != self.info.name:
+            raise BenchmarkError(f"{file} holds a '{loaded.cfg.name}' model, not '{self.info.name}'")
+        self.model, self.cfg, self.step = loaded.model, loaded.cfg, loaded.step
+        self.codec = Codec(self.cfg.codec, self.device)
 
     def restore(self, items: list[RestoreItem]) -> list[np.ndarray]:
-        from systems.masksr.sampler import restore
+        from systems.masksr.sampler import restore  # inference mode for the call only
         seed = int(self.config.get("seed", 0))
         return [restore(self.model, self.codec, np.asarray(it.audio, dtype=np.float32), seed=seed,
-                        device=self.device, iterations=self.config.get("iterations"),
-                        guidance=self.config.get("guidance"))
+                        iterations=self.config.get("iterations"), guidance=self.config.get("guidance"))
                 for it in items]
 
 
-def _system_class(name: str) -> type[System]:
+def system_class(name: str) -> type[System]:
     cfg = get_config(name)
     assets = ("dac_44khz",) if cfg.codec == "dac_44khz" else ()
     info = SystemInfo(
@@ -79,4 +69,4 @@ def _system_class(name: str) -> type[System]:
 
 
 for _name in PLUGIN_CONFIGS:
-    SYSTEMS.add(_name, lambda n=_name: _system_class(n))
+    SYSTEMS.add(_name, lambda n=_name: system_class(n))

@@ -14,7 +14,7 @@ import dataclasses
 
 from systems.base import SYSTEMS
 from systems.masksr.config import get_config, register_config
-from systems.masksr.plugin import _system_class
+from systems.masksr.plugin import system_class
 
 
 def _variant(base: str, name: str, paper_row: str, **changes) -> str:
@@ -34,7 +34,7 @@ VARIANTS: tuple[str, ...] = (
     # 48 LM passes: 40 iterations for codebook 1 + one greedy pass for each of the 8 others
     _variant("masksr_s", "soundstorm_s", "SoundStorm", codebook_modelling="soundstorm", iterations=48),
     # 9 x T sampling steps per window; `iterations` is not used by the autoregressive decoder
-    _variant("masksr_s", "uniaudio_s", "UniAudio", codebook_modelling="uniaudio"),
+    _variant("masksr_s", "uniaudio_s", "UniAudio", codebook_modelling="uniaudio", lm_blocks=5),
     _variant("masksr_s", "masksr_s_waveform", "MaskSR-S (waveform input)", input_feature="waveform",
              input_proj="fc"),
     _variant("masksr_s", "masksr_s_dac", "MaskSR-S (DAC input)", input_feature="dac",
@@ -45,4 +45,4 @@ VARIANTS: tuple[str, ...] = (
 )
 
 for _name in VARIANTS:
-    SYSTEMS.add(_name, lambda n=_name: _system_class(n))
+    SYSTEMS.add(_name, lambda n=_name: system_class(n))
