@@ -4,7 +4,9 @@ registered as a config (train with `python -m benchmark train NAME ...`) and as 
 
 - 001 Table 1 / Table 2: `soundstorm_s`, `uniaudio_s` (MaskSR-S size and training, 001 Sec. 3.2);
 - 001 Table 5 (App. A): `masksr_s_waveform`, `masksr_s_dac` (w = 0.3 as chosen in App. A);
-- 002 Table I: `masksr2_s_<kd>` for every KD target (`none` is 002's MaskSR-S at w = 1);
+- 002 Table I: `masksr2_s_<kd>` for every KD target (`none` is 002's MaskSR-S at w = 1, in 002's
+  form: BatchNorm, FC, DAC-initialised embeddings), `masksr2_s_none_w0` (the same checkpoint at
+  w = 0);
 - 002 Table V (App. B): span masking, `masksr2_s_l9_k500_span5`, `masksr2_s_avg_feature_span{4,6,8}`.
 """
 
@@ -46,3 +48,8 @@ VARIANTS: tuple[str, ...] = (
 
 for _name in VARIANTS:
     SYSTEMS.add(_name, lambda n=_name: system_class(n))
+
+# 002 Table I's MaskSR-S (w = 0): the `masksr2_s_none` checkpoint decoded without guidance
+DECODING_VARIANTS = {"masksr2_s_none_w0": ("masksr2_s_none", 0.0, "MaskSR-S (w = 0)")}
+for _name, (_config, _w, _row) in DECODING_VARIANTS.items():
+    SYSTEMS.add(_name, lambda n=_name, c=_config, w=_w, r=_row: system_class(n, c, w, r))
