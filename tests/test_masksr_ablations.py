@@ -143,6 +143,25 @@ def test_uniaudio_cached_and_uncached_decoding_give_identical_tokens(guidance):
     assert not torch.equal(runs[0], other)
 
 
+def test_uniaudio_decoding_logits_equal_the_teacher_forced_training_logits(monkeypatch):
+    """Each step's logits in cached decoding are the training forward's logits at that token
+    (same model: global shift by one frame, local shift by one codebook)."""
+    import systems.masksr.uniaudio as uniaudio
+    torch.manual_seed(2)
+    model = MaskSRModel(_tiny(codebook_modelling="uniaudio")).eval()
+    cond = torch.randn(2, 5, 64)
+    steps = []
+    real = uniaudio.sample_tokens
+    monkeypatch.setattr(uniaudio, "sample_tokens", lambda logits, g: steps.append(logits) or real(logits, g))
+    codes = autoregressive_decode(model.lm, cond, 0.0, torch.Generator().manual_seed(0))
+    assert len(steps) == 9 * 5
+    with torch.no_grad():
+        forward = model.lm(codes, cond)                            # (B, K, T, V)
+    decoded = torch.stack(steps).view(5, 9, 2, 1024).permute(2, 1, 0, 3)   # frame-major steps
+    assert torch.allclose(decoded, forward, atol=1e-5)
+    assert float((decoded - forward).abs().max()) < 1e-5 < float(forward.std())
+
+
 # --- span masking (002 App. B) ---------------------------------------------------------------------
 def test_span_mask_from_starts_hand_checked():
     starts = torch.tensor([[True, False, False, False, True, False, False, False, False, True]])
