@@ -56,10 +56,15 @@ class System:
         raise NotImplementedError
 
     def cache_key(self) -> str:
-        """Identifies outputs for caching: name + version + config."""
-        blob = json.dumps({"name": self.info.name, "version": self.info.version,
-                           "config": self.config}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return system_key(self.info, self.config)
+
+
+def system_key(info: SystemInfo, config: dict[str, Any]) -> str:
+    """Identifies a system's outputs for caching: name + version + config. From the info and the
+    config alone, so the runner keys its outputs without constructing the system."""
+    blob = json.dumps({"name": info.name, "version": info.version, "config": dict(config or {})},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 SYSTEMS: Registry[System] = Registry("systems", package="systems")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from corpora_support import dns_pair
 
 from benchmark.assets import ASSETS, Asset, get_asset
 from benchmark.core.audio import read_audio, resample
@@ -40,7 +41,7 @@ def install_temp_asset(monkeypatch, name: str, save) -> Path:
 
 @pytest.fixture(scope="module")
 def noisy_item(corpora: Path) -> tuple[np.ndarray, int]:
-    x, rate = read_audio(corpora / "DNS-Challenge/test_set/synthetic/no_reverb/noisy/noisy_fileid_15.wav")
+    x, rate = read_audio(dns_pair(corpora, 15)[0])
     return x[rate:2 * rate], rate          # 1 s of a real noisy DNS clip
 
 
