@@ -143,6 +143,18 @@ def test_uniaudio_cached_and_uncached_decoding_give_identical_tokens(guidance):
     assert not torch.equal(runs[0], other)
 
 
+def test_uniaudio_cache_is_bit_identical_at_the_paper_width():
+    """uniaudio_s's LM (d = 512, 16 heads, 5 global + 2 local blocks), one item (M = 1 rows)."""
+    torch.manual_seed(3)
+    cfg = override(get_config("uniaudio_s"), {"encoder_blocks": 0, "codec": "dac_random_small"})
+    lm = get_strategy("uniaudio").build_lm(cfg).eval()
+    cond = torch.randn(1, 3, 512)
+    for w in (0.0, 2.0):
+        a, b = (autoregressive_decode(lm, cond, w, torch.Generator().manual_seed(1), use_cache=c)
+                for c in (True, False))
+        assert torch.equal(a, b)
+
+
 def test_uniaudio_decoding_logits_equal_the_teacher_forced_training_logits(monkeypatch):
     """Each step's logits in cached decoding are the training forward's logits at that token
     (same model: global shift by one frame, local shift by one codebook)."""
