@@ -104,8 +104,25 @@ register_asset(Asset(
           "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
           "voxceleb_resnet34.onnx"),
     sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
-    path="wespeaker/voxceleb_resnet34.onnx", used_by="metric spk_sim (backend wespeaker)",
+    path="wespeaker/voxceleb_resnet34.onnx", used_by="(earlier spk_sim backend; not used now)",
     description="WeSpeaker ResNet34 speaker embedding, VoxCeleb2-dev, ONNX runtime model",
+    homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
+
+# The model the public WeSpeaker command line of 2024 uses for `--language english`
+# (wenet-e2e/wespeaker wespeaker/cli/hub.py at 3ccc791: "english": voxceleb_resnet221_LM, since
+# 2023-11; before c6a42a1 the CLI ran this very model's ONNX export). Its ONNX runtime export is
+# listed in docs/pretrained.md (same commit); no sha256 is published there.
+register_asset(Asset(
+    name="wespeaker_voxceleb_resnet221_LM",
+    urls=("https://wenet.org.cn/downloads?models=wespeaker&version=voxceleb_resnet221_LM.onnx",
+          "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet221-LM/resolve/main/"
+          "voxceleb_resnet221_LM.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
+          "voxceleb_resnet221_LM.onnx"),
+    sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
+    path="wespeaker/voxceleb_resnet221_LM.onnx", used_by="metric spk_sim (backend wespeaker)",
+    description="WeSpeaker ResNet221 (large-margin fine-tuned) speaker embedding, VoxCeleb2-dev, "
+                "ONNX runtime model: the 2024 CLI's English model",
     homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +230,7 @@ register_asset(Asset(
 # DCASE 2018 Task 1 (TUT Urban Acoustic Scenes 2018) evaluation audio, Zenodo 1293883: all_gsr's
 # noise (DCASE-Eval, 003 App. C.1/C.3). Sizes and md5 as dcase_util 0.2.20 records them
 # (datasets/tut.py, TUTUrbanAcousticScenes_2018_EvaluationSet.package_list); the publisher gives
-# md5 only, no sha256: unpinned here, the md5 is kept in CORPUS_ARCHIVES for the fetcher.
+# md5 only, no sha256: `fetch` checks the md5 (Asset.md5) and the size.
 _DCASE18_EVAL = "https://zenodo.org/record/1293883/files/TUT-urban-acoustic-scenes-2018-evaluation.{part}.zip"
 _DCASE18_EVAL_PARTS = (
     # (part, bytes, md5)
@@ -229,7 +246,8 @@ for _part, _bytes, _md5 in _DCASE18_EVAL_PARTS:
     register_asset(Asset(
         name="dcase2018_task1_eval_" + _part.replace(".", "_"),
         urls=(_DCASE18_EVAL.format(part=_part),),
-        sha256="", size=_bytes, licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use",
+        sha256="", md5=_md5, size=_bytes,
+        licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use",
         path=f"corpora/dcase2018/TUT-urban-acoustic-scenes-2018-evaluation.{_part}.zip",
         used_by="test set all_gsr (noise: DCASE-Eval)", kind="corpus", unpack=True,
         description=f"TUT Urban Acoustic Scenes 2018 evaluation set, {_part} (md5 {_md5})",

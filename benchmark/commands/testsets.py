@@ -20,7 +20,7 @@ $BENCHMARK_DATA/testsets/<name>/ with manifest.jsonl and CHECKSUMS.
 
   testsets list                         each set, its source corpora and whether they are found
   testsets build NAME|all [--items N] [--seed S] [--out DIR] [--workers W] [--allow-repeat]
-                 [--source rebuild|official] [--rirs rir44k|simulate]
+                 [--source rebuild|official] [--rirs rir44k|simulate] [--fetch] [--dry-run]
   testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS
 
 --source official: ingest VoiceFixer's released test sets (Zenodo 5528144, unpacked as
@@ -32,6 +32,13 @@ derev, Zenodo 5528124 unpacked as $BENCHMARK_CORPORA/RIR_44k/) or rooms simulate
 N per subset (dns2020, ingested). More items than source utterances is an error for one set
 (unless --allow-repeat); with 'all', such a set is built from every utterance once, with a note. Same corpora + same --seed => byte-identical files, whatever
 --workers is.
+
+--fetch: before building, every missing corpus the chosen sets need is downloaded through the
+asset registry (cache, $BENCHMARK_ASSET_MIRROR, then the official URLs; resumable; sha256 where
+published, md5 or size otherwise), unpacked safely and laid out under $BENCHMARK_CORPORA as the
+builders expect; a marker makes a second call do no work. The plan (corpora, bytes, licences,
+destinations, free disk) is printed first; --dry-run prints it alone. Corpora already present are
+used as they are.
 """
 
 
@@ -50,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rebuild from raw corpora (default) or ingest VoiceFixer's released sets")
     b.add_argument("--rirs", choices=("rir44k", "simulate"),
                    help="RIRs of the reverberant sets (default: the set's, RIR-44k for all_gsr/derev)")
+    b.add_argument("--fetch", action="store_true",
+                   help="first download, verify and unpack every missing corpus the sets need "
+                        "(prints the plan first; BENCHMARK_OFFLINE=1: one message listing them)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="print the corpus plan (what is present, what would be fetched, bytes, "
+                        "destinations, free disk) and stop")
     v = sub.add_parser("verify", help="re-hash built test sets against their CHECKSUMS")
     v.add_argument("names", nargs="*", metavar="NAME")
     v.add_argument("--out", help="test-set folder (default $BENCHMARK_DATA/testsets)")
@@ -99,6 +112,15 @@ def _build(args: argparse.Namespace) -> int:
             if "official" not in TESTSETS.get(n).sources:
                 raise BenchmarkError(f"test set '{n}' has no official release; --source official "
                                      f"applies to: {', '.join(x for x, c in TESTSETS if 'official' in c.sources)}")
+    if args.fetch or args.dry_run:
+        from testsets.provision import describe, plan, provision
+        p = plan(names, opts.corpora, source=args.source, rirs=args.rirs)
+        print(describe(p))
+        if args.dry_run:
+            return 0
+        fetched = provision(p)
+        if fetched:
+            print(f"fetched: {', '.join(fetched)}")
     failed = []
     for name in names:
         builder = TESTSETS.get(name)()
