@@ -97,6 +97,15 @@ def test_a_system_restores_from_its_checkpoint_with_the_model_on_its_device(chec
     assert torch.is_grad_enabled()           # inference mode was scoped to the call
 
 
+def test_a_missing_checkpoint_is_a_prerequisite_naming_the_train_command(checkpoints):
+    w0 = SYSTEMS.get("masksr2_s_none_w0")
+    [line] = w0.prerequisites({})
+    assert "no trained checkpoint" in line and "python -m benchmark train masksr2_s_none " in line
+    _checkpoint(checkpoints, "masksr2_s_none")
+    assert w0.prerequisites({}) == [] and SYSTEMS.get("masksr2_s_none").prerequisites({}) == []
+    assert len(w0.prerequisites({"checkpoint": str(checkpoints / "nowhere")})) == 1
+
+
 def test_002_masksr_s_w0_decodes_the_w1_checkpoint_without_guidance(checkpoints, monkeypatch):
     _checkpoint(checkpoints, "masksr2_s_none", window_seconds=0.25)
     w0, w1 = SYSTEMS.get("masksr2_s_none_w0")(), SYSTEMS.get("masksr2_s_none")()

@@ -39,6 +39,15 @@ class MaskSRSystem(System):
     checkpoint_name: str = ""          # the configuration whose trained checkpoint is used
     default_guidance: float | None = None   # a row decoded at another w than the config's
 
+    @classmethod
+    def prerequisites(cls, config: dict) -> list[str]:
+        """The trained checkpoint, checked before a run starts (benchmark.run.preflight)."""
+        try:
+            checkpoint_file(cls.checkpoint_name, (config or {}).get("checkpoint"))
+        except MissingCheckpointError as exc:
+            return [str(exc)]
+        return []
+
     def load(self) -> None:
         from systems.masksr.checkpoint import load_model
         from systems.masksr.codec import Codec
