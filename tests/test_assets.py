@@ -104,3 +104,52 @@ def test_cli_fetch_verify_flipped_byte(isolated_env, asset_mirror):
     assert "gtcrn_onnx: CORRUPTED" in r.stdout and "expected " + GTCRN_SHA in r.stdout
     r = _cli("assets", "list", env=env)
     assert r.returncode == 0 and "nisqa" in r.stdout
+
+
+def _place(name: str, data: bytes):
+    path = assets.get_asset(name).cached_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_changed_unpinned_file_changes_the_cache_keys(isolated_env, capsys):
+    """voicefixer's checkpoints and the WeSpeaker model are unpinned: a different file (even of
+    the same size, after a verification stamp was written) gives different cache keys."""
+    import hashlib
+
+    from benchmark.run.provenance import asset_files
+    from benchmark.run.runner import plan_metrics
+    from systems.base import SYSTEMS
+
+    assert assets.get_asset("voicefixer_vocoder").sha256 == ""
+    a = _place("voicefixer_analysis", b"analysis weights A" * 1000)
+    _place("voicefixer_vocoder", b"vocoder weights" * 1000)
+    assets.fetch("voicefixer_analysis")                # writes the verification stamp
+    key1 = SYSTEMS.get("voicefixer")().cache_key()
+    assert key1 == SYSTEMS.get("voicefixer")().cache_key()           # stable
+    a.write_bytes(b"analysis weights B" * 1000)                      # same size, other bytes
+    key2 = SYSTEMS.get("voicefixer")().cache_key()
+    assert key2 != key1
+    assert assets.local_sha256("voicefixer_analysis") == hashlib.sha256(a.read_bytes()).hexdigest()
+    # a config change still changes it, and a pinned-only system keeps the plain formula
+    assert SYSTEMS.get("voicefixer")(config={"x": 1}).cache_key() != key2
+    plain = hashlib.sha256(b'{"config": {}, "name": "gtcrn", "version": "%s"}'
+                           % SYSTEMS.get("gtcrn").info.version.encode()).hexdigest()[:16]
+    assert SYSTEMS.get("gtcrn")().cache_key() == plain
+
+    w = _place("wespeaker_voxceleb_resnet34", b"onnx one")
+    (p1,), _ = plan_metrics(["spk_sim"], "paper", "cpu", True)
+    w.write_bytes(b"onnx two")
+    (p2,), _ = plan_metrics(["spk_sim"], "paper", "cpu", True)
+    assert p1.backend == p2.backend == "wespeaker" and p1.key != p2.key
+    (o1,), _ = plan_metrics(["spk_sim"], "offline", "cpu", True)
+    w.write_bytes(b"onnx three")
+    (o2,), _ = plan_metrics(["spk_sim"], "offline", "cpu", True)
+    assert o1.key == o2.key                      # the offline backend does not use the file
+
+    files = asset_files(["voicefixer_analysis", "gtcrn_onnx"])
+    assert files["voicefixer_analysis"] == {"sha256": hashlib.sha256(a.read_bytes()).hexdigest(),
+                                            "pinned": False}
+    assert files["gtcrn_onnx"] == {"sha256": "missing", "pinned": True}
+    assert "no published sha256" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.assets import fetch, get_asset
+from benchmark.assets import asset_fingerprints, fetch, get_asset
 from benchmark.core.audio import sha256_file
 from benchmark.core.errors import AssetError, BenchmarkError
 from benchmark.core.paths import testsets_dir
@@ -145,7 +145,10 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
         backend = cls.info.backend_for(profile)
         metric = cls(backend=backend, device=device)
         version = str(metric.backend_version)
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info,
+        # an unpinned asset's file hash is part of the key: a swapped file must be re-scored
+        files = asset_fingerprints(cls.info.assets.get(backend, ()), unpinned_only=True)
+        key_version = version + "".join(f" {n}:{sha}" for n, sha in sorted(files.items()))
+        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, key_version), cls.info,
                                 bool(getattr(cls, "measured_by_runner", False))))
     return plans, notes
 
@@ -219,7 +222,10 @@ class Runner:
                       "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
                       "executor": cfg.executor}
-            inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
+            used = [n for _, c, _ in systems for n in c.info.assets] + \
+                   [n for p in plans for n in p.info.assets.get(p.backend, ())]
+            inv = store.begin_invocation(argv or [], config,
+                                         provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
                 info, sums = _set_info(ls)
