@@ -24,7 +24,7 @@ class NISQA(Metric):
         name="nisqa", rate=48000, needs_reference=False, needs_transcript=False,
         higher_is_better=True, columns=COLUMNS, backends=("nisqa_v2",), paper_backend="nisqa_v2",
         description="NISQA v2.0 MOS, noisiness, discontinuity, coloration, loudness (1..5)",
-        assets={"nisqa_v2": ("nisqa",)})
+        assets={"nisqa_v2": ("nisqa",)}, devices=("cpu", "cuda"))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)

@@ -32,7 +32,7 @@ class SpeakerSimilarity(Metric):
         higher_is_better=True, columns=("SpkSim",), backends=("resemblyzer", "wespeaker"),
         paper_backend="wespeaker",
         description="cosine similarity of speaker embeddings (reference vs processed), 16 kHz",
-        assets={"wespeaker": ("wespeaker_voxceleb_resnet34",)})
+        assets={"wespeaker": ("wespeaker_voxceleb_resnet34",)}, devices=("cpu", "cuda"))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from metrics._asr import BACKENDS
 from metrics._common import ItemError, degraded, pkg_version
 from metrics._text_norm import normalize
-from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
+from metrics.base import METRICS, CorpusRatio, ItemScore, Metric, MetricInfo, MetricItem
 
 
 def word_counts(reference: str, hypothesis: str) -> dict[str, int]:
@@ -35,7 +35,8 @@ class WER(Metric):
         paper_backend="nemo",
         description="word error rate (%) of ASR output vs transcript; corpus-level aggregate",
         assets={"nemo": ("nemo_stt_en_conformer_transducer_xlarge",)},
-        extra={"nemo": "nemo", "whisper": "whisper"})
+        extra={"nemo": "nemo", "whisper": "whisper"}, devices=("cpu", "cuda"),
+        aggregation="corpus", corpus=(CorpusRatio("WER", "edits", "ref_words", 100.0),))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)
@@ -88,9 +89,3 @@ class WER(Metric):
                                aux={**{k2: int(v) for k2, v in c.items()}, "edits": int(edits),
                                     "hypothesis": normalize(hyp)})
         return [o if o is not None else ItemScore(error="not scored") for o in out]
-
-    def aggregate(self, scores: list[ItemScore]) -> dict[str, float]:
-        ok = [s for s in scores if s.error is None and "ref_words" in s.aux]
-        words = sum(int(s.aux["ref_words"]) for s in ok)
-        edits = sum(int(s.aux["edits"]) for s in ok)
-        return {"WER": 100.0 * edits / words if words else float("nan")}

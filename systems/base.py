@@ -57,16 +57,21 @@ class System:
         raise NotImplementedError
 
     def cache_key(self) -> str:
-        """Identifies outputs for caching: name + version + config, plus the sha256 of the local
-        file of every *unpinned* asset the system uses (a record without a published hash pins
-        nothing, so a swapped file must give new outputs, not the cached ones)."""
-        payload: dict[str, Any] = {"name": self.info.name, "version": self.info.version,
-                                   "config": self.config}
-        files = asset_fingerprints(self.info.assets, unpinned_only=True)
-        if files:
-            payload["unpinned_assets"] = files
-        blob = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return system_key(self.info, self.config)
+
+
+def system_key(info: SystemInfo, config: dict[str, Any]) -> str:
+    """Identifies a system's outputs for caching: name + version + config, plus the sha256 of the
+    local file of every *unpinned* asset the system uses (a record without a published hash pins
+    nothing, so a swapped file must give new outputs, not the cached ones). From the info and the
+    config alone, so the runner keys its outputs without constructing the system."""
+    payload: dict[str, Any] = {"name": info.name, "version": info.version,
+                               "config": dict(config or {})}
+    files = asset_fingerprints(info.assets, unpinned_only=True)
+    if files:
+        payload["unpinned_assets"] = files
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def check_state_dict(expected: dict[str, Any], got: dict[str, Any], what: str, *,

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from corpora_support import dns_test_set
 from metrics_support import dns_pairs, item, vctk_clips
 
 from benchmark.core.audio import read_audio, resample
@@ -10,7 +11,7 @@ from metrics import METRICS, MetricItem
 def test_dnsmos_equals_speechmos_reference_batched(corpora):
     import speechmos.dnsmos as ref_impl
     paths = list(dns_pairs(corpora)[0])                                              # 5 s clips
-    paths.append(sorted((corpora / "DNS-Challenge/test_set/real_recordings").glob("*.wav"))[0])  # 11.2 s
+    paths.append(sorted((dns_test_set(corpora) / "real_recordings").glob("*.wav"))[0])  # 11.2 s
     paths.append(vctk_clips(corpora)[1])                                             # 48 kHz, 3.7 s
     paths.append(sorted((corpora / "LibriSpeech/test-clean").rglob("*.flac"))[1])    # 16 kHz, 2.7 s
     items = [item(p) for p in paths]

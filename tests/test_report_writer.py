@@ -71,7 +71,7 @@ def vctk_run(isolated_env, corpora, monkeypatch):
     rs.register()
     try:
         assert main(["run", "--systems", "unprocessed", "target", "t_half", "--metrics", "lsd", "wer",
-                     "runtime", "--profile", "offline", "--name", "rep"]) == 0
+                     "--profile", "offline", "--name", "rep"]) == 0
     finally:
         rs.unregister()
     return paths.reports_dir() / "rep"

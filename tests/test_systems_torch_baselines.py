@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from corpora_support import dns_pair
 from systems_support import install_temp_asset
 
 from benchmark.assets import get_asset
@@ -24,7 +25,7 @@ from systems.base import SYSTEMS, RestoreItem
 
 @pytest.fixture(scope="module")
 def noisy_item(corpora: Path) -> tuple[np.ndarray, int]:
-    x, rate = read_audio(corpora / "DNS-Challenge/test_set/synthetic/no_reverb/noisy/noisy_fileid_15.wav")
+    x, rate = read_audio(dns_pair(corpora, 15)[0])
     return x[rate:2 * rate], rate          # 1 s of a real noisy DNS clip
 
 

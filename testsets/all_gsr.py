@@ -19,7 +19,8 @@ class AllGsr(SimulatedBuilder):
     info = TestSetInfo(
         name="all_gsr", description="VCTK-Test 3 s items, reverb+noise+clipping+low bandwidth",
         rate=44100, corpora=("VCTK-Corpus-0.92", "noise"),
-        paper="003 App. C.2/C.3, 004 Sec. 4.2.1", default_items=501, default_seed=501)
+        paper="003 App. C.2/C.3, 004 Sec. 4.2.1", default_items=501, default_seed=501,
+        metrics=("dnsmos", "nisqa", "lsd", "spk_sim"))
     config = DistortionConfig(order=TEST_ORDER, cutoff_range=(1000.0, 22050.0))
     segment = 3.0
     room_recipe = "voicefixer"

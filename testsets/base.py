@@ -20,6 +20,9 @@ class TestSetInfo:
     default_items: int | None           # paper item count (None: everything the corpus has)
     default_seed: int = 0
     version: str = "1"
+    # The metrics the papers report on this set (their table's columns, in order): what a run
+    # scores when no --metrics are given. benchmark.report.tables lays the same metrics out.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass

@@ -24,7 +24,8 @@ class Dns2020(TestSetBuilder):
     info = TestSetInfo(
         name="dns2020", description="DNS Challenge 2020 test sets (synthetic x2, real), 16 kHz",
         rate=16000, corpora=("DNS-Challenge/test_set",), paper="001 Sec. 3.1, 002 Sec. III-A",
-        default_items=None)
+        default_items=None,
+        metrics=("dnsmos", "spk_sim"))
 
     def _subset(self, corpora: Path, root: Path, sub: str, folder: str) -> list[ManifestItem]:
         base = root / folder

@@ -38,7 +38,8 @@ class SuperResolution(TestSetBuilder):
     info = TestSetInfo(
         name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
         rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
-        default_items=None, default_seed=0)
+        default_items=None, default_seed=0,
+        metrics=("dnsmos", "nisqa", "lsd", "spk_sim"))
     rates = RATES
 
     def build(self, opts: BuildOptions) -> Path:

@@ -179,7 +179,8 @@ register_asset(Asset(
 # (zenodo.org/record/5528144, GSR_and_SSR_testsets.zip) have no published sha256 we could find:
 # VoiceBank-DEMAND's test archives and the VoiceFixer release are registered *unpinned* (sha256
 # ""): `fetch` downloads them and warns with the file's own sha256, `verify` lists them as
-# unpinned. The DNS 2020 test set has no single archive (git-LFS files), so it is not registered.
+# unpinned. The DNS 2020 test set has no single archive (git-LFS files): testsets/provision.py fetches
+# its LFS objects from the repository.
 register_asset(Asset(
     name="voicebank_demand_clean_testset",
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/clean_testset_wav.zip",),
@@ -293,7 +294,8 @@ _DEMO_FILES = (
     ("rirs/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav", "Rikorose/DeepFilterNet",
      "d375b2d8309e0935d165700c91da9de862a99c31", "assets/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav",
      "227db737f46bca264378e1c55c25f033ada513dbfbed928edf6783e0d13ba89d", 108514, "MIT/Apache-2.0"),
-    *((f"DNS-Challenge/test_set/synthetic/no_reverb/{kind}/{kind}_fileid_{i}.wav", "Xiaobin-Rong/gtcrn",
+    *((f"DNS-Challenge/datasets/test_set/synthetic/no_reverb/{kind}/{kind}_fileid_{i}.wav",
+       "Xiaobin-Rong/gtcrn",
        "bad2f7a943d6be997cdde145725286f1dfe12d6b", f"audio_examples/00{i}_{kind}.wav", sha, 160044,
        "DNS Challenge test set, CC BY 4.0")
       for kind, i, sha in (

@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"name": n, "rate": i.rate, "needs": needs,
                      "better": "higher" if i.higher_is_better else "lower",
                      "columns": ",".join(i.columns), "backends": ",".join(i.backends),
-                     "paper backend": i.paper_backend})
+                     "paper backend": i.paper_backend, "devices": ",".join(i.devices),
+                     "set value": i.aggregation})
     print_table(rows)
     if not rows:
         print("no metrics are registered yet")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.core.audio import SUPPORTED_SUFFIXES, read_audio
+from benchmark.core.audio import SUPPORTED_SUFFIXES
 from benchmark.core.errors import BenchmarkError
 
 NAME = "score"
@@ -24,7 +24,6 @@ picks the backend the papers used. Every row records metric, backend, backend ve
 example:
   python -m benchmark score --metrics dnsmos lsd --degraded out/ --reference clean/ --out s.csv
 """
-BATCH = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,6 +97,10 @@ def collect(degraded: str, reference: str | None, transcripts: str | None) -> li
     return [pairs[k] for k in sorted(pairs)]
 
 
+FIELDS = ["item", "metric", "column", "value", "error", "backend", "backend_version", "rate",
+          "degraded", "reference", "aux"]
+
+
 def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> dict:
     return {"item": pair.key, "metric": metric, "column": col, "value": value, "error": error,
             "backend": backend, "backend_version": version, "rate": rate,
@@ -105,68 +108,62 @@ def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> 
             "aux": json.dumps(aux, sort_keys=True) if aux else ""}
 
 
+def _problems(pair: Pair, info) -> list[str]:
+    """Why this pair cannot be scored by this metric (nothing: it can)."""
+    if pair.degraded is None:
+        return list(pair.problems)
+    problems = []
+    if info.needs_reference and pair.reference is None:
+        problems = pair.problems or ["no --reference given and this metric needs one"]
+    if info.needs_transcript and not pair.transcript:
+        problems.append("no transcript for this item in --transcripts")
+    return problems
+
+
 def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
                 ) -> tuple[list[dict], list[dict]]:
-    """Per-item rows and per-metric summary rows (aggregate over scored items)."""
-    from metrics import METRICS, MetricItem
-    metrics = []
+    """Per-item rows and per-metric summary rows (aggregate over scored items). Items are scored by
+    the runner's job code (`benchmark.run.jobs.score_job`: batch, then one item at a time when a
+    batch fails, every failure recorded per item), with the metrics loaded once up front."""
+    from benchmark.run.jobs import ScoreInput, loaded_metric, score_job, score_jobs
+    from metrics import METRICS, ItemScore
+    from metrics.base import metric_version
+    loaded = []
     for name in metric_names:
-        cls = METRICS.get(name)
-        if getattr(cls, "measured_by_runner", False):
-            raise BenchmarkError(f"metric '{name}' is measured by the runner around a system call; "
-                                 "it cannot score files (use `python -m benchmark runtime`)")
-        m = cls(backend=cls.info.backend_for(profile), device=device)
-        m.load()                                   # missing weights/extras: one clear error here
-        metrics.append(m)
+        info = METRICS.get(name).info
+        backend, dev = info.backend_for(profile), info.device_for(device)
+        # missing weights/extras: one clear error here, before any scoring
+        loaded.append((info, backend, dev, loaded_metric(name, backend, dev)))
     rows, summary = [], []
-    for m in metrics:
-        i = m.info
-        scores, used = [], []
+    for info, backend, dev, m in loaded:
+        version = metric_version(m)
         t0 = time.perf_counter()
-        todo = []
+        inputs, by_key = [], {}
         for p in pairs:
-            if p.degraded is None:
-                problems = list(p.problems)
-            elif i.needs_reference and p.reference is None:
-                problems = p.problems or ["no --reference given and this metric needs one"]
-            else:
-                problems = []
-            if p.degraded is not None and i.needs_transcript and not p.transcript:
-                problems.append("no transcript for this item in --transcripts")
+            problems = _problems(p, info)
             if problems:
-                for col in i.columns:
-                    rows.append(_row(i.name, m.backend, "", i.rate, p, col, None, "; ".join(problems), {}))
+                rows += [_row(info.name, backend, "", info.rate, p, col, None, "; ".join(problems), {})
+                         for col in info.columns]
                 continue
-            todo.append(p)
-        for start in range(0, len(todo), BATCH):
-            chunk, items = todo[start:start + BATCH], []
-            for p in chunk:
-                try:
-                    x, r = read_audio(p.degraded, mix_channels=True)
-                    ref, rr = read_audio(p.reference, mix_channels=True) if p.reference else (None, None)
-                    items.append(MetricItem(p.key, x, r, ref, rr, p.transcript))
-                except BenchmarkError as exc:
-                    items.append(exc)
-            ok = [it for it in items if not isinstance(it, Exception)]
-            got = iter(m.score(ok) if ok else [])
-            for p, it in zip(chunk, items, strict=True):
-                if isinstance(it, Exception):
-                    for col in i.columns:
-                        rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, None, str(it), {}))
-                    continue
-                s = next(got)
-                scores.append(s)
-                used.append(p)
-                for col in i.columns:
-                    v = s.values.get(col) if s.error is None else None
-                    rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, v, s.error, s.aux))
-        agg = m.aggregate(scores) if scores else {c: math.nan for c in i.columns}
+            by_key[p.key] = p
+            inputs.append(ScoreInput((p.key, ""), str(p.degraded),
+                                     str(p.reference) if p.reference else None, p.transcript))
+        scores = []
+        for job in score_jobs(info.name, backend, dev, inputs, mix_channels=True):
+            for oc in score_job(job):
+                p = by_key[oc.key[0]]
+                scores.append(ItemScore(oc.values, oc.error, oc.aux))
+                rows += [_row(info.name, backend, version, info.rate, p, col,
+                              oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
+                         for col in info.columns]
+        agg = m.aggregate(scores) if scores else {c: math.nan for c in info.columns}
         n_ok = sum(1 for s in scores if s.error is None)
-        for col in i.columns:
-            summary.append({"metric": i.name, "column": col, "value": agg.get(col, math.nan),
-                            "scored": n_ok, "errors": len(pairs) - n_ok, "backend": m.backend,
-                            "backend_version": m.backend_version, "rate": i.rate,
+        for col in info.columns:
+            summary.append({"metric": info.name, "column": col, "value": agg.get(col, math.nan),
+                            "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
+                            "backend_version": version, "rate": info.rate,
                             "seconds": round(time.perf_counter() - t0, 2)})
+    rows.sort(key=lambda r: (metric_names.index(r["metric"]), r["item"]))
     return rows, summary
 
 
@@ -176,8 +173,8 @@ def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
     if suffix == ".json":
         out.write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
     elif suffix == ".csv":
-        import pandas as pd
-        pd.DataFrame(rows).to_csv(out, index=False)
+        from benchmark.report.writer import write_csv
+        write_csv(out, FIELDS, rows)
     else:
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
 

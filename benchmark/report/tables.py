@@ -86,16 +86,6 @@ def layout_for(testset: str) -> Layout | None:
     return None
 
 
-def default_metrics(testsets: list[str]) -> list[str]:
-    """The metrics the selected sets' tables need, in table order, plus the runner's runtime."""
-    names: list[str] = []
-    for t in testsets:
-        layout = layout_for(t)
-        if layout:
-            names += [m for m in layout.metrics if m not in names]
-    return names + ["runtime"]
-
-
 def canonical_subset(subset: str) -> str:
     """Map a manifest subset name onto the papers' dns2020 subsets."""
     s = (subset or "").lower()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, plots
-from benchmark.report.results import RunData, item_errors, load, select, summarize
+from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
 from benchmark.report.stats import Cell, mean_ci
 from benchmark.report.tables import (
     FOOTNOTES,
@@ -24,8 +24,9 @@ from benchmark.report.tables import (
     paper_runtime,
     resolve_column,
 )
-from benchmark.run.store import Store
+from benchmark.run.store import Store, run_folder
 
+SECTIONS_DIR = "report_sections"   # in the run's folder: sections other layers add to the report
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
 
 
@@ -82,7 +83,7 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
                 continue
             recs = [r for r in select(data.records, testset=testset, system=system, metric=col.metric,
                                       column=sub) if r.item_id in ids]
-            cell = summarize(recs, col.metric, sub)
+            cell = summarize(recs, data.info(col.metric), sub)
             row.append(cell)
             summary.setdefault(system, {})[col.paper_id] = {"metric": col.metric, "column": sub,
                                                             **cell.to_dict()}
@@ -117,7 +118,7 @@ def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
     summary: dict = {}
     if layout is None:
         cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
-                for m in data.metrics for c in data.columns(m) if m != "runtime"]
+                for m in data.metrics for c in data.columns(m)]
         md.append("No paper table for this set; every metric scored is shown.")
         table, summary["all"] = measured_table(data, name, cols, set(items), None)
         md.append(table)
@@ -157,8 +158,8 @@ def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
     fac = {iid: breakdown.factors(it["manifest"]) for iid, it in items.items()}
     cols = [(m, resolve_column(data.columns(m), c), h) for m, c, h in BREAKDOWN_COLUMNS
             if m in data.metrics and resolve_column(data.columns(m), c)]
-    if not cols:   # sets without the papers' metrics: the first non-runtime metric
-        cols = [(m, data.columns(m)[0], m) for m in data.metrics if m != "runtime" and data.columns(m)][:1]
+    if not cols:   # sets without the papers' metrics: the first metric
+        cols = [(m, data.columns(m)[0], m) for m in data.metrics if data.columns(m)][:1]
     out = []
     for factor in breakdown.FACTORS:
         labels = {f[factor] for f in fac.values() if factor in f}
@@ -175,7 +176,7 @@ def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
                 row = [system]
                 for label in order:
                     sel = [r for r in recs if fac.get(r.item_id, {}).get(factor) == label]
-                    row.append(_fmt(summarize(sel, metric, column), 3))
+                    row.append(_fmt(summarize(sel, data.info(metric), column), 3))
                 rows.append(row)
             if rows:
                 counts = [sum(1 for f in fac.values() if f.get(factor) == lb) for lb in order]
@@ -188,13 +189,12 @@ def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
 def _runtime_section(data: RunData) -> list[str]:
     md = []
     per_item = []
+    timings = item_timings(data)
     for system in data.systems:
-        recs = select(data.records, system=system, metric="runtime")
-        if recs:
-            secs = mean_ci([r.value for r in recs if r.column == "seconds" and r.error is None])
-            rtf = mean_ci([r.value for r in recs if r.column == "rtf" and r.error is None])
-            dev = next((r.aux.get("device") for r in recs if r.aux.get("device")), "?")
-            per_item.append([system, str(rtf.n), _fmt_g(secs), _fmt_g(rtf), dev])
+        mine = [t for t in timings if t.system == system]
+        if mine:
+            secs, rtf = mean_ci([t.seconds for t in mine]), mean_ci([t.rtf for t in mine])
+            per_item.append([system, str(rtf.n), _fmt_g(secs), _fmt_g(rtf), mine[0].device])
     if per_item:
         md += ["## Runtime per item (measured by the runner)",
                _table(["System", "N", "seconds per item", "RTF", "device"], per_item)]
@@ -263,6 +263,22 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     return md
 
 
+def extra_sections(run: str) -> list[str]:
+    """Markdown sections saved by other layers beside the run's store (e.g. a listening test's
+    MOS section: benchmark.listentest.report), in file-name order; none when the folder is absent."""
+    folder = run_folder(run) / SECTIONS_DIR
+    return [p.read_text().strip() for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
+    per dict, `fields` in order, other keys ignored, None as an empty cell."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
                  listen_items: int | None = None) -> Path:
     """html: also write the listening page index.html (benchmark.report.listen)."""
@@ -282,18 +298,17 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         sec, summ = _set_sections(data, ts)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
-    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
+    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out)
+    for extra in extra_sections(run):
+        md += ["", extra]
+    md += [""] + _provenance(data, errors)
     (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
-    with open(out / "scores.csv", "w", newline="") as f:
-        fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
-                  "backend", "backend_version", "rate"]
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in data.records:
-            w.writerow(asdict(r))
-        for e in (e for e in errors if e["stage"] == "restore"):
-            w.writerow({"testset": e["testset"], "item_id": e["item"], "system": e["system"],
-                        "metric": "restore", "error": e["error"]})
+    fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
+              "backend", "backend_version", "rate"]
+    write_csv(out / "scores.csv", fields,
+              [asdict(r) for r in data.records]
+              + [{"testset": e["testset"], "item_id": e["item"], "system": e["system"],
+                  "metric": "restore", "error": e["error"]} for e in errors if e["stage"] == "restore"])
     summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}

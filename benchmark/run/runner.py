@@ -16,26 +16,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.assets import asset_fingerprints, fetch, get_asset
+from benchmark.assets import fetch, get_asset
 from benchmark.core.audio import sha256_file
 from benchmark.core.errors import AssetError, BenchmarkError
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress
-from benchmark.report.tables import default_metrics
 from benchmark.run import provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
     RestoreJob,
     ScoreInput,
-    ScoreJob,
     restore_job,
     score_job,
+    score_jobs,
 )
 from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
-from systems.base import SYSTEMS, SystemSpec
-
-SCORE_BATCH = 16
+from systems.base import SYSTEMS, SystemSpec, system_key
 
 
 @dataclass
@@ -81,7 +78,6 @@ class MetricPlan:
     version: str
     key: str
     info: Any                             # MetricInfo
-    runner_measured: bool
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -118,6 +114,17 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     return LoadedSet(name, folder, items, shas)
 
 
+def default_metrics(testsets: list[str]) -> list[str]:
+    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`), in order;
+    sets that are not registered builders (e.g. built by a test) add none."""
+    from testsets import TESTSETS
+    names: list[str] = []
+    for t in testsets:
+        if t in TESTSETS:
+            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
+    return names
+
+
 def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
     info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
     try:
@@ -133,6 +140,7 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
     from metrics import METRICS
+    from metrics.base import metric_version
     plans, notes = [], []
     for name in names:
         if name not in METRICS:
@@ -143,13 +151,8 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
             continue
         cls = METRICS.get(name)
         backend = cls.info.backend_for(profile)
-        metric = cls(backend=backend, device=device)
-        version = str(metric.backend_version)
-        # an unpinned asset's file hash is part of the key: a swapped file must be re-scored
-        files = asset_fingerprints(cls.info.assets.get(backend, ()), unpinned_only=True)
-        key_version = version + "".join(f" {n}:{sha}" for n, sha in sorted(files.items()))
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, key_version), cls.info,
-                                bool(getattr(cls, "measured_by_runner", False))))
+        version = metric_version(cls(backend=backend, device=cls.info.device_for(device)))
+        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info))
     return plans, notes
 
 
@@ -184,13 +187,14 @@ class Runner:
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
+        """(spec, class, cache key) per selected system: keys from info and config, no instance."""
         out = []
         for spec in self.cfg.systems:
             cls = SYSTEMS.get(spec.name)
             if self.cfg.device not in cls.info.devices:
                 raise BenchmarkError(f"system '{spec.name}' runs on {', '.join(cls.info.devices)}, "
                                      f"not on --device {self.cfg.device}")
-            out.append((spec, cls, cls(device=self.cfg.device, config=spec.config)))
+            out.append((spec, cls, system_key(cls.info, spec.config)))
         return out
 
     def load_sets(self, names: list[str]) -> list[LoadedSet]:
@@ -231,14 +235,14 @@ class Runner:
                 info, sums = _set_info(ls)
                 store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
-            for spec, cls, inst in systems:
-                store.put_system(spec.name, inst.cache_key(), asdict(cls.info), spec.config)
+            for spec, cls, key in systems:
+                store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
             executor = self.executor or make_executor(cfg.executor, cfg.workers)
             try:
-                for spec, cls, inst in systems:
-                    self._restore(store, inv, summary, executor, spec, cls, inst, sets)
+                for spec, cls, key in systems:
+                    self._restore(store, inv, summary, executor, spec, cls, key, sets)
                 for p in plans:
                     self._score(store, inv, summary, executor, p, sets)
             finally:
@@ -252,8 +256,7 @@ class Runner:
         return summary
 
     # --- restoration -------------------------------------------------------------------------------
-    def _restore(self, store, inv, summary, executor, spec, cls, inst, sets) -> None:
-        key = inst.cache_key()
+    def _restore(self, store, inv, summary, executor, spec, cls, key, sets) -> None:
         info = cls.info
         done = store.output_keys(key)
         out_root = run_folder(self.cfg.name) / "outputs" / f"{_safe(spec.name)}-{key[:8]}"
@@ -336,11 +339,8 @@ class Runner:
         store.count_work(inv, cached_scores=cached)
         if not todo:
             return
-        if plan.runner_measured:
-            self._score_runtime(store, inv, summary, plan, todo)
-            return
-        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH])
-                for i in range(0, len(todo), SCORE_BATCH)]
+        device = plan.info.device_for(self.cfg.device)
+        jobs = score_jobs(plan.name, plan.backend, device, todo)
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
                 if fin.error is not None:
@@ -362,14 +362,3 @@ class Runner:
                 for i, c in enumerate(cols)]
         store.put_scores(rows, inv)
         store.count_work(inv, scored=1)
-
-    def _score_runtime(self, store, inv, summary, plan, todo) -> None:
-        """Runner-measured metrics (runtime): values come from the outputs table, not audio."""
-        from metrics import METRICS
-        metric = METRICS.get(plan.name)(backend=plan.backend)
-        by_sha = {r["sha256"]: r for r in store.item_outputs() if r["sha256"]}
-        for si in todo:
-            row = by_sha[si.key[0]]
-            s = metric.from_timing(row["seconds"], row["audio_seconds"], row["device"])
-            self._put_score(store, inv, plan, si.key, s.values, s.error, s.aux)
-            summary.scored += 1
