@@ -153,3 +153,51 @@ def test_changed_unpinned_file_changes_the_cache_keys(isolated_env, capsys):
                                             "pinned": False}
     assert files["gtcrn_onnx"] == {"sha256": "missing", "pinned": True}
     assert "no published sha256" in capsys.readouterr().err
+
+
+def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, asset_mirror,
+                                                                 monkeypatch, corpora):
+    """A run whose system uses an unpinned asset: the report's provenance lists the file's
+    sha256 as unpinned, and after the file is swapped the same run restores again."""
+    import dataclasses
+
+    import runner_support as rs
+
+    from benchmark.core import paths
+    from benchmark.report.writer import write_report
+    from benchmark.run.runner import RunConfig, Runner
+    from systems.base import SYSTEMS, System, SystemInfo, SystemSpec
+
+    monkeypatch.setitem(assets.ASSETS, "gtcrn_unpinned", dataclasses.replace(
+        assets.get_asset("gtcrn_onnx"), name="gtcrn_unpinned", sha256="", size=0,
+        path="gtcrn_unpinned/gtcrn.onnx"))
+    (isolated_env / "mirror/gtcrn_unpinned").mkdir(parents=True)
+    (isolated_env / "mirror/gtcrn_unpinned/gtcrn.onnx").write_bytes(
+        (asset_mirror / "gtcrn/gtcrn.onnx").read_bytes())
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(isolated_env / "mirror"))
+
+    class UsesUnpinned(System):
+        info = SystemInfo(name="t_unpinned", version="1", rate=16000, backend="numpy",
+                          description="test: identity, needs an unpinned asset",
+                          assets=("gtcrn_unpinned",))
+
+        def restore(self, items):
+            return [it.audio for it in items]
+
+    SYSTEMS.register(UsesUnpinned)
+    try:
+        rs.make_vb_set(corpora, paths.testsets_dir(), n=1)
+        cfg = RunConfig("unpinned", [SystemSpec("t_unpinned")], testsets=["vb_pairs"],
+                        metrics=["si_snr"], profile="offline")
+        first = Runner(cfg).run(argv=["test"])
+        md = write_report("unpinned").read_text()
+        assert f"| gtcrn_unpinned | `{GTCRN_SHA}` | **unpinned** |" in md
+        assert Runner(cfg).run(argv=["test"]).restored == 0           # cached
+        cached = assets.get_asset("gtcrn_unpinned").cached_path()
+        cached.write_bytes(cached.read_bytes() + b"\0")                # a different file
+        again = Runner(cfg).run(argv=["test"])
+        assert first.restored == again.restored == 1
+        md = write_report("unpinned").read_text()
+        assert GTCRN_SHA not in md.split("Asset files")[1].split("Systems:")[0]
+    finally:
+        SYSTEMS._entries.pop("t_unpinned", None)
