@@ -24,7 +24,9 @@ the full spectrum. Parameters: s = 1, r = 1, eps = 0.1, as in the paper's experi
 
 Decisions where neither the paper nor VoiceFixer's papers say (VoiceFixer does not give its S-SPADE
 settings): the system runs at 44.1 kHz, the rate of the DECLI sets, so clipped samples are never
-resampled (resampling a clipped signal smears the flat tops and no clip mask survives); blocks of
+resampled (resampling a clipped signal smears the flat tops and no clip mask survives: on a set at
+another rate, the runner's resampled input shows almost no clipped samples and comes back nearly
+unchanged; run it on 44.1 kHz sets such as DECLI); blocks of
 N = 2048 samples (46 ms, the paper's 64 ms block rounded to a power of two at 44.1 kHz) with hop
 N/4 (the paper's 75 % overlap) are declipped independently, without an analysis window (so the
 consistency constraints hold sample for sample), and combined by Hann-weighted overlap-add,
