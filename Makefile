@@ -23,7 +23,7 @@ help:
 	@echo "make install   create .venv and install the harness (torch first, then everything)"
 	@echo "make demo      build small test sets, run the offline systems, score, write a report"
 	@echo "make test      run the test suite"
-	@echo "make testsets  build every test set from BENCHMARK_CORPORA ($(BENCHMARK_CORPORA))"
+	@echo "make testsets  fetch missing corpora, then build every test set ($(BENCHMARK_CORPORA))"
 	@echo "make bench     speed/memory benchmarks, results in bench/results/"
 	@echo "make lint      ruff, and the import-layering contracts (lint-imports, pyproject.toml)"
 
@@ -62,7 +62,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 testsets: $(VENV)/.installed
-	$(PY) -m benchmark testsets build all $(TESTSET_ARGS)
+	$(PY) -m benchmark testsets build all --fetch $(TESTSET_ARGS)
 
 demo: $(VENV)/.installed
 	$(PY) -m benchmark.demo

@@ -89,7 +89,8 @@ def parse(argv: list[str] | None):
     p.add_argument("--systems", nargs="+", default=DEMO_SYSTEMS, metavar="SYSTEM")
     p.add_argument("--metrics", nargs="+", metavar="METRIC", help="default: each set's table")
     p.add_argument("--name", default=DEMO_RUN, help=f"run name (default {DEMO_RUN})")
-    p.add_argument("--workers", default="1", help="worker processes for the run")
+    p.add_argument("--workers", default="2",
+                   help="worker processes for the run (default 2: a stage's batches use both cores)")
     return p.parse_args(argv)
 
 

@@ -49,6 +49,13 @@ class System:
         self.device = device
         self.config: dict[str, Any] = dict(config or {})
 
+    @classmethod
+    def prerequisites(cls, config: dict[str, Any]) -> list[str]:
+        """What this system needs beyond its `info.assets` and lacks now, one line each with the
+        command that provides it (e.g. a trained checkpoint). The runner checks it before any
+        work or download, with the assets and test sets, and reports everything at once."""
+        return []
+
     def load(self) -> None:
         """Load weights (through `benchmark.assets`); called once before the first batch."""
 

@@ -110,3 +110,42 @@ def test_score_runs_through_the_job_code_and_the_report_csv_writer(corpora, isol
     finally:
         METRICS._entries.pop("t_short", None)
         rs.unregister()
+
+
+def test_score_of_a_runs_outputs_equals_the_runs_scores(corpora, isolated_env, monkeypatch):
+    """One scoring path: `score` on the files a run wrote gives the run's stored values exactly."""
+    from benchmark.core import paths
+    from benchmark.run.store import Store
+    rs.register()
+    try:
+        vb = rs.make_vb_set(corpora, paths.testsets_dir())
+        assert main(["run", "--systems", "t_half", "--metrics", "t_snr", "t_rms", "--profile", "offline",
+                     "--name", "one"]) == 0
+        store = Store.existing("one")
+        try:
+            outputs = {r["item_id"]: r for r in store.item_outputs()}
+            stored = {(s["metric"], s["output_sha256"]): s["value"] for s in store.scores()}
+        finally:
+            store.close()
+        deg, ref = isolated_env / "outs", isolated_env / "refs"
+        deg.mkdir()
+        ref.mkdir()
+        for iid, row in outputs.items():      # the run's output files, named by item id
+            shutil.copy(row["path"], deg / f"{iid}.wav")
+        for line in (vb / "manifest.jsonl").read_text().splitlines():
+            it = json.loads(line)
+            shutil.copy(vb / it["target"], ref / f"{it['id']}.wav")
+        out = isolated_env / "s.json"
+        assert main(["score", "--metrics", "t_snr", "t_rms", "--degraded", str(deg), "--reference", str(ref),
+                     "--out", str(out)]) == 0
+        rows = json.loads(out.read_text())["items"]
+        assert len(rows) == 12 and all(r["error"] is None for r in rows)
+        for r in rows:
+            assert r["value"] == stored[(r["metric"], outputs[r["item"]]["sha256"])]
+        # t_half halves the noisy input: t_rms is 6.02 dB below the input's level
+        x, _ = read_audio(vb / "degraded" / "p287_001.wav")
+        level = 10 * np.log10(np.mean(x.astype(np.float64) ** 2))
+        got = next(r["value"] for r in rows if r["metric"] == "t_rms" and r["item"] == "vb_pairs_000")
+        assert got == pytest.approx(level - 6.0206, abs=1e-3)
+    finally:
+        rs.unregister()

@@ -75,3 +75,19 @@ def test_metric_aggregate_and_report_summary_use_the_declared_corpus_ratio():
     bare = [ItemScoreRecord(r.testset, r.subset, r.item_id, r.system, r.metric, r.column, r.value, None,
                             r.backend, r.backend_version, r.rate, {}) for r in recs]
     assert summarize(bare, info, "WER").mean == pytest.approx(35.625)
+
+
+def test_a_store_written_before_aggregation_was_declared_still_gets_the_corpus_wer():
+    from dataclasses import asdict
+
+    from benchmark.report.results import RunData
+    old = {k: v for k, v in asdict(METRICS.get("wer").info).items() if k not in ("aggregation", "corpus", "devices")}
+    data = RunData("r", [], [], {}, [], {}, {"wer": {"info": old}, "lsd": {"info": asdict(METRICS.get("lsd").info)}},
+                   [], [], [])
+    assert data.info("wer")["aggregation"] == "corpus"
+    assert list(data.info("wer")["corpus"]) == [{"column": "WER", "numerator": "edits",
+                                                 "denominator": "ref_words", "scale": 100.0}]
+    recs = [ItemScoreRecord("s", "", f"i{k}", "sys", "wer", "WER", 100 * e / w, None, "b", "v", 16000,
+                            {"edits": e, "ref_words": w}) for k, (e, w) in enumerate(zip(EDITS, WORDS, strict=True))]
+    assert summarize(recs, data.info("wer"), "WER").mean == pytest.approx(100 * 6 / 22)
+    assert data.info("lsd")["aggregation"] == "mean" and data.info("nope") is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from benchmark.report.stats import Cell, corpus_ratio, mean_ci
 from benchmark.run.store import Store, reference_key
@@ -49,9 +49,19 @@ class RunData:
         return bool(m["info"]["higher_is_better"]) if m else True
 
     def info(self, metric: str) -> dict | None:
-        """The metric's stored `MetricInfo` (as a dict), None for a metric this run did not score."""
+        """The metric's stored `MetricInfo` (as a dict), None for a metric this run did not score.
+        A store written before MetricInfo declared its aggregation takes the registered metric's
+        (so an old run's WER is still the corpus value, not the mean of item WERs)."""
         m = self.metrics.get(metric)
-        return m["info"] if m else None
+        if not m:
+            return None
+        info = m["info"]
+        if "aggregation" not in info:
+            from metrics import METRICS
+            if metric in METRICS:
+                now = asdict(METRICS.get(metric).info)
+                return {**info, "aggregation": now["aggregation"], "corpus": now["corpus"]}
+        return info
 
     def columns(self, metric: str) -> list[str]:
         m = self.metrics.get(metric)

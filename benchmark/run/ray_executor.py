@@ -115,9 +115,9 @@ def wants_gpu(task: RestoreJob | ScoreJob) -> bool:
     return True
 
 
-def _describe(task: Any) -> str:
-    what = getattr(task, "system", None) or getattr(task, "metric", None) or type(task).__name__
-    return f"{type(task).__name__} '{what}' ({len(getattr(task, 'items', []))} item(s))"
+def _describe(task: RestoreJob | ScoreJob) -> str:
+    what = task.system if isinstance(task, RestoreJob) else task.metric
+    return f"{type(task).__name__} '{what}' ({len(task.items)} item(s))"
 
 
 class RayExecutor(Executor):

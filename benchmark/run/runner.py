@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.assets import fetch, get_asset
 from benchmark.core.audio import sha256_file
-from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.paths import testsets_dir
-from benchmark.core.progress import progress
-from benchmark.run import provenance
+from benchmark.core.progress import progress, stage_summary
+from benchmark.run import preflight, provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
@@ -75,8 +74,8 @@ class LoadedSet:
 class MetricPlan:
     name: str
     backend: str
-    version: str
-    key: str
+    version: str                          # "" until load_versions, after the asset check
+    key: str                              # cache key: name + backend + version
     info: Any                             # MetricInfo
 
 
@@ -125,6 +124,22 @@ def default_metrics(testsets: list[str]) -> list[str]:
     return names
 
 
+def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
+    """Metric -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
+    default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
+    computed there. Sets that are not registered builders get every default metric."""
+    from testsets import TESTSETS
+    out: dict[str, set[str]] = {}
+    unregistered = [t for t in testsets if t not in TESTSETS]
+    for t in testsets:
+        if t in TESTSETS:
+            for m in TESTSETS.get(t).info.metrics:
+                out.setdefault(m, set()).add(t)
+    for m in out:
+        out[m].update(unregistered)
+    return out
+
+
 def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
     info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
     try:
@@ -139,8 +154,9 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    """The metric backends a run uses, from the registry's info alone (no metric is built). The
+    version and key are filled by `load_versions` once the assets are known to be there."""
     from metrics import METRICS
-    from metrics.base import metric_version
     plans, notes = [], []
     for name in names:
         if name not in METRICS:
@@ -149,30 +165,21 @@ def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) ->
             notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
                          "its columns are empty")
             continue
-        cls = METRICS.get(name)
-        backend = cls.info.backend_for(profile)
-        version = metric_version(cls(backend=backend, device=cls.info.device_for(device)))
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info))
+        info = METRICS.get(name).info
+        plans.append(MetricPlan(name, info.backend_for(profile), "", "", info))
     return plans, notes
 
 
-def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
-    """Every asset the run needs must be in the cache or the mirror; else one message listing all."""
-    missing: list[str] = []
-    for user, names in specs:
-        for n in names:
-            try:
-                fetch(n, offline=True)
-            except AssetError:
-                a = get_asset(n)
-                missing.append(f"  {n} ({user}): {a.urls[0] if a.urls else 'no public URL'} -> "
-                               f"{a.cached_path()}")
-    if missing:
-        names = sorted({m.split()[0] for m in missing})
-        hint = (" or use --profile offline for the bundled metric backends"
-                if profile == "paper" else "")
-        raise AssetError(f"{len(missing)} asset(s) needed by this run are missing:\n" + "\n".join(missing)
-                         + f"\nFetch them: python -m benchmark assets fetch {' '.join(names)}{hint}")
+def load_versions(plans: list[MetricPlan], device: str) -> None:
+    """Load each planned metric (in this process, where the local executor's worker reuses it) and
+    take its version after load() through `metrics.base.metric_version`, the one place that decides
+    what a version names (model-based backends know their model file's hash only once loaded).
+    The version is part of the metric's store key, so a changed backend is rescored."""
+    from benchmark.run.jobs import loaded_metric
+    from metrics.base import metric_version
+    for p in plans:
+        p.version = metric_version(loaded_metric(p.name, p.backend, p.info.device_for(device)))
+        p.key = _metric_key(p.name, p.backend, p.version)
 
 
 def _safe(part: str) -> str:
@@ -209,15 +216,21 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
-        for n in names:      # an unbuilt set is the first thing to say, before assets
-            if not (testsets_dir() / n / "manifest.jsonl").exists():
-                load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
+        # --metrics given: every chosen metric on every set; default: each set's tables' metrics
+        self._metric_sets = None if cfg.metrics else metric_sets(names)
         plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
         self.notes += notes
-        check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
-                     + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
-                        for p in plans], cfg.profile)
+        # every missing prerequisite (unbuilt sets, assets, checkpoints) in one message, first
+        pf = preflight.check(
+            names,
+            [(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
+            + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
+               for p in plans],
+            [(spec.name, c, spec.config) for spec, c, _ in systems])
+        if not pf.ok:
+            raise preflight.MissingPrerequisites(pf.message(cfg.profile))
+        load_versions(plans, cfg.device)
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
@@ -290,6 +303,7 @@ class Runner:
         jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch])
                 for i in range(0, len(inputs), batch)]
         bar = progress(desc=f"restore {spec.name}", total=total, initial=len(cached_links), unit="item")
+        t_stage, errors = time.perf_counter(), 0
         with bar:
             for fin in executor.stream(restore_job, jobs):
                 if fin.error is not None:
@@ -304,11 +318,16 @@ class Runner:
                     store.count_work(inv, restored=1)
                     summary.restored += 1
                     summary.item_errors += oc.error is not None
+                    errors += oc.error is not None
                     bar.update(len(links[oc.input_sha256]))
+        stage_summary(f"restore {spec.name}", len(inputs), len(cached_links),
+                      time.perf_counter() - t_stage, errors)
 
     # --- scoring -----------------------------------------------------------------------------------
     def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items}
+        only = (getattr(self, "_metric_sets", None) or {}).get(plan.name)
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
+                 if only is None or ls.name in only}
         selected = {s.name for s in self.cfg.systems}
         wanted: dict[tuple[str, str], ScoreInput] = {}
         for row in store.item_outputs():
@@ -341,6 +360,7 @@ class Runner:
             return
         device = plan.info.device_for(self.cfg.device)
         jobs = score_jobs(plan.name, plan.backend, device, todo)
+        t_stage, errors = time.perf_counter(), 0
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
                 if fin.error is not None:
@@ -351,7 +371,10 @@ class Runner:
                 for oc in fin.result:
                     self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
-                    bar.update(1)
+                    errors += oc.error is not None
+                bar.update(len(fin.result))        # one update per finished batch
+        stage_summary(f"score {plan.name} ({plan.backend})", len(todo), cached,
+                      time.perf_counter() - t_stage, errors)
 
     def _put_score(self, store, inv, plan, key, values, error, aux) -> None:
         cols = list(plan.info.columns)
