@@ -171,6 +171,10 @@ def check_system(name: str, clip: Clip, device: str, fetch_missing: bool) -> Doc
     if missing:
         row.status, row.detail = "missing", _fetch_hint(missing)
         return row
+    needs = cls.prerequisites({})       # e.g. a trained checkpoint, with the command that makes it
+    if needs:
+        row.status, row.detail = "missing", "; ".join(needs)
+        return row
     dev = device if device in info.devices else "cpu"
 
     def run(r: DoctorRow) -> None:
