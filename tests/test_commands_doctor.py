@@ -66,13 +66,26 @@ class _Broken(System):
         raise RuntimeError("weights corrupted at byte 12")
 
 
+class _Untrained(System):
+    info = SystemInfo(name="t_untrained", version="1", rate=16000, description="test: no ckpt",
+                      backend="numpy")
+
+    @classmethod
+    def prerequisites(cls, config):
+        return ["no trained checkpoint: python -m benchmark train t_untrained"]
+
+
 def test_doctor_reports_a_failing_system_with_its_error(doctor_env, capsys, monkeypatch):
     SYSTEMS.register(_Broken)
+    SYSTEMS.register(_Untrained)
     try:
-        rc = main(["doctor", "--systems", "t_broken", "unprocessed"])
+        rc = main(["doctor", "--systems", "t_broken", "t_untrained", "unprocessed"])
     finally:
         SYSTEMS._entries.pop("t_broken", None)
+        SYSTEMS._entries.pop("t_untrained", None)
     rows = _table(capsys.readouterr().out)
+    assert rows["t_untrained"]["status"] == "missing"
+    assert rows["t_untrained"]["detail"] == "no trained checkpoint: python -m benchmark train t_untrained"
     assert rows["t_broken"]["status"] == "failed" and rows["t_broken"]["version"] == "7"
     assert rows["t_broken"]["detail"] == "RuntimeError: weights corrupted at byte 12"
     assert rows["unprocessed"]["status"] == "OK"
