@@ -19,7 +19,12 @@ What the wrapper takes from clearvoice 0.1.2, file by file (read in the installe
   match and silently keeps random weights for the others; ours refuses any missing, unexpected or
   mis-shaped key (`systems.base.check_state_dict`), then loads with strict=True. BatchNorm's
   integer `num_batches_tracked` counters are the one exception: not used in eval mode, not
-  required (the checkpoint may omit them).
+  required (the checkpoint may omit them). ModelScope's release of the same model
+  (`damo/speech_frcrn_ans_cirm_16k`, pytorch_model.bin) is the flat state dict of its `FRCRN`
+  class, whose modules are named as in clearvoice's DCCRN (stft, istft, unet, unet2), and which
+  ModelScope also loads with strict=False (modelscope/modelscope
+  `modelscope/models/audio/ans/frcrn.py` at 83ad27e, FRCRNDecorator); the loader here reads that
+  flat form too, and any key that differs is refused by name.
 - the input normalisation, `clearvoice/dataloader/dataloader.py` `audio_norm` (used for
   FRCRN_SE_16K by `DataReader`): scale to -25 dB RMS, then again by the RMS of the samples above
   the mean power, EPS 1e-6; the output is multiplied back by the inverse scale
