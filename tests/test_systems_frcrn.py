@@ -121,3 +121,15 @@ def test_frcrn_end_to_end_on_the_voicebank_mini_set(isolated_env, monkeypatch, c
     x, sr = read_audio(folder / item["degraded"])
     y, ysr = read_audio(rows[item["id"]]["path"])
     assert ysr == sr == 16000 and y.size == x.size == 12800 and np.std(y) > 0
+
+
+def test_flat_modelscope_layout_loads_the_same_weights(isolated_env, monkeypatch, random_dccrn):
+    """ModelScope's pytorch_model.bin form: the flat state dict, no "model" entry, no prefix;
+    num_batches_tracked counters left out (not used in eval mode)."""
+    flat = {k: v for k, v in random_dccrn.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+    install_temp_asset(monkeypatch, "frcrn_se_16k", lambda p: torch.save(flat, p))
+    system = SYSTEMS.get("frcrn")()
+    system.load()
+    got = system._model.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in flat.items())
