@@ -66,7 +66,7 @@ class Decli(OfficialMixin, _DecliRebuild):
     info = TestSetInfo(
         name="decli", description="VCTK-Test peak-normalised, clipped at 0.25 / 0.1 / 0.5",
         rate=RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 004 Sec. 4.3.2",
-        default_items=None, default_seed=2937, metrics=("si_snr", "stoi", "pesq"))   # 003 Table 9
+        default_items=None, default_seed=2937, metrics=("si_snr:speechmetrics", "stoi:speechmetrics", "pesq:speechmetrics"))   # 003 Table 9
     official_key = "decli"
 
     def build(self, opts: BuildOptions) -> Path:

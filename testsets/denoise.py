@@ -54,7 +54,7 @@ class Denoise(OfficialMixin, _DenoiseRebuild):
     info = TestSetInfo(
         name="denoise", description="VoiceBank-DEMAND test (824) at 44.1 kHz",
         rate=RATE, corpora=("VoiceBank-DEMAND",), paper="003 App. C.3, 004 Sec. 4.3.1",
-        default_items=None, metrics=("si_snr", "pesq", "sispnr"))     # 003 Table 7
+        default_items=None, metrics=("si_snr:speechmetrics", "pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 7
     official_key = "denoise"
 
     def build(self, opts: BuildOptions) -> Path:

@@ -95,7 +95,7 @@ class Derev(OfficialMixin, _DerevRebuild):
         name="derev", description="VCTK-Test x RIR-Test reverberant speech, dry target",
         rate=RATE, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("RIR_44k",), paper="003 App. C.3",
-        default_items=None, default_seed=2938, metrics=("pesq", "sispnr"))     # 003 Table 8
+        default_items=None, default_seed=2938, metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
     official_key = "derev"
 
     def build(self, opts: BuildOptions) -> Path:

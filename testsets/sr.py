@@ -88,7 +88,8 @@ class SuperResolution(OfficialMixin, _SrRebuild):
         name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
         rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
         default_items=None, default_seed=0, version="2",
-        metrics=("dnsmos", "nisqa", "lsd", "spk_sim"))
+        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "lsd:voicefixer2021",
+                 "sispnr:voicefixer2021", "ssim"))
     official_key = "sr"
 
     def build(self, opts: BuildOptions) -> Path:

@@ -125,8 +125,25 @@ register_asset(Asset(
           "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
           "voxceleb_resnet34.onnx"),
     sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
-    path="wespeaker/voxceleb_resnet34.onnx", used_by="metric spk_sim (backend wespeaker)",
+    path="wespeaker/voxceleb_resnet34.onnx", used_by="(earlier spk_sim backend; not used now)",
     description="WeSpeaker ResNet34 speaker embedding, VoxCeleb2-dev, ONNX runtime model",
+    homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
+
+# The model the public WeSpeaker command line of 2024 uses for `--language english`
+# (wenet-e2e/wespeaker wespeaker/cli/hub.py at 3ccc791: "english": voxceleb_resnet221_LM, since
+# 2023-11; before c6a42a1 the CLI ran this very model's ONNX export). Its ONNX runtime export is
+# listed in docs/pretrained.md (same commit); no sha256 is published there.
+register_asset(Asset(
+    name="wespeaker_voxceleb_resnet221_LM",
+    urls=("https://wenet.org.cn/downloads?models=wespeaker&version=voxceleb_resnet221_LM.onnx",
+          "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet221-LM/resolve/main/"
+          "voxceleb_resnet221_LM.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
+          "voxceleb_resnet221_LM.onnx"),
+    sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
+    path="wespeaker/voxceleb_resnet221_LM.onnx", used_by="metric spk_sim (backend wespeaker)",
+    description="WeSpeaker ResNet221 (large-margin fine-tuned) speaker embedding, VoxCeleb2-dev, "
+                "ONNX runtime model: the 2024 CLI's English model",
     homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
 
 # ---------------------------------------------------------------------------------------------
