@@ -142,7 +142,9 @@ def test_changed_unpinned_file_changes_the_cache_keys(isolated_env, capsys):
     from metrics import METRICS
     from metrics.base import metric_version
     spk = METRICS.get("spk_sim")
-    w = _place("wespeaker_voxceleb_resnet34", b"onnx one")
+    (wespeaker_asset,) = spk.info.assets["wespeaker"]
+    assert assets.get_asset(wespeaker_asset).sha256 == ""
+    w = _place(wespeaker_asset, b"onnx one")
     v1 = metric_version(spk(backend="wespeaker"))
     w.write_bytes(b"onnx two")
     v2 = metric_version(spk(backend="wespeaker"))
