@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from benchmark.cli import main
@@ -22,7 +24,8 @@ def _table(out: str) -> dict[str, dict[str, str]]:
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = {}
     for ln in lines[2:]:
-        cells = dict(zip(head, (c.strip() for c in ln.strip("|").split("|")), strict=True))
+        parts = re.split(r"(?<!\\)\|", ln.strip()[1:-1])          # cells split at unescaped "|"
+        cells = dict(zip(head, (c.strip().replace("\\|", "|") for c in parts), strict=True))
         rows[cells["name"]] = cells
     return rows
 

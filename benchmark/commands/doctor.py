@@ -56,10 +56,12 @@ class DoctorRow:
     detail: str = ""
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "status": self.status,
-                "version": self.version or "–", "sha256": self.sha256 or "–",
-                "seconds": "–" if math.isnan(self.seconds) else f"{self.seconds:.1f}",
-                "detail": self.detail or "–"}
+        """Table cells; a "|" inside a cell is escaped (Markdown table)."""
+        cells = {"kind": self.kind, "name": self.name, "status": self.status,
+                 "version": self.version or "–", "sha256": self.sha256 or "–",
+                 "seconds": "–" if math.isnan(self.seconds) else f"{self.seconds:.1f}",
+                 "detail": self.detail or "–"}
+        return {k: v.replace("|", "\\|") for k, v in cells.items()}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
