@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark.assets import fetch, local_sha256
 from benchmark.core.deps import require
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import AssetError
 from metrics._common import folder_sha256, pkg_version
 
 
@@ -70,7 +70,7 @@ class WhisperASR(ASR):
     def load(self, device: str) -> None:
         model_dir = os.environ.get("BENCHMARK_WHISPER_MODEL", "").strip()
         if not model_dir or not os.path.isdir(model_dir):
-            raise BenchmarkError(
+            raise AssetError(      # a missing local model: `doctor` reports it as missing
                 "the whisper WER backend needs a local faster-whisper model folder: set "
                 f"BENCHMARK_WHISPER_MODEL to it (found {model_dir!r}); it is never downloaded")
         fw = require("faster_whisper", "whisper", "the whisper WER backend")

@@ -146,8 +146,14 @@ def metric_version(metric: Metric) -> str:
     `backend_version` (package version, model file hash). Every caller (the runner's plan, the
     `score` command) goes through this one function, so what a version names is decided here.
     Both call it on a loaded metric (the runner after its asset check), so a version may name the
-    loaded model's file hash."""
-    return str(metric.backend_version)
+    loaded model's file hash. The sha256 of the local file of every *unpinned* asset of the
+    backend is appended where the backend's own version does not already name it: such a record
+    pins nothing, so a swapped file must change the key (and be named with the scores)."""
+    from benchmark.assets import asset_fingerprints
+    version = str(metric.backend_version)
+    files = asset_fingerprints(metric.info.assets.get(metric.backend, ()), unpinned_only=True)
+    return version + "".join(f" [{n} sha256:{sha}]" for n, sha in sorted(files.items())
+                             if sha[:12] not in version)
 
 
 METRICS: Registry[Metric] = Registry("metrics", package="metrics")

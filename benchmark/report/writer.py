@@ -278,6 +278,12 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     md.append(_table(["metric", "backend", "version", "rate (Hz)", "paper backend"],
                      [[n, m["backend"], m["backend_version"], str(m["info"]["rate"]),
                        m["info"]["paper_backend"]] for n, m in data.metrics.items()]))
+    if prov.get("assets"):
+        md.append("\nAsset files (unpinned: the catalogue has no published sha256 for it, so this "
+                  "hash is the only record of which file was used):\n")
+        md.append(_table(["asset", "sha256", "pinned"],
+                         [[n, f"`{a['sha256']}`", "yes" if a["pinned"] else "**unpinned**"]
+                          for n, a in sorted(prov["assets"].items())]))
     md.append("\nSystems:\n")
     md.append(_table(["system", "version", "native rate", "cache key", "config"],
                      [[s, str(r["info"]["version"]), str(r["info"]["rate"]), f"`{r['key']}`",

@@ -254,7 +254,10 @@ class Runner:
                       "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
                       "executor": cfg.executor}
-            inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
+            used = [n for _, c, _ in systems for n in c.info.assets] + \
+                   [n for p in plans for n in p.info.assets.get(p.backend, ())]
+            inv = store.begin_invocation(argv or [], config,
+                                         provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
                 info, sums = _set_info(ls)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import AssetError, BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 from systems.masksr.config import MaskSRConfig, get_config
 
@@ -15,8 +15,8 @@ PLUGIN_CONFIGS = ("masksr_s", "masksr_m", "masksr_l", "masksr2_s", "masksr2_l", 
 CHECKPOINT_ROOT = Path("checkpoints")
 
 
-class MissingCheckpointError(BenchmarkError):
-    pass
+class MissingCheckpointError(AssetError):
+    """A missing local file, like a missing asset (`doctor` reports it as missing, not failed)."""
 
 
 def checkpoint_file(name: str, given: str | None) -> Path:
