@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # unpinned torch resolves to a multi-GB CUDA build. Set TORCH_SPEC to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 # Extras the test suite needs (heavy, weight-hungry extras such as nemo/ray stay opt-in).
-EXTRAS ?= dev,train,codec,demucs,voicefixer,ray,listen
+EXTRAS ?= dev,train,codec,demucs,voicefixer,frcrn,ray,listen
 # The small real corpora and weight mirror shipped beside the repo are used when present.
 SHARED := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED)/corpora),)
@@ -36,9 +36,10 @@ $(VENV)/.installed: pyproject.toml
 	# Packages installed without their declared requirements (their real runtime needs are listed in
 	# the extras of pyproject.toml): DAC (declares torchaudio, never used by encode/decode; every
 	# torchaudio wheel pins one exact torch), DEMUCS's `denoiser` (pins torchaudio and hydra-core<1.0,
-	# neither used by its model code) and `voicefixer` (pulls streamlit for its GUI).
+	# neither used by its model code), `voicefixer` (pulls streamlit for its GUI) and `clearvoice`
+	# (FRCRN; pins numpy<2, librosa==0.10.2, torchaudio, opencv: none imported by its FRCRN code).
 	$(PY) -m pip install --no-deps descript-audio-codec==1.0.0 descript-audiotools==0.7.2 \
-	  denoiser==0.1.5 voicefixer==0.1.3
+	  denoiser==0.1.5 voicefixer==0.1.3 clearvoice==0.1.2
 	$(MAKE) --no-print-directory system-deps
 	touch $@
 

@@ -76,8 +76,9 @@ def needed_assets(systems: list[str], metrics: list[str] | None) -> list[str]:
     from metrics import METRICS
     from systems import SYSTEMS
     names = [a for s in systems for a in SYSTEMS.get(s).info.assets]
+    wanted = None if metrics is None else {m.partition(":")[0] for m in metrics}   # NAME[:BACKEND]
     for name, cls in METRICS:
-        if metrics is None or name in metrics:
+        if wanted is None or name in wanted:
             names += list(cls.info.assets.get(cls.info.offline_backend, ()))
     return list(dict.fromkeys(names))
 

@@ -149,8 +149,55 @@ def metric_version(metric: Metric) -> str:
     `backend_version` (package version, model file hash). Every caller (the runner's plan, the
     `score` command) goes through this one function, so what a version names is decided here.
     Both call it on a loaded metric (the runner after its asset check), so a version may name the
-    loaded model's file hash."""
-    return str(metric.backend_version)
+    loaded model's file hash. The sha256 of the local file of every *unpinned* asset of the
+    backend is appended where the backend's own version does not already name it: such a record
+    pins nothing, so a swapped file must change the key (and be named with the scores)."""
+    from benchmark.assets import asset_fingerprints
+    version = str(metric.backend_version)
+    files = asset_fingerprints(metric.info.assets.get(metric.backend, ()), unpinned_only=True)
+    return version + "".join(f" [{n} sha256:{sha}]" for n, sha in sorted(files.items())
+                             if sha[:12] not in version)
 
 
 METRICS: Registry[Metric] = Registry("metrics", package="metrics")
+
+
+# metric specs: `name` or `name:backend` -------------------------------------------------------
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric chosen on the command line or by a table layout: `lsd` or `lsd:voicefixer2021`.
+    backend None means "the profile's backend" (offline default, or the papers' with --profile paper)."""
+    name: str
+    backend: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.backend}" if self.backend else self.name
+
+
+def parse_metric_spec(text: str) -> MetricSpec:
+    """`"lsd:voicefixer2021"` -> MetricSpec("lsd", "voicefixer2021"); `"dnsmos"` -> MetricSpec("dnsmos").
+    Only the form is checked here; the registry checks that the metric and backend exist."""
+    from benchmark.core.errors import BenchmarkError
+    name, sep, backend = str(text).strip().partition(":")
+    if not name or (sep and not backend) or ":" in backend:
+        raise BenchmarkError(f"metric '{text}': expected NAME or NAME:BACKEND "
+                             "(e.g. lsd or lsd:voicefixer2021)")
+    return MetricSpec(name, backend or None)
+
+
+def choose_backend(info: MetricInfo, requested: str | None, profile: str, explicit: bool) -> str:
+    """The backend a spec runs with. Named on the command line (explicit): exactly that one. Named by
+    a table layout (the backend its published numbers used): that one with --profile paper, and with
+    --profile offline too when it needs no download and no extra (formula versions such as LSD's);
+    otherwise the profile's backend (the report then footnotes the difference). Not named: the
+    profile's backend."""
+    from benchmark.core.errors import BenchmarkError
+    if requested is not None and requested not in info.backends:
+        raise BenchmarkError(f"metric '{info.name}' has no backend '{requested}'; "
+                             f"choose from {', '.join(info.backends)}")
+    if requested is None:
+        return info.backend_for(profile)
+    if explicit or profile == "paper" or not (info.assets.get(requested) or info.extra.get(requested)):
+        return requested
+    return info.backend_for(profile)

@@ -13,6 +13,11 @@ same numbers within 2e-5 raw), single-window clips share onnxruntime calls (BATC
 Backends: `onnx` (the public DNSMOS, used by the papers) and `onnx_personalized` (pDNSMOS).
 Unlike speechmos (which refuses arrays outside [-1, 1]) clipped-range input is scored as is,
 like dnsmos_local.py does with files; silent (all-zero) items are recorded errors.
+Input not at 16 kHz is resampled as dnsmos_local.py does (microsoft/DNS-Challenge
+`DNSMOS/dnsmos_local.py` at 6412bc5: `librosa.resample(aud, input_fs, fs)` on the float64 file
+samples; the positional call only runs on librosa < 0.10, whose default res_type is
+"kaiser_best", i.e. resampy): `to_16k`, not the harness's soxr (up to 0.09 apart per clip on the
+48 kHz VCTK excerpts).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import os
 
 import numpy as np
 
-from metrics._common import ItemError, degraded, pkg_version
+from metrics._common import ItemError, file_sha256, pkg_version
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 SR = 16000
@@ -36,6 +41,20 @@ POLY = {  # (sig, bak, ovr) fits from dnsmos_local.py, highest power first
            [-0.04976499, 0.44276479, -0.1644611, 0.96883132],
            [-0.00533021, 0.005101, 1.18058466, -0.11236046]),
 }
+
+
+RESAMPLER = "kaiser_best"   # librosa < 0.10's default res_type, what dnsmos_local.py ran with
+
+
+def to_16k(it: MetricItem) -> np.ndarray:
+    """The item at 16 kHz as dnsmos_local.py resamples a file: librosa kaiser_best on float64."""
+    x = np.asarray(it.audio, dtype=np.float64)
+    if it.rate != SR:
+        import librosa
+        x = librosa.resample(x, orig_sr=it.rate, target_sr=SR, res_type=RESAMPLER)
+    if x.size < int(0.01 * SR):
+        raise ItemError(f"audio is {x.size / SR:.3f} s long; dnsmos needs at least 0.01 s")
+    return x.astype(np.float32)
 
 
 def window_starts(audio: np.ndarray) -> tuple[np.ndarray, list[int]]:
@@ -93,7 +112,12 @@ class DNSMOS(Metric):
 
     @property
     def backend_version(self) -> str:
-        return f"{pkg_version('speechmos')} ({'p' if self.personalized else ''}dnsmos sig_bak_ovr.onnx)"
+        """After load(): the two ONNX files' sha256 and the resampler."""
+        if self._sess is None:
+            return f"{self.backend} (not loaded)"
+        return (f"{pkg_version('speechmos')} sig_bak_ovr.onnx sha256:{file_sha256(self._paths[0])} "
+                f"model_v8.onnx sha256:{file_sha256(self._paths[1])}; resampler librosa "
+                f"{RESAMPLER} ({pkg_version('resampy')}) to 16000 Hz as dnsmos_local.py")
 
     def load(self) -> None:
         if self._sess is not None:
@@ -105,7 +129,8 @@ class DNSMOS(Metric):
                                "sig_bak_ovr.onnx")
         opts = ort.SessionOptions()
         self._sess = ort.InferenceSession(primary, opts, providers=["CPUExecutionProvider"])
-        self._p808 = ort.InferenceSession(os.path.join(root, "dnsmos_models", "model_v8.onnx"),
+        self._paths = (primary, os.path.join(root, "dnsmos_models", "model_v8.onnx"))
+        self._p808 = ort.InferenceSession(self._paths[1],
                                           opts, providers=["CPUExecutionProvider"])
         from metrics._dnsmos_shared import SharedTrunk
         self._shared = SharedTrunk(primary, opts)
@@ -140,7 +165,7 @@ class DNSMOS(Metric):
         clips, owners = [], []
         for k, it in enumerate(items):
             try:
-                x = degraded(self, it, 0.01)
+                x = to_16k(it)
                 if not np.any(x):
                     raise ItemError("audio is all zeros: DNSMOS is undefined")
                 clips.append(window_starts(x))

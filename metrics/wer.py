@@ -1,17 +1,18 @@
 """Word error rate of an ASR transcript of the processed speech against the reference text.
 
-Both sides go through `metrics._text_norm.normalize` (one documented English normaliser), then
-jiwer aligns them. Per item: WER in percent plus aux counts (substitutions, deletions,
-insertions, reference words, the normalised hypothesis). The set-level value is the *corpus*
-WER: 100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
+Both sides go through `metrics._text_norm.normalize` (Whisper's English normaliser, the
+`whisper-normalizer` package, plus two documented rules where it has none), then jiwer aligns
+them. Per item: WER in percent plus aux counts (substitutions, deletions, insertions, reference
+words, the normalised hypothesis). The set-level value is the *corpus* WER:
+100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
 `metrics._asr`): pocketsphinx (offline default), nemo (the paper's ASR), whisper.
 """
 
 from __future__ import annotations
 
 from metrics._asr import BACKENDS
-from metrics._common import ItemError, degraded, pkg_version
-from metrics._text_norm import normalize
+from metrics._common import ItemError, degraded, pkg_version, resampler_version
+from metrics._text_norm import normalize, normalizer_version
 from metrics.base import METRICS, CorpusRatio, ItemScore, Metric, MetricInfo, MetricItem
 
 
@@ -51,8 +52,9 @@ class WER(Metric):
 
     @property
     def backend_version(self) -> str:
-        base = self._asr.version if self._asr else self.backend
-        return f"{base}; {pkg_version('jiwer')}"
+        """After load(): the ASR model (file sha256), the normaliser and the resampler."""
+        base = self._asr.version if self._asr else f"{self.backend} (not loaded)"
+        return f"{base}; {normalizer_version()}; {pkg_version('jiwer')}; {resampler_version(self.info.rate)}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         self.load()

@@ -24,12 +24,14 @@ from testsets.simulated import SimulatedBuilder
 
 @TESTSETS.register
 class AllGsr(OfficialMixin, SimulatedBuilder):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="all_gsr", description="VCTK-Test 3 s items, reverb+noise+clipping+low bandwidth",
         rate=44100, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("TUT-urban-acoustic-scenes-2018-evaluation", "RIR_44k", "noise"),
         paper="003 App. C.2/C.3, 004 Sec. 4.2.1", default_items=501, default_seed=501, version="2",
-        metrics=("dnsmos", "nisqa", "lsd", "spk_sim"))
+        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "pesq:speechmetrics",
+                 "lsd:voicefixer2021", "sispnr:voicefixer2021", "ssim"))
     config = DistortionConfig(order=TEST_ORDER, cutoff_range=(1000.0, 22050.0),
                               snr_definition="algorithm1")
     segment = 3.0

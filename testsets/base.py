@@ -41,6 +41,10 @@ class BuildOptions:
 class TestSetBuilder:
     info: ClassVar[TestSetInfo]
     sources: ClassVar[tuple[str, ...]] = ("rebuild",)     # the --source values it accepts
+    # How rendered samples are stored: "float32" (lossless), or "pcm16_voicefixer" for the
+    # VoiceFixer recipes, whose generation code and released sets are 16-bit PCM
+    # (testsets.engine.voicefixer_pcm16). The quantisation floor is part of what LSD measures.
+    sample_format: ClassVar[str] = "float32"
 
     def build(self, opts: BuildOptions) -> Path:
         """Build the set; return its folder."""

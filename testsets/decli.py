@@ -14,7 +14,7 @@ from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.distortions import peak_normalise
-from testsets.engine import build_set
+from testsets.engine import build_set, encode
 from testsets.manifest import ManifestItem
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
@@ -56,17 +56,18 @@ class _DecliRebuild(TestSetBuilder):
         target = peak_normalise(vctk_44k(corpora, item.sources["speech"]))
         eta = float(item.params["clip_eta"])
         degraded = np.clip(target, -eta, eta).astype(np.float32)
-        write_audio(set_dir / item.degraded, degraded, RATE)
-        write_audio(set_dir / item.target, target, RATE)
+        write_audio(set_dir / item.degraded, encode(self, degraded), RATE)
+        write_audio(set_dir / item.target, encode(self, target), RATE)
         return {"clipped_fraction": round(float(np.mean(np.abs(target) >= eta)), 6)}
 
 
 @TESTSETS.register
 class Decli(OfficialMixin, _DecliRebuild):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="decli", description="VCTK-Test peak-normalised, clipped at 0.25 / 0.1 / 0.5",
         rate=RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 004 Sec. 4.3.2",
-        default_items=None, default_seed=2937, metrics=("si_snr", "stoi", "pesq"))   # 003 Table 9
+        default_items=None, default_seed=2937, metrics=("si_snr:speechmetrics", "stoi:speechmetrics", "pesq:speechmetrics"))   # 003 Table 9
     official_key = "decli"
 
     def build(self, opts: BuildOptions) -> Path:

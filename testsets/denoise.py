@@ -12,7 +12,7 @@ from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import voicebank_noises
-from testsets.engine import build_set
+from testsets.engine import build_set, encode
 from testsets.manifest import ManifestItem
 from testsets.official import OfficialMixin
 
@@ -45,16 +45,17 @@ class _DenoiseRebuild(TestSetBuilder):
             if r != item.params["source_rate"]:
                 raise BenchmarkError(f"{item.sources[key]}: {r} Hz, the manifest says "
                                      f"{item.params['source_rate']} Hz")
-            write_audio(set_dir / rel, resample(x, r, RATE), RATE)
+            write_audio(set_dir / rel, encode(self, resample(x, r, RATE)), RATE)
         return None
 
 
 @TESTSETS.register
 class Denoise(OfficialMixin, _DenoiseRebuild):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="denoise", description="VoiceBank-DEMAND test (824) at 44.1 kHz",
         rate=RATE, corpora=("VoiceBank-DEMAND",), paper="003 App. C.3, 004 Sec. 4.3.1",
-        default_items=None, metrics=("si_snr", "pesq", "sispnr"))     # 003 Table 7
+        default_items=None, metrics=("si_snr:speechmetrics", "pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 7
     official_key = "denoise"
 
     def build(self, opts: BuildOptions) -> Path:

@@ -17,7 +17,7 @@ from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, rir44k_files, vctk_utterances
 from testsets.decli import RATE, vctk_44k
 from testsets.distortions import apply_reverb, argmax_delay, recipe_constants
-from testsets.engine import build_set, item_rng, warn
+from testsets.engine import build_set, encode, item_rng, warn
 from testsets.manifest import ManifestItem
 from testsets.official import OfficialMixin
 from testsets.rir import RoomParams, sample_voicefixer_room, simulate_rir
@@ -80,8 +80,8 @@ class _DerevRebuild(TestSetBuilder):
         rir = (simulate_rir(RoomParams.from_dict(p["room"])) if p.get("room")
                else load_rir_file(corpora, item.sources["rir"], RATE))
         degraded = apply_reverb(target, rir, p.get("rir_delay"))
-        write_audio(set_dir / item.degraded, degraded, RATE)
-        write_audio(set_dir / item.target, target, RATE)
+        write_audio(set_dir / item.degraded, encode(self, degraded), RATE)
+        write_audio(set_dir / item.target, encode(self, target), RATE)
         delay = p.get("rir_delay")
         return {"reverb_shift": argmax_delay(rir) if delay is None else int(round(delay)),
                 "argmax_delay": argmax_delay(rir),
@@ -91,11 +91,12 @@ class _DerevRebuild(TestSetBuilder):
 
 @TESTSETS.register
 class Derev(OfficialMixin, _DerevRebuild):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="derev", description="VCTK-Test x RIR-Test reverberant speech, dry target",
         rate=RATE, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("RIR_44k",), paper="003 App. C.3",
-        default_items=None, default_seed=2938, metrics=("pesq", "sispnr"))     # 003 Table 8
+        default_items=None, default_seed=2938, metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
     official_key = "derev"
 
     def build(self, opts: BuildOptions) -> Path:

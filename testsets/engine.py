@@ -110,7 +110,7 @@ def build_set(builder: TestSetBuilder, opts: BuildOptions, items: list[ManifestI
     info = {"builder": name, "version": builder.info.version, "seed": seed, "items": len(items),
             "rate": builder.info.rate, "paper": builder.info.paper, "notes": notes or [],
             "source": getattr(opts, "source", "rebuild"), "libraries": library_versions(),
-            "constants": builder.constants()}
+            "constants": {**builder.constants(), "sample_format": builder.sample_format}}
     (tmp / INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     tmp.replace(final)
@@ -163,3 +163,18 @@ def read_measured(folder: Path) -> dict[str, dict]:
 
 def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
+
+
+def voicefixer_pcm16(x: np.ndarray) -> np.ndarray:
+    """Samples as VoiceFixer's generation code writes them: `save_wave` in voicefixer_main
+    tools/file/wav.py (commit 374e0d7) multiplies float audio by 2**15 and casts to np.short
+    (truncation toward zero), then soundfile writes 16-bit PCM. Its released test sets (Zenodo
+    5528144) are such files. Values at or beyond full scale, which wrap around in that cast, are
+    clipped here instead (the recipes renormalise peaks to <= 0.99 first, so none occur)."""
+    y = np.asarray(x, dtype=np.float64) * 2 ** 15
+    return np.clip(np.trunc(y), -32768, 32767).astype(np.int16)
+
+
+def encode(builder: TestSetBuilder, x: np.ndarray) -> np.ndarray:
+    """The samples a builder writes, in its `sample_format`."""
+    return voicefixer_pcm16(x) if builder.sample_format == "pcm16_voicefixer" else x

@@ -33,7 +33,7 @@ from testsets.distortions import (
     render,
     sample_params,
 )
-from testsets.engine import BuildResult, build_set, item_rng, warn
+from testsets.engine import BuildResult, build_set, encode, item_rng, warn
 from testsets.manifest import ManifestItem
 from testsets.rir import (
     SOUND_SPEED,
@@ -213,9 +213,15 @@ class SimulatedBuilder(TestSetBuilder):
     # --- render (from the manifest record alone) ---
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
         out = self.rerender(corpora, item)
-        write_audio(set_dir / item.degraded, out.degraded, item.rate)
-        write_audio(set_dir / item.target, out.target, item.rate)
-        return out.measured
+        degraded, target = encode(self, out.degraded), encode(self, out.target)
+        write_audio(set_dir / item.degraded, degraded, item.rate)
+        write_audio(set_dir / item.target, target, item.rate)
+        measured = dict(out.measured)
+        if degraded.dtype == np.int16:       # the recorded peaks are the written files' peaks
+            for key, y in (("peak_degraded", degraded), ("peak_target", target)):
+                if key in measured:
+                    measured[key] = float(np.max(np.abs(y.astype(np.float32) / 2 ** 15)))
+        return measured
 
     def rerender(self, corpora: Path, item: ManifestItem):
         """The rendered arrays and components of one manifest item (for checks and the trainer)."""

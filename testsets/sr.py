@@ -25,7 +25,7 @@ from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.distortions import LOWPASS_RESAMPLER, recipe_resample_down_up
-from testsets.engine import build_set
+from testsets.engine import build_set, encode
 from testsets.manifest import ManifestItem
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
@@ -77,18 +77,20 @@ class _SrRebuild(TestSetBuilder):
         x, r = read_audio(item.source(corpora, "speech"), mix_channels=True)
         target = resample(x, r, TARGET_RATE)
         degraded = sr_degrade(target, TARGET_RATE, int(item.params["low_rate"]))
-        write_audio(set_dir / item.degraded, degraded, TARGET_RATE)
-        write_audio(set_dir / item.target, target, TARGET_RATE)
+        write_audio(set_dir / item.degraded, encode(self, degraded), TARGET_RATE)
+        write_audio(set_dir / item.target, encode(self, target), TARGET_RATE)
         return None
 
 
 @TESTSETS.register
 class SuperResolution(OfficialMixin, _SrRebuild):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
     info = TestSetInfo(
         name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
         rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
         default_items=None, default_seed=0, version="2",
-        metrics=("dnsmos", "nisqa", "lsd", "spk_sim"))
+        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "lsd:voicefixer2021",
+                 "sispnr:voicefixer2021", "ssim"))
     official_key = "sr"
 
     def build(self, opts: BuildOptions) -> Path:

@@ -25,6 +25,25 @@ register_asset(Asset(
     homepage="https://github.com/Xiaobin-Rong/gtcrn",
 ))
 
+# FRCRN (001 Table 4; 002 Tables III, IV): ClearerVoice-Studio's FRCRN_SE_16K, the same 16 kHz
+# model ModelScope ships as damo/speech_frcrn_ans_cirm_16k. The Hugging Face revision, sha256 and
+# byte size are those pinned by a third-party loader of this exact file (its UPSTREAM_REVISION,
+# CHECKPOINT_SHA256, CHECKPOINT_BYTES constants); the publisher gives no checksum and the file
+# could not be downloaded here to hash it. The checkpoint is a torch pickle {"model": state_dict}
+# (how the clearvoice loader reads it: networks.SpeechModel._load_model, model_key="model").
+register_asset(Asset(
+    name="frcrn_se_16k",
+    urls=("https://huggingface.co/alibabasglab/FRCRN_SE_16K/resolve/"
+          "3766e6a64b0d8cb58f08d913d617bf129f11ed53/last_best_checkpoint.pt",),
+    sha256="b22256adbb91b68cf5a3db8f6657a4fb17066eecd5f069803e59c186c1cf3ebb",
+    size=161053751,
+    licence="Apache-2.0 (ClearerVoice-Studio)",
+    path="frcrn/FRCRN_SE_16K-last_best_checkpoint.pt",
+    used_by="system frcrn",
+    description="FRCRN speech enhancement, 16 kHz (ClearerVoice-Studio FRCRN_SE_16K checkpoint)",
+    homepage="https://huggingface.co/alibabasglab/FRCRN_SE_16K",
+))
+
 # DEMUCS dns64: the URL of `denoiser.pretrained.DNS_64_URL`. Only the sha256 prefix the publisher
 # put in the file name (torch.hub's check_hash convention) is known; the full digest and the size
 # were not found (see benchmark.assets.sha256_matches).
@@ -42,7 +61,9 @@ register_asset(Asset(
 
 # VoiceFixer: the URLs the `voicefixer` 0.1.3 package downloads from. No sha256 was found (a
 # third-party note gives Zenodo MD5s 1f479dabb9fa5724de5e20f2164cbc7a for vf.ckpt and
-# ac6de16561dd6042daf8bb3a806dc818 for the vocoder); until one is recorded here, fetch refuses.
+# ac6de16561dd6042daf8bb3a806dc818 for the vocoder), so both are unpinned (sha256=""): `fetch`
+# accepts the file with a warning naming its own sha256, that hash is part of the cache key of
+# every system using it (systems.base.System.cache_key) and is listed in the report's provenance.
 register_asset(Asset(
     name="voicefixer_analysis",
     urls=("https://zenodo.org/record/5600188/files/vf.ckpt?download=1",),
@@ -104,8 +125,25 @@ register_asset(Asset(
           "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
           "voxceleb_resnet34.onnx"),
     sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
-    path="wespeaker/voxceleb_resnet34.onnx", used_by="metric spk_sim (backend wespeaker)",
+    path="wespeaker/voxceleb_resnet34.onnx", used_by="(earlier spk_sim backend; not used now)",
     description="WeSpeaker ResNet34 speaker embedding, VoxCeleb2-dev, ONNX runtime model",
+    homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
+
+# The model the public WeSpeaker command line of 2024 uses for `--language english`
+# (wenet-e2e/wespeaker wespeaker/cli/hub.py at 3ccc791: "english": voxceleb_resnet221_LM, since
+# 2023-11; before c6a42a1 the CLI ran this very model's ONNX export). Its ONNX runtime export is
+# listed in docs/pretrained.md (same commit); no sha256 is published there.
+register_asset(Asset(
+    name="wespeaker_voxceleb_resnet221_LM",
+    urls=("https://wenet.org.cn/downloads?models=wespeaker&version=voxceleb_resnet221_LM.onnx",
+          "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet221-LM/resolve/main/"
+          "voxceleb_resnet221_LM.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
+          "voxceleb_resnet221_LM.onnx"),
+    sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
+    path="wespeaker/voxceleb_resnet221_LM.onnx", used_by="metric spk_sim (backend wespeaker)",
+    description="WeSpeaker ResNet221 (large-margin fine-tuned) speaker embedding, VoxCeleb2-dev, "
+                "ONNX runtime model: the 2024 CLI's English model",
     homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +166,8 @@ register_asset(Asset(
 register_asset(Asset(
     name="hubert_base",
     urls=("https://huggingface.co/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",),
-    sha256="",          # not found with the look-up tools: fetch refuses until it is filled in
+    sha256="",          # not found with the look-up tools: unpinned (used with a warning naming
+                        # its hash; the hash enters cache keys and provenance)
     size=0,
     licence="Apache-2.0 (transformers port of fairseq HuBERT-base, MIT)",
     path="hubert/hubert-base-ls960-pytorch_model.bin",
@@ -139,7 +178,8 @@ register_asset(Asset(
 register_asset(Asset(
     name="hubert_base_l9_km500",
     urls=("https://dl.fbaipublicfiles.com/hubert/hubert_base_ls960_L9_km500.bin",),
-    sha256="",          # not found with the look-up tools: fetch refuses until it is filled in
+    sha256="",          # not found with the look-up tools: unpinned (used with a warning naming
+                        # its hash; the hash enters cache keys and provenance)
     size=0,
     licence="MIT (fairseq)",
     path="hubert/hubert_base_ls960_L9_km500.bin",

@@ -46,12 +46,36 @@ def _warn_unpinned(asset: Asset, path: Path) -> None:
 
 
 def local_sha256(name: str, path: Path | None = None) -> str:
-    """The sha256 of the asset's local file as recorded at its last verification."""
+    """The sha256 of the asset's local file: its verification stamp's while the file's size and
+    mtime still match the stamp, else a fresh hash (a replaced file never keeps an old hash)."""
     path = path or get_asset(name).cached_path()
     try:
-        return json.loads(_stamp_path(path).read_text())["sha256"]
-    except (OSError, ValueError, KeyError):
-        return sha256_of(path)
+        stamp = json.loads(_stamp_path(path).read_text())
+        if isinstance(stamp, dict) and stamp == {"sha256": stamp.get("sha256"), **_stat_key(path)}:
+            return stamp["sha256"]
+    except (OSError, ValueError):
+        pass
+    return sha256_of(path)
+
+
+def asset_fingerprints(names: tuple[str, ...] | list[str], *, unpinned_only: bool = False,
+                       root: Path | None = None) -> dict[str, str]:
+    """sha256 of each named asset's local file (cache, else mirror; never the internet), or
+    "missing". Cache keys take the unpinned ones (`unpinned_only`): their record pins nothing, so
+    the file's own hash is what identifies the weights; provenance takes them all."""
+    out: dict[str, str] = {}
+    for name in names:
+        asset = get_asset(name)
+        if unpinned_only and asset.sha256:
+            continue
+        try:
+            fetch(name, root=root, offline=True)
+        except AssetError:
+            out[name] = "missing"
+            continue
+        file = asset.cached_path(root)
+        out[name] = local_sha256(name, file) if file.is_file() else asset.sha256
+    return out
 
 
 def sha256_of(path: Path, desc: str = "") -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +21,19 @@ HELP = "score files or folders with chosen metrics (outside a run)"
 DESCRIPTION = """\
 Scores processed audio produced by any system. PATH is a file or a folder; folders are paired
 with --reference by relative file name (the extension may differ: out/a.wav pairs clean/a.flac);
-unpaired files are listed as errors. Each metric uses its offline backend unless --profile paper
-picks the backend the papers used. Every row records metric, backend, backend version and rate.
+unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
+--profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
+list`). Every row records metric, backend, backend version (after loading: model file sha256,
+resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
+interrupted run keeps what it finished.
 
 example:
-  python -m benchmark score --metrics dnsmos lsd --degraded out/ --reference clean/ --out s.csv
+  python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC")
+    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC[:BACKEND]")
     p.add_argument("--degraded", required=True, metavar="PATH", help="file or folder to score")
     p.add_argument("--reference", metavar="PATH", help="clean reference file or folder")
     p.add_argument("--transcripts", metavar="FILE", help="'<relative path or id> <text>' per line")
@@ -120,20 +126,38 @@ def _problems(pair: Pair, info) -> list[str]:
     return problems
 
 
-def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
+def resolve_specs(metric_names: list[str], profile: str) -> list[tuple]:
+    """(MetricInfo, backend) per distinct NAME[:BACKEND] spec, in order; unknown metric or backend
+    and malformed specs raise one clear error."""
+    from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
+    out = []
+    for text in metric_names:
+        spec = parse_metric_spec(text)
+        info = METRICS.get(spec.name).info
+        backend = choose_backend(info, spec.backend, profile, True)
+        if (info, backend) not in out:
+            out.append((info, backend))
+    return out
+
+
+def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu",
+                on_batch: Callable[[list[dict], list[dict]], None] | None = None
                 ) -> tuple[list[dict], list[dict]]:
     """Per-item rows and per-metric summary rows (aggregate over scored items). Items are scored by
     the runner's job code (`benchmark.run.jobs.score_job`: batch, then one item at a time when a
-    batch fails, every failure recorded per item), with the metrics loaded once up front."""
+    batch fails, every failure recorded per item), with the metrics loaded once up front.
+    `on_batch(rows, summary)` gets everything so far after each job (to write it as it goes)."""
     from benchmark.run.jobs import ScoreInput, loaded_metric, score_job, score_jobs
-    from metrics import METRICS, ItemScore
+    from metrics import ItemScore
     from metrics.base import metric_version
     loaded = []
-    for name in metric_names:
-        info = METRICS.get(name).info
-        backend, dev = info.backend_for(profile), info.device_for(device)
-        # missing weights/extras: one clear error here, before any scoring
-        loaded.append((info, backend, dev, loaded_metric(name, backend, dev)))
+    specs = resolve_specs(metric_names, profile)
+    for info, backend in specs:
+        dev = info.device_for(device)
+        # missing weights/extras: one clear error here, before any scoring; the version is
+        # taken after load() (model file sha256, resampler)
+        loaded.append((info, backend, dev, loaded_metric(info.name, backend, dev)))
     rows, summary = [], []
     for info, backend, dev, m in loaded:
         version = metric_version(m)
@@ -156,6 +180,8 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
                 rows += [_row(info.name, backend, version, info.rate, p, col,
                               oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
                          for col in info.columns]
+            if on_batch is not None:
+                on_batch(rows, summary)
         agg = m.aggregate(scores) if scores else {c: math.nan for c in info.columns}
         n_ok = sum(1 for s in scores if s.error is None)
         for col in info.columns:
@@ -163,27 +189,54 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
                             "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
                             "backend_version": version, "rate": info.rate,
                             "seconds": round(time.perf_counter() - t0, 2)})
-    rows.sort(key=lambda r: (metric_names.index(r["metric"]), r["item"]))
+    order = [(info.name, backend) for info, backend in specs]
+    rows.sort(key=lambda r: (order.index((r["metric"], r["backend"])), r["item"]))
     return rows, summary
 
 
+def check_out(out: Path) -> None:
+    """--out must be writable before any scoring starts: a known extension, not a folder, and a
+    folder we can create files in."""
+    if out.suffix.lower() not in (".csv", ".json"):
+        raise BenchmarkError(f"--out {out}: unsupported extension, use .csv or .json")
+    if out.is_dir():
+        raise BenchmarkError(f"--out {out}: is a folder; give a .csv or .json file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise BenchmarkError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+
+
 def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
+    """Write all rows so far atomically (temp file, then rename); called after every batch."""
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        out.write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
-    elif suffix == ".csv":
-        from benchmark.report.writer import write_csv
-        write_csv(out, FIELDS, rows)
-    else:
+    if suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        if suffix == ".json":
+            Path(tmp).write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+        else:
+            from benchmark.report.writer import write_csv
+            write_csv(Path(tmp), FIELDS, rows)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
-        raise BenchmarkError(f"--out {args.out}: unsupported extension, use .csv or .json")
+    resolve_specs(args.metrics, args.profile)     # unknown metric/backend: fail before anything else
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out(out)
     pairs = collect(args.degraded, args.reference, args.transcripts)
-    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device)
+    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device,
+                                on_batch=(lambda r, s: write_rows(r, s, out)) if out else None)
     print_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()
                   if k != "seconds"} for r in summary])
     errors = list({(r["metric"], r["item"]): r for r in rows if r["error"]}.values())
@@ -191,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {r['metric']} {r['item']}: {r['error']}")
     if len(errors) > 20:
         print(f"... and {len(errors) - 20} more item errors (see --out)")
-    if args.out:
-        write_rows(rows, summary, Path(args.out))
-        print(f"wrote {len(rows)} rows to {args.out}")
+    if out is not None:
+        write_rows(rows, summary, out)
+        print(f"wrote {len(rows)} rows to {out}")
     return 0

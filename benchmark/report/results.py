@@ -82,7 +82,7 @@ def load(store: Store, run: str) -> RunData:
                 systems.append(s["name"])
         keys.update(inv["config"].get("metrics", {}))
     metric_rows = {m["key"]: m for m in store.metrics()}
-    metrics = {name: metric_rows[k] for name, k in keys.items() if k in metric_rows}
+    metrics = display_metrics([metric_rows[k] for k in keys.values() if k in metric_rows])
     items = {(r["testset"], r["item_id"]): r for r in store.items()}
     outputs = store.item_outputs()
     by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -108,6 +108,27 @@ def load(store: Store, run: str) -> RunData:
     return RunData(run, invocations, store.testsets(), items, systems,
                    {s["name"]: s for s in store.systems()}, metrics, outputs, records,
                    store.runtime_rows())
+
+
+def display_metrics(rows: list[dict]) -> dict[str, dict]:
+    """The run's metric rows by the name the report uses: one backend per metric under its bare
+    name (the papers' backend when it ran, else the first run), any other backend of the same
+    metric under `name:backend` (e.g. `lsd` = voicefixer2022 and `lsd:voicefixer2021` on sr). For
+    each (name, backend) the row of the latest invocation wins."""
+    latest: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        latest.pop((r["name"], r["backend"]), None)
+        latest[(r["name"], r["backend"])] = r
+    out: dict[str, dict] = {}
+    names = list(dict.fromkeys(n for n, _ in latest))
+    for name in names:
+        mine = [r for (n, _), r in latest.items() if n == name]
+        primary = next((r for r in mine if r["backend"] == r["info"].get("paper_backend")), mine[0])
+        out[name] = primary
+        for r in mine:
+            if r is not primary:
+                out[f"{name}:{r['backend']}"] = r
+    return out
 
 
 def _aux_number(aux: dict, name: str) -> float | None:

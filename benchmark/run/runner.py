@@ -82,6 +82,12 @@ class MetricPlan:
     version: str                          # "" until load_versions, after the asset check
     key: str                              # cache key: name + backend + version
     info: Any                             # MetricInfo
+    specs: list[str] = field(default_factory=list)   # the specs it serves ("lsd", "lsd:voicefixer2022")
+
+    @property
+    def label(self) -> str:
+        """`name:backend`: how the run's config names it (two backends of one metric can run)."""
+        return f"{self.name}:{self.backend}"
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -129,8 +135,9 @@ def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
 
 
 def default_metrics(testsets: list[str]) -> list[str]:
-    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`), in order;
-    sets that are not registered builders (e.g. built by a test) add none."""
+    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`, as specs with
+    the backend each table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets
+    that are not registered builders (e.g. built by a test) add none."""
     from testsets import TESTSETS
     names: list[str] = []
     for t in testsets:
@@ -140,7 +147,7 @@ def default_metrics(testsets: list[str]) -> list[str]:
 
 
 def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
-    """Metric -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
+    """Metric spec -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
     default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
     computed there. Sets that are not registered builders get every default metric."""
     from testsets import TESTSETS
@@ -169,19 +176,27 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
-    """The metric backends a run uses, from the registry's info alone (no metric is built). The
-    version and key are filled by `load_versions` once the assets are known to be there."""
+    """One plan per metric spec (`lsd`, `lsd:voicefixer2021`; see metrics.base.choose_backend),
+    from the registry's info alone (no metric is built). The version and key are filled by
+    `load_versions` once the assets are known to be there."""
     from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
     plans, notes = [], []
-    for name in names:
-        if name not in METRICS:
+    for text in names:
+        spec = parse_metric_spec(text)
+        if spec.name not in METRICS:
             if explicit:
-                METRICS.get(name)   # raises the registry's clear "unknown metric" error
-            notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
+                METRICS.get(spec.name)   # raises the registry's clear "unknown metric" error
+            notes.append(f"metric '{spec.name}' of the paper tables is not available (not registered); "
                          "its columns are empty")
             continue
-        info = METRICS.get(name).info
-        plans.append(MetricPlan(name, info.backend_for(profile), "", "", info))
+        cls = METRICS.get(spec.name)
+        backend = choose_backend(cls.info, spec.backend, profile, explicit)
+        same = next((p for p in plans if p.name == spec.name and p.backend == backend), None)
+        if same is not None:
+            same.specs.append(text)
+            continue
+        plans.append(MetricPlan(spec.name, backend, "", "", cls.info, [text]))
     return plans, notes
 
 
@@ -263,10 +278,13 @@ class Runner:
         try:
             store.mark_interrupted()                 # 'running' rows left by killed invocations
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
-                      "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
+                      "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
                       "executor": cfg.executor}
-            inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
+            used = [n for _, c, _ in systems for n in c.info.assets] + \
+                   [n for p in plans for n in p.info.assets.get(p.backend, ())]
+            inv = store.begin_invocation(argv or [], config,
+                                         provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
                 info, sums = _set_info(ls)
@@ -358,7 +376,9 @@ class Runner:
 
     # --- scoring -----------------------------------------------------------------------------------
     def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        only = (getattr(self, "_metric_sets", None) or {}).get(plan.name)
+        by_spec = getattr(self, "_metric_sets", None) or {}
+        found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
+        only = set().union(*found) if found else None
         items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
                  if only is None or ls.name in only}
         selected = {s.name for s in self.cfg.systems}
