@@ -150,6 +150,13 @@ def test_colliding_ids_get_their_own_outputs(isolated_env, corpora, plugins, cap
         np.testing.assert_array_equal(y, 0.5 * x)              # its own input, not another's
         assert snr[rows[iid]["sha256"]] == pytest.approx(_snr(0.5 * x, s), abs=1e-3)
     assert len(set(snr.values())) == 4
+    # the listening page's media: one folder per item, distinct even on a case-insensitive disk
+    from benchmark.report.writer import write_report
+    write_report("col", html=True, listen_items=4)
+    [set_dir] = (paths.reports_dir() / "col" / "listen").glob("collide-*")
+    folders = [p.name for p in set_dir.iterdir()]
+    assert len(folders) == 4 and len({f.lower() for f in folders}) == 4
+    assert all(len(list((set_dir / f).glob("*.flac"))) == 3 for f in folders)   # input, target, output
 
 
 def test_one_stereo_policy_for_run_and_score(isolated_env, corpora, plugins, tmp_path):
