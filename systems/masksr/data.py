@@ -98,6 +98,7 @@ class ShardSource:
         entries = self.index["splits"].get(split, [])
         self.split = split
         self.shards = ShardSet(self.root, [e["shard"] for e in entries], [e["items"] for e in entries], cache)
+        self.shards.check_sizes([e.get("bytes") for e in entries])
         self.gains = np.asarray(self.index["key"]["gains"], dtype=np.float32)
 
     def __len__(self) -> int:
@@ -214,7 +215,7 @@ def degrade_item(cfg: MaskSRConfig, dcfg: DistortionConfig, gains: np.ndarray, p
     rir = pools.rir_for(rng) if params.reverb else None
     noise = pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
     out = render(clean, cfg.rate, params, noise=noise, rir=rir)
-    return out.degraded.astype(np.float32), codes[g]
+    return out.degraded.astype(np.float32), codes[g], out.target
 
 
 def _gain_range(gains: np.ndarray) -> tuple[float, float]:
@@ -239,11 +240,16 @@ class ItemMaker:
         k = int(rng.integers(self.cfg.fixed_degradations))
         return np.random.default_rng([self.cfg.seed, 1, position, k])
 
-    def __call__(self, position: int, rng: np.random.Generator):
+    def pair(self, position: int, rng: np.random.Generator):
+        """(degraded input, target waveform, target codegram, KD target) of one item."""
         clean, codes, kd = self.source.item(position)
-        wave, target = degrade_item(self.cfg, self.dcfg, self.gains, self.pools, clean, codes,
-                                    self.degradation_rng(rng, position))
-        return wave, target, kd
+        wave, target_codes, target = degrade_item(self.cfg, self.dcfg, self.gains, self.pools, clean,
+                                                  codes, self.degradation_rng(rng, position))
+        return wave, target, target_codes, kd
+
+    def __call__(self, position: int, rng: np.random.Generator):
+        wave, _, codes, kd = self.pair(position, rng)
+        return wave, codes, kd
 
     def batch(self, positions, rngs) -> dict:
         items = [self(int(p), r) for p, r in zip(positions, rngs, strict=True)]
@@ -295,9 +301,13 @@ class StepBatches(torch.utils.data.Dataset):
         return out
 
     def __getitem__(self, step: int) -> dict:
+        from systems.masksr.shards import ShardError
         seed = self.maker.cfg.seed
         rngs = [np.random.default_rng([seed, step, self.rank, j]) for j in range(self.batch)]
-        return self.maker.batch(self.positions(step), rngs)
+        try:
+            return self.maker.batch(self.positions(step), rngs)
+        except ShardError as exc:          # handed to the main process as one clear message
+            return {"error": str(exc)}
 
 
 class BatchMaker:

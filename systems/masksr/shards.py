@@ -194,6 +194,17 @@ class ShardSet:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
+    def check_sizes(self, sizes: list[int | None]) -> None:
+        """One stat per shard: a missing or truncated shard fails before training starts."""
+        for name, size in zip(self.names, sizes, strict=True):
+            path = self.root / name
+            if not path.exists():
+                raise ShardError(f"shard {path} is missing; re-run `python -m benchmark train prepare`")
+            if size is not None and path.stat().st_size != size:
+                raise ShardError(f"shard {path} is {path.stat().st_size} bytes but the data index says "
+                                 f"{size}: truncated or overwritten; delete it and its .json and re-run "
+                                 f"`python -m benchmark train prepare`")
+
     def locate(self, position: int) -> tuple[int, int]:
         s = int(np.searchsorted(self.starts, position, side="right") - 1)
         return s, int(position - self.starts[s])

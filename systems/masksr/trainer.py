@@ -16,6 +16,7 @@ say how they normalise across GPUs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -323,6 +324,9 @@ def train(cfg: MaskSRConfig, speech: list[str] | None, noise: list[str], rirs: l
         t_wait = time.perf_counter()
         batch = next(batches)
         wait += time.perf_counter() - t_wait
+        if "error" in batch:
+            from systems.masksr.shards import ShardError
+            raise ShardError(batch["error"])
         wave, codes = batch["wave"].to(device), batch["codes"].to(device)
         kd_target = batch["kd"].to(device) if batch["kd"] is not None else None
         mask, drop = draw_masks(strategy, codes, cfg, step, rank)
@@ -360,7 +364,9 @@ def train(cfg: MaskSRConfig, speech: list[str] | None, noise: list[str], rirs: l
             extra = {"options": opts.to_dict(), "scaler": scaler.state_dict() if precision == "fp16" else None,
                      "ema": ema.state_dict() if ema is not None else None,
                      "model_ema": ema.model_state(model) if ema is not None else None, **kept}
-            save_checkpoint(ckpt_path, cfg, model, optimizer, done, **extra)
+            saved = cfg if "guidance_sweep" not in kept else \
+                dataclasses.replace(cfg, guidance=float(kept["guidance_sweep"]["chosen"]))
+            save_checkpoint(ckpt_path, saved, model, optimizer, done, **extra)
     bar.close()
     logger.close()
     del batches, loader
