@@ -74,7 +74,8 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 def write_shard(path: Path, records: list[SegmentRecord], rate: int, extra: dict) -> dict:
     """Write `records` to the tar `path` (via `.part`) and its sidecar; returns the sidecar."""
-    import webdataset as wds
+    from benchmark.core.deps import require
+    wds = require("webdataset", "train", "the shard writer of `train prepare`")
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:
         writer = wds.TarWriter(f, encoder=False, mtime=0.0)

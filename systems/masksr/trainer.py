@@ -57,16 +57,6 @@ def step_generator(seed: int, step: int, rank: int, device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1009 + rank)
 
 
-def masked_ce(logits: torch.Tensor, codes: torch.Tensor, mask: torch.Tensor):
-    """Cross-entropy over masked positions only, and per-codebook masked-token accuracy."""
-    lf = logits.float()
-    ce = torch.nn.functional.cross_entropy(lf[mask], codes[mask])
-    with torch.no_grad():
-        hit = (lf.argmax(-1) == codes) & mask
-        acc = hit.sum(dim=(0, 2)).float() / mask.sum(dim=(0, 2)).clamp(min=1).float()
-    return ce, acc
-
-
 def draw_masks(strategy, codes: torch.Tensor, cfg: MaskSRConfig, step: int, rank: int):
     """The training mask and the CFG drop flags of step `step` on rank `rank`."""
     gen = step_generator(cfg.seed, step, rank, codes.device)
