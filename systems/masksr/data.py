@@ -205,12 +205,14 @@ class NoiseRirPools:
 
 
 def degrade_item(cfg: MaskSRConfig, dcfg: DistortionConfig, gains: np.ndarray, pools: NoiseRirPools,
-                 clean: np.ndarray, codes: np.ndarray, rng: np.random.Generator):
+                 clean: np.ndarray, codes: np.ndarray, rng: np.random.Generator, gain_bin: int | None = None):
     """One training pair by Algorithm 1: (q * degraded input, codegram of q * clean). The gain bin
-    is the one holding Algorithm 1's draw q ~ U(Qlow, Qhigh): uniform over the grid's bins."""
+    is the one holding Algorithm 1's draw q ~ U(Qlow, Qhigh), uniform over the grid's bins, unless
+    `gain_bin` fixes it."""
     params = sample_params(rng, dcfg)
     lo, hi = dcfg.gain_range
     g = int(np.clip((params.gain - lo) / (hi - lo) * len(gains), 0, len(gains) - 1))
+    g = g if gain_bin is None else gain_bin
     params = dataclasses.replace(params, gain=float(gains[g]))
     rir = pools.rir_for(rng) if params.reverb else None
     noise = pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
@@ -243,8 +245,11 @@ class ItemMaker:
     def pair(self, position: int, rng: np.random.Generator):
         """(degraded input, target waveform, target codegram, KD target) of one item."""
         clean, codes, kd = self.source.item(position)
+        # overfitting / debugging mode: one gain per segment, so a segment keeps one target
+        gain_bin = (int(np.random.default_rng([self.cfg.seed, 4, position]).integers(len(self.gains)))
+                    if self.cfg.fixed_degradations else None)
         wave, target_codes, target = degrade_item(self.cfg, self.dcfg, self.gains, self.pools, clean,
-                                                  codes, self.degradation_rng(rng, position))
+                                                  codes, self.degradation_rng(rng, position), gain_bin)
         return wave, target, target_codes, kd
 
     def __call__(self, position: int, rng: np.random.Generator):
