@@ -245,6 +245,7 @@ def train(cfg: MaskSRConfig, speech: list[str] | None, noise: list[str], rirs: l
     device = device or auto_device
     precision = resolve_precision(opts.precision, device)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     is_main = rank == 0
     if cfg.batch % world:
         raise BenchmarkError(f"batch {cfg.batch} is not divisible by {world} processes")
