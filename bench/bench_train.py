@@ -85,8 +85,8 @@ def degradation_throughput(tmp: Path) -> dict:
     3.1 ranges, Algorithm 1 probabilities), reading segments from shards and noise/RIRs from disk."""
     from systems.masksr.data import ItemMaker, NoiseRirPools, ShardSource, list_audio
     from systems.masksr.prepare import PrepareOptions, prepare
-    cfg = _cfg(segment_seconds=4.0, segments_per_file=1)
-    prepare(cfg, _files(8), tmp / "four", PrepareOptions(files_per_shard=4, batch=4, gains=2))
+    cfg = _cfg(segment_seconds=4.0, segments_per_file=1, gain_bins=8)
+    prepare(cfg, _files(8), tmp / "four", PrepareOptions(files_per_shard=4, batch=4))
     maker = ItemMaker(cfg, ShardSource(tmp / "four"),
                       NoiseRirPools(cfg, list_audio([str(NOISE)], "noise"), list_audio([str(RIRS)], "rir"), 0, 0))
     n = 48

@@ -158,8 +158,8 @@ else:
         sf.write(tmp / "s" / f"{i}.wav", (0.3 * np.sin(2 * np.pi * (120 + 10 * i) * t) * (1 + np.sin(3 * t))).astype(np.float32), 44100)
     sf.write(tmp / "n" / "n.wav", (0.1 * g.standard_normal(60 * 44100)).astype(np.float32), 44100)
     speech, noise, rirs, source = sorted((tmp / "s").glob("*.wav")), [tmp / "n" / "n.wav"], [], "synthetic"
-cfgd = override(get_config("masksr2_tiny"), {"segment_seconds": 4.0, "segments_per_file": 1})
-prepare(cfgd, speech, tmp / "data", PrepareOptions(files_per_shard=4, gains=2), device=dev)
+cfgd = override(get_config("masksr2_tiny"), {"segment_seconds": 4.0, "segments_per_file": 1, "gain_bins": 2})
+prepare(cfgd, speech, tmp / "data", PrepareOptions(files_per_shard=4), device=dev)
 maker = ItemMaker(cfgd, ShardSource(tmp / "data"), NoiseRirPools(cfgd, noise, rirs, 64, 0))
 loader_rows = []
 for workers in (2, 4, 8):

@@ -21,7 +21,7 @@ from benchmark.cli import main
 from systems.masksr.config import get_config, override
 
 ROOT = Path(__file__).resolve().parents[1]
-CFG = {"segments_per_file": 2}
+CFG = {"segments_per_file": 2, "gain_bins": 8}      # the papers' 8 bins (masksr2_tiny: 1)
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +53,12 @@ def test_shards_hold_what_an_independent_extraction_gives(prepared):
     from benchmark.core.audio import resample
     from systems.masksr.codec import Codec
     from systems.masksr.kd import HUBERT_RATE, TeacherRunner
-    from systems.masksr.prepare import PrepareOptions, gain_grid
+    from systems.masksr.prepare import gain_grid
     from systems.masksr.shards import read_sidecar
     cfg, out, index = prepared
     assert [len(index["splits"][s]) for s in ("train", "dev")] == [3, 1]
     assert all(e["items"] == 2 for s in index["splits"].values() for e in s)
-    grid = gain_grid(PrepareOptions())
+    grid = gain_grid(8)
     np.testing.assert_allclose(grid, 0.3 + (np.arange(8) + 0.5) * 0.7 / 8, atol=1e-7)
     assert index["key"]["gains"] == [round(float(g), 6) for g in grid]
     shard = out / index["splits"]["train"][1]["shard"]

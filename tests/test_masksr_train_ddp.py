@@ -38,9 +38,9 @@ def prepared(tmp_path_factory, corpora):
     from systems.masksr.prepare import PrepareOptions, prepare
     out = tmp_path_factory.mktemp("ddp_data")
     files = sorted((corpora / "VCTK-Corpus-0.92" / "wav48_silence_trimmed").rglob("*.flac"))[:5]
-    cfg = override(get_config("masksr2_tiny"), {"segments_per_file": 2})
+    cfg = override(get_config("masksr2_tiny"), {"segments_per_file": 2, "gain_bins": 2})
     torch.set_num_threads(1)
-    prepare(cfg, files, out, PrepareOptions(files_per_shard=2, dev_fraction=0.2, gains=2))
+    prepare(cfg, files, out, PrepareOptions(files_per_shard=2, dev_fraction=0.2))
     return out
 
 

@@ -69,7 +69,8 @@ def _prepare_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes (CPU); under torchrun one per rank")
     p.add_argument("--files-per-shard", type=int, default=64)
     p.add_argument("--batch", type=int, default=8, help="segments per codec / teacher call")
-    p.add_argument("--gains", type=int, default=8, help="gain-grid size for Algorithm 1's q")
+    p.add_argument("--gains", type=int, help="gain bins for Algorithm 1's q (default: the config's "
+                   "gain_bins, 8 for the papers' configs)")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     return p
 
@@ -102,9 +103,9 @@ def _run_prepare(argv: list[str]) -> int:
     from systems.masksr.data import list_audio
     from systems.masksr.prepare import PrepareOptions, prepare
     a = _prepare_parser().parse_args(argv)
-    cfg = _cfg(a.config_name, a.config)
+    cfg = _cfg(a.config_name, a.config, gain_bins=a.gains)
     opts = PrepareOptions(files_per_shard=a.files_per_shard, batch=a.batch, workers=a.workers,
-                          gains=a.gains, dev_fraction=a.dev_fraction)
+                          dev_fraction=a.dev_fraction)
     dev = list_audio(a.dev_speech, "dev speech") if a.dev_speech else None
     index = prepare(cfg, list_audio(a.speech, "speech"), Path(a.out), opts, dev)
     if index is None:

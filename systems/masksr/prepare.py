@@ -12,7 +12,7 @@ and the HuBERT targets before the online data creation").
   segments x the gain grid per DAC call).
 - Random gain q (Algorithm 1, 003 App. C.2: "we randomly conduct a q ~ U(Qlow, Qhigh) scaling to
   the input and target data pair"): DAC is not scale-equivariant (its codegram of q*s differs from
-  that of s; measured in tests), so the target codegram is pre-extracted at each of `gains` grid
+  that of s; measured in tests), so the target codegram is pre-extracted at each of `cfg.gain_bins` grid
   gains, the centres of equal bins of [0.3, 1.0]; the trainer draws one bin uniformly, which is
   q ~ U(0.3, 1.0) discretised, and scales the input by the same q. The KD targets are extracted
   once, at q = 1: HuBERT's first conv layer has no bias and is followed by a per-channel
@@ -50,15 +50,15 @@ class PrepareOptions:
     files_per_shard: int = 64
     batch: int = 8                     # segments per DAC / teacher call (x gains for DAC)
     workers: int = 1                   # process-pool size (CPU); under torchrun: one per rank
-    gains: int = 8                     # gain-grid size for the random gain q
     gain_range: tuple[float, float] = (0.3, 1.0)   # Algorithm 1's (Qlow, Qhigh), 003 App. C.2
     dev_fraction: float = 0.0          # share of speech files held out as the dev split
     split_seed: int = 0
 
 
-def gain_grid(opts: PrepareOptions) -> np.ndarray:
-    lo, hi = opts.gain_range
-    return (lo + (np.arange(opts.gains) + 0.5) * (hi - lo) / opts.gains).astype(np.float32)
+def gain_grid(bins: int, opts: PrepareOptions | None = None) -> np.ndarray:
+    """Centres of `bins` equal bins of Algorithm 1's (Qlow, Qhigh)."""
+    lo, hi = (opts or PrepareOptions()).gain_range
+    return (lo + (np.arange(bins) + 0.5) * (hi - lo) / bins).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def data_key(cfg: MaskSRConfig, opts: PrepareOptions) -> dict:
     return {"codec": cfg.codec, "rate": cfg.rate, "segment_seconds": cfg.segment_seconds,
             "segments_per_file": cfg.segments_per_file, "kd_target": cfg.kd_target,
             "kd_teacher": cfg.kd_teacher if cfg.kd_target != "none" else None,
-            "gains": [round(float(g), 6) for g in gain_grid(opts)]}
+            "gains": [round(float(g), 6) for g in gain_grid(cfg.gain_bins, opts)]}
 
 
 def files_digest(files: list[Path]) -> str:
@@ -115,7 +115,7 @@ class Extractor:
         from systems.masksr.codec import Codec
         self.cfg, self.opts, self.device = cfg, opts, device
         self.codec = codec if codec is not None else Codec(cfg.codec, device)
-        self.gains = gain_grid(opts)
+        self.gains = gain_grid(cfg.gain_bins, opts)
         self.teacher = None
         if cfg.kd_target != "none":
             from systems.masksr.kd import TeacherRunner
@@ -275,8 +275,8 @@ def load_index(root: str | Path) -> dict:
 
 def check_compatible(index: dict, cfg: MaskSRConfig, root: str | Path) -> None:
     key = index["key"]
-    want = data_key(cfg, PrepareOptions(gains=len(key["gains"])))
-    bad = [k for k in want if k != "gains" and want[k] != key.get(k)]
+    want = data_key(cfg, PrepareOptions())
+    bad = [k for k in want if k != "gains" and want[k] != key.get(k)]     # gains: the data's own grid
     if bad:
         raise BenchmarkError(f"{root} was prepared for {', '.join(f'{k}={key.get(k)}' for k in bad)}, "
                              f"but {cfg.name} needs {', '.join(f'{k}={want[k]}' for k in bad)}")
