@@ -94,7 +94,9 @@ def _overfit(tmp_path: Path, corpora, **changes):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("changes,masked,sampled", [
-    ({"codebook_modelling": "soundstorm", "steps": 500}, 0.9, 0.0),
+    # SoundStorm decodes codebooks 2-9 greedily in one pass each: measured 0.94 masked / 0.55
+    # sampler accuracy at 500 steps (issue 16 trainer, 4 real utterances)
+    ({"codebook_modelling": "soundstorm", "steps": 500}, 0.9, 0.45),
     # span masking hides whole runs (harder): measured 0.83 masked / 0.50 sampler at 300 steps
     ({"codebook_modelling": "parallel", "kd_target": "l9_k500", "span": 3, "steps": 300}, 0.8, 0.45),
     ({"codebook_modelling": "uniaudio", "kd_target": "none"}, 0.95, 0.5),
