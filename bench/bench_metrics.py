@@ -27,9 +27,11 @@ def _items():
         (x, r), (c, rc) = read_audio(vb / "noisy_testset_wav" / clean.name), read_audio(clean)
         text = (vb / "testset_txt" / f"{clean.stem}.txt").read_text().strip()
         items.append(MetricItem(clean.stem, x, r, c, rc, text))
-    dns = CORPORA / "DNS-Challenge/test_set/synthetic/no_reverb"
+    dns = next(CORPORA / d / "synthetic/no_reverb" for d in
+               ("DNS-Challenge/datasets/test_set", "DNS-Challenge/test_set")
+               if (CORPORA / d).is_dir())
     for i in (15, 16, 72):
-        (x, r) = read_audio(dns / "noisy" / f"noisy_fileid_{i}.wav")
+        (x, r) = read_audio(next((dns / "noisy").glob(f"*_fileid_{i}.wav")))
         (c, rc) = read_audio(dns / "clean" / f"clean_fileid_{i}.wav")
         items.append(MetricItem(f"dns{i}", x, r, c, rc, None))
     return items

@@ -1,7 +1,8 @@
 """Runner and store overhead on this machine: a set of N one-second items restored by the
-identity system `unprocessed` and scored by the runner-measured `runtime` metric, so the time is
+identity system `unprocessed` and scored by `si_snr` (a numpy formula), so the time is mostly
 the harness itself (hashing, reading, resampling 16 -> 44.1 -> 16 kHz, atomic writes, one SQLite
-transaction per item, report), then the cached re-run that must do no work."""
+transaction per item, report), then the cached re-run that must do no work. (Until issue 12 the
+score step was the `runtime` pseudo-metric, which read no audio.)"""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def _make_set(root: Path, n: int) -> None:
     for i in range(n):
         x = (0.1 * rng.standard_normal(16000)).astype(np.float32)
         write_audio(root / "bench" / "degraded" / f"{i:04d}.wav", x, 16000)
-        items.append(ManifestItem(f"{i:04d}", f"degraded/{i:04d}.wav", None, 16000, None, 1.0))
+        write_audio(root / "bench" / "target" / f"{i:04d}.wav", 0.5 * x, 16000)
+        items.append(ManifestItem(f"{i:04d}", f"degraded/{i:04d}.wav", f"target/{i:04d}.wav", 16000,
+                                  16000, 1.0))
     write_manifest(root / "bench" / "manifest.jsonl", items)
 
 
@@ -36,7 +39,7 @@ def main() -> dict:
         from benchmark.run.store import Store
         from systems.base import SystemSpec
         _make_set(Path(tmp) / "testsets", N_ITEMS)
-        cfg = RunConfig("bench", [SystemSpec("unprocessed")], testsets=["bench"], metrics=["runtime"],
+        cfg = RunConfig("bench", [SystemSpec("unprocessed")], testsets=["bench"], metrics=["si_snr"],
                         profile="offline")
         t0 = time.perf_counter()
         first = Runner(cfg).run()

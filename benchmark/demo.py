@@ -76,8 +76,9 @@ def needed_assets(systems: list[str], metrics: list[str] | None) -> list[str]:
     from metrics import METRICS
     from systems import SYSTEMS
     names = [a for s in systems for a in SYSTEMS.get(s).info.assets]
+    wanted = None if metrics is None else {m.partition(":")[0] for m in metrics}   # NAME[:BACKEND]
     for name, cls in METRICS:
-        if metrics is None or name in metrics:
+        if wanted is None or name in wanted:
             names += list(cls.info.assets.get(cls.info.offline_backend, ()))
     return list(dict.fromkeys(names))
 
@@ -89,7 +90,8 @@ def parse(argv: list[str] | None):
     p.add_argument("--systems", nargs="+", default=DEMO_SYSTEMS, metavar="SYSTEM")
     p.add_argument("--metrics", nargs="+", metavar="METRIC", help="default: each set's table")
     p.add_argument("--name", default=DEMO_RUN, help=f"run name (default {DEMO_RUN})")
-    p.add_argument("--workers", default="1", help="worker processes for the run")
+    p.add_argument("--workers", default="2",
+                   help="worker processes for the run (default 2: a stage's batches use both cores)")
     return p.parse_args(argv)
 
 

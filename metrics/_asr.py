@@ -16,8 +16,8 @@ import numpy as np
 
 from benchmark.assets import fetch, local_sha256
 from benchmark.core.deps import require
-from benchmark.core.errors import BenchmarkError
-from metrics._common import pkg_version
+from benchmark.core.errors import AssetError
+from metrics._common import folder_sha256, pkg_version
 
 
 class ASR:
@@ -32,9 +32,10 @@ class ASR:
 class PocketSphinxASR(ASR):
     def load(self, device: str) -> None:
         require("pocketsphinx", "core", "the pocketsphinx WER backend")
-        from pocketsphinx import Decoder
+        from pocketsphinx import Decoder, get_model_path
         self._decoder = Decoder(samprate=16000, loglevel="FATAL")
-        self.version = pkg_version("pocketsphinx") + " (bundled en-us model)"
+        model = os.path.join(get_model_path(), "en-us")
+        self.version = f"{pkg_version('pocketsphinx')} bundled en-us model sha256:{folder_sha256(model)}"
 
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
         out = []
@@ -55,7 +56,7 @@ class NemoASR(ASR):
         require("nemo.collections.asr", "nemo", "the NeMo WER backend (the papers' ASR)")
         from nemo.collections.asr.models import ASRModel
         self._model = ASRModel.restore_from(str(path), map_location=device).eval()
-        self.version = f"{pkg_version('nemo_toolkit')} {path.name} sha256:{sha[:12]}"
+        self.version = f"{pkg_version('nemo_toolkit')} {path.name} sha256:{sha}"
 
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
         hyps = self._model.transcribe([x.astype(np.float32) for x in batch],
@@ -69,12 +70,13 @@ class WhisperASR(ASR):
     def load(self, device: str) -> None:
         model_dir = os.environ.get("BENCHMARK_WHISPER_MODEL", "").strip()
         if not model_dir or not os.path.isdir(model_dir):
-            raise BenchmarkError(
+            raise AssetError(      # a missing local model: `doctor` reports it as missing
                 "the whisper WER backend needs a local faster-whisper model folder: set "
                 f"BENCHMARK_WHISPER_MODEL to it (found {model_dir!r}); it is never downloaded")
         fw = require("faster_whisper", "whisper", "the whisper WER backend")
         self._model = fw.WhisperModel(model_dir, device="cuda" if device.startswith("cuda") else "cpu")
-        self.version = f"{pkg_version('faster-whisper')} {os.path.basename(model_dir.rstrip('/'))}"
+        self.version = (f"{pkg_version('faster-whisper')} {os.path.basename(model_dir.rstrip('/'))} "
+                        f"sha256:{folder_sha256(model_dir)}")
 
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
         out = []

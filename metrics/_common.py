@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +27,33 @@ def pkg_version(dist: str) -> str:
         return f"{dist} {version(dist)}"
     except PackageNotFoundError:
         return f"{dist} (not installed)"
+
+
+@cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    from benchmark.core.audio import sha256_file
+    return sha256_file(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a model file (hashed once per process while size and mtime stay the same)."""
+    st = os.stat(path)
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+def folder_sha256(folder: str | os.PathLike) -> str:
+    """One sha256 for a model folder: of the sorted lines '<relative path> <file sha256>'."""
+    root = Path(folder)
+    lines = [f"{p.relative_to(root).as_posix()} {file_sha256(p)}\n"
+             for p in sorted(root.rglob("*")) if p.is_file()]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def resampler_version(rate: int) -> str:
+    """How a metric's input reaches its rate: the harness's one resampler (soxr, VHQ), named in
+    every backend_version so a version string says which resampler fed the model."""
+    from benchmark.core.audio import RESAMPLE_QUALITY
+    return f"resampler {pkg_version('soxr')} {RESAMPLE_QUALITY} to {rate} Hz"
 
 
 def safe(fn: Callable[[MetricItem], ItemScore], item: MetricItem) -> ItemScore:
@@ -77,3 +108,41 @@ def score_each(metric: Metric, items: list[MetricItem],
                fn: Callable[[MetricItem], dict[str, float]]) -> list[ItemScore]:
     return [safe(lambda it: ItemScore(values={k: float(v) for k, v in fn(it).items()}), it)
             for it in items]
+
+
+# VoiceFixer's time-domain metrics (003: voicefixer_main evaluation_proc/metrics.py at 0c206f7
+# calls `speechmetrics.load(['sisdr', 'stoi', 'pesq', 'bsseval'], np.inf)` on the two files):
+# aliutkus/speechmetrics `speechmetrics/__init__.py` (HEAD ae661ec) reads each file as float64,
+# resamples it with `resampy.resample` (kaiser_best) only where a metric has a fixed rate (PESQ:
+# 16 kHz), and zero-pads the shorter signal to the longer one.
+SPEECHMETRICS = "speechmetrics@ae661ec (resampy kaiser_best where a fixed rate, zero-pad to the longer)"
+
+
+def speechmetrics_pair(metric: Metric, item: MetricItem, rate: int | None,
+                       min_seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
+    """(processed, reference, rate) as speechmetrics prepares them: float64, each resampled with
+    resampy kaiser_best to `rate` when given (else kept at its own rate), zero-padded to the longer."""
+    if item.reference is None:
+        raise ItemError(f"{metric.info.name} needs a reference signal and none was given")
+    sigs = []
+    out_rate = None
+    for x, r in ((item.audio, item.rate), (item.reference, item.reference_rate or item.rate)):
+        x = np.asarray(x, dtype=np.float64)
+        if rate is not None and r != rate:
+            import resampy
+            x, r = resampy.resample(x, r, rate), rate
+        if out_rate is not None and r != out_rate:
+            raise ItemError(f"processed ({out_rate} Hz) and reference ({r} Hz) rates differ; "
+                            f"{metric.info.name} ({metric.backend}) scores at the files' own rate")
+        out_rate = r
+        sigs.append(x)
+    x, ref = sigs
+    diff = abs(x.size - ref.size) / out_rate
+    if diff > MAX_LENGTH_MISMATCH_S:
+        raise ItemError(f"processed and reference lengths differ by {diff:.3f} s; more than "
+                        f"{MAX_LENGTH_MISMATCH_S} s means they are not a pair")
+    if min(x.size, ref.size) < max(1, int(min_seconds * out_rate)):
+        raise ItemError(f"audio is {min(x.size, ref.size) / out_rate:.3f} s long; "
+                        f"{metric.info.name} needs at least {min_seconds:g} s")
+    n = max(x.size, ref.size)
+    return np.pad(x, (0, n - x.size)), np.pad(ref, (0, n - ref.size)), out_rate

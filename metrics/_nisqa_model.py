@@ -25,11 +25,14 @@ SR = 48000
 HEADS = ("mos", "noi", "dis", "col", "loud")
 
 
-def melspec(x: np.ndarray, args: dict) -> np.ndarray:
+def melspec(x: np.ndarray, args: dict, sr: int = SR) -> np.ndarray:
+    """NISQA_lib.get_librosa_melspec: hop and window in seconds (10 / 20 ms at `sr`), n_fft 4096,
+    48 Slaney mels up to 20 kHz. The released model (args ms_sr None) computes it at the file's
+    own rate (librosa.load(sr=None)); filters above a low rate's Nyquist are empty, as there."""
     import librosa
-    hop, win = int(SR * args["ms_hop_length"]), int(SR * args["ms_win_length"])
+    hop, win = int(sr * args["ms_hop_length"]), int(sr * args["ms_win_length"])
     s = librosa.feature.melspectrogram(
-        y=np.asarray(x, dtype=np.float32), sr=SR, n_fft=args["ms_n_fft"], hop_length=hop,
+        y=np.asarray(x, dtype=np.float32), sr=sr, n_fft=args["ms_n_fft"], hop_length=hop,
         win_length=win, window="hann", center=True, pad_mode="reflect", power=1.0,
         n_mels=args["ms_n_mels"], fmin=0.0, fmax=args["ms_fmax"], htk=False, norm="slaney")
     return librosa.amplitude_to_db(s, ref=1.0, amin=1e-4, top_db=80.0)

@@ -1,9 +1,11 @@
-"""The magnitude spectrogram VoiceFixer's evaluation code (`ssr_eval`, haoheliu) scores on.
+"""The magnitude spectrogram VoiceFixer's evaluation code scores LSD, SiSPNR and SSIM on.
 
-At 44.1 kHz: librosa.stft with n_fft = 2048, hop = rate/100 = 441, win_length = n_fft, periodic
-Hann window, centred frames with reflect padding (librosa < 0.10 default, the version VoiceFixer
-was evaluated with), magnitude |STFT| (power 1). Layout (frames, bins). The two signals are
-first cropped to the shorter length, as ssr_eval does.
+haoheliu/voicefixer_main `evaluation_proc/metrics.py` (commit 0c206f7, `wav_to_spectrogram`;
+unchanged at 9c94468): at 44.1 kHz `np.abs(librosa.stft(wav, hop_length=441, n_fft=2048))`, i.e.
+win_length = n_fft, periodic Hann window, centred frames with reflect padding (the librosa < 0.10
+default the code ran with; we pass it explicitly), magnitude |STFT|, transposed to (frames, bins).
+The two signals are first cropped to the shorter length, as `ssr_eval` (its packaged successor)
+does; the 2021 code required equal lengths.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 N_FFT = 2048
 HOP = 441
-EPS = 1e-12   # ssr_eval's EPS, used by LSD and SiSPNR
+STFT_DESC = "|librosa.stft| n_fft=2048 hop=441 hann centre reflect"
 
 
 def magnitude(x: np.ndarray) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 Each metric declares typed metadata (`MetricInfo`), resamples through `benchmark.core.audio.resample`
 to `info.rate`, and returns one `ItemScore` per item: values per column, or an error string.
+Every fact the harness needs about a metric is in its `MetricInfo`: the devices it can use (the
+executors place its jobs from them) and how a set of item scores becomes one value (`aggregation`:
+the mean over items, or a corpus-level ratio of per-item statistics the metric returns in `aux`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,19 @@ import numpy as np
 
 from benchmark.core.audio import resample
 from benchmark.core.registry import Registry
+
+DEVICES = ("cpu", "cuda")
+AGGREGATIONS = ("mean", "corpus")
+
+
+@dataclass(frozen=True)
+class CorpusRatio:
+    """A corpus-level set value for one column: `scale * sum(numerator) / sum(denominator)` over the
+    scored items, both read from each item's `ItemScore.aux` (WER: 100 * edits / reference words)."""
+    column: str
+    numerator: str
+    denominator: str
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,32 @@ class MetricInfo:
     description: str = ""
     assets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # backend -> asset names
     extra: dict[str, str] = field(default_factory=dict)               # backend -> pip extra
+    devices: tuple[str, ...] = ("cpu",)       # device kinds it can compute on ("cpu", "cuda")
+    aggregation: str = "mean"                 # "mean" over items, or "corpus": the ratios in `corpus`
+    corpus: tuple[CorpusRatio, ...] = ()      # the corpus statistics, one per corpus-level column
+
+    def __post_init__(self) -> None:
+        bad = [d for d in self.devices if d not in DEVICES]
+        if not self.devices or bad:
+            raise ValueError(f"metric '{self.name}': devices must be a non-empty subset of {DEVICES}, "
+                             f"got {self.devices}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"metric '{self.name}': aggregation must be one of {AGGREGATIONS}, "
+                             f"got '{self.aggregation}'")
+        if (self.aggregation == "corpus") != bool(self.corpus):
+            raise ValueError(f"metric '{self.name}': aggregation 'corpus' needs its corpus statistics "
+                             "(and only it has them)")
+        unknown = [r.column for r in self.corpus if r.column not in self.columns]
+        if unknown:
+            raise ValueError(f"metric '{self.name}': corpus ratio for unknown column(s) {unknown}")
+
+    def device_for(self, requested: str) -> str:
+        """The device its jobs get for a requested one: the request if this metric can use that
+        kind of device ("cuda:1" is kind "cuda"), else the CPU."""
+        return requested if requested.split(":")[0] in self.devices else "cpu"
+
+    def ratio(self, column: str) -> CorpusRatio | None:
+        return next((r for r in self.corpus if r.column == column), None)
 
     @property
     def offline_backend(self) -> str:
@@ -78,10 +120,19 @@ class Metric:
         raise NotImplementedError
 
     def aggregate(self, scores: list[ItemScore]) -> dict[str, float]:
-        """Set-level value per column; default the mean over scored items (WER overrides)."""
+        """Set-level value per column, as `info.aggregation` says: the mean over scored items, or
+        for a corpus column `scale * sum(numerator) / sum(denominator)` of the items' aux."""
         out: dict[str, float] = {}
+        ok = [s for s in scores if s.error is None]
         for col in self.info.columns:
-            vals = [s.values[col] for s in scores if s.error is None and col in s.values]
+            r = self.info.ratio(col)
+            if r is not None:
+                have = [s for s in ok if r.numerator in s.aux and r.denominator in s.aux]
+                den = sum(float(s.aux[r.denominator]) for s in have)
+                num = sum(float(s.aux[r.numerator]) for s in have)
+                out[col] = r.scale * num / den if den > 0 else float("nan")
+                continue
+            vals = [s.values[col] for s in ok if col in s.values]
             out[col] = float(np.mean(vals)) if vals else float("nan")
         return out
 
@@ -90,4 +141,60 @@ class Metric:
         return resample(x, rate, self.info.rate)
 
 
+def metric_version(metric: Metric) -> str:
+    """The version recorded with a metric's scores and hashed into its cache key: its backend's
+    `backend_version` (package version, model file hash). Every caller (the runner's plan, the
+    `score` command) goes through this one function, so what a version names is decided here.
+    Both call it on a loaded metric (the runner after its asset check), so a version may name the
+    loaded model's file hash. The sha256 of the local file of every *unpinned* asset of the
+    backend is appended where the backend's own version does not already name it: such a record
+    pins nothing, so a swapped file must change the key (and be named with the scores)."""
+    from benchmark.assets import asset_fingerprints
+    version = str(metric.backend_version)
+    files = asset_fingerprints(metric.info.assets.get(metric.backend, ()), unpinned_only=True)
+    return version + "".join(f" [{n} sha256:{sha}]" for n, sha in sorted(files.items())
+                             if sha[:12] not in version)
+
+
 METRICS: Registry[Metric] = Registry("metrics", package="metrics")
+
+
+# metric specs: `name` or `name:backend` -------------------------------------------------------
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric chosen on the command line or by a table layout: `lsd` or `lsd:voicefixer2021`.
+    backend None means "the profile's backend" (offline default, or the papers' with --profile paper)."""
+    name: str
+    backend: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.backend}" if self.backend else self.name
+
+
+def parse_metric_spec(text: str) -> MetricSpec:
+    """`"lsd:voicefixer2021"` -> MetricSpec("lsd", "voicefixer2021"); `"dnsmos"` -> MetricSpec("dnsmos").
+    Only the form is checked here; the registry checks that the metric and backend exist."""
+    from benchmark.core.errors import BenchmarkError
+    name, sep, backend = str(text).strip().partition(":")
+    if not name or (sep and not backend) or ":" in backend:
+        raise BenchmarkError(f"metric '{text}': expected NAME or NAME:BACKEND "
+                             "(e.g. lsd or lsd:voicefixer2021)")
+    return MetricSpec(name, backend or None)
+
+
+def choose_backend(info: MetricInfo, requested: str | None, profile: str, explicit: bool) -> str:
+    """The backend a spec runs with. Named on the command line (explicit): exactly that one. Named by
+    a table layout (the backend its published numbers used): that one with --profile paper, and with
+    --profile offline too when it needs no download and no extra (formula versions such as LSD's);
+    otherwise the profile's backend (the report then footnotes the difference). Not named: the
+    profile's backend."""
+    from benchmark.core.errors import BenchmarkError
+    if requested is not None and requested not in info.backends:
+        raise BenchmarkError(f"metric '{info.name}' has no backend '{requested}'; "
+                             f"choose from {', '.join(info.backends)}")
+    if requested is None:
+        return info.backend_for(profile)
+    if explicit or profile == "paper" or not (info.assets.get(requested) or info.extra.get(requested)):
+        return requested
+    return info.backend_for(profile)

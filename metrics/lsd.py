@@ -1,42 +1,69 @@
-"""Log-spectral distance as VoiceFixer computes it (003 App. C.4 eq. 27; `ssr_eval.AudioMetrics.lsd`).
+"""Log-spectral distance as VoiceFixer's evaluation code computes it (003 App. C.4 eq. 27), in the
+two versions of haoheliu/voicefixer_main `evaluation_proc/metrics.py` (`AudioMetrics.lsd`):
 
-    LSD = 1/T * sum_t sqrt( 1/F * sum_f ( log10( S(t,f)^2 / (S^(t,f) + eps)^2 + eps ) )^2 )
+- `voicefixer2021` (commit 0c206f7, the code 003's numbers come from): EPS = 1e-8,
+      LSD = 1/T sum_t sqrt( 1/F sum_f log10( S^2 / (S^2_hat + EPS) + EPS )^2 )
+- `voicefixer2022` (commit 9c94468 "Fix eps problem in LSD", Feb 2022; also the PyPI `ssr_eval`
+  0.0.7 package): EPS = 1e-12,
+      LSD = 1/T sum_t sqrt( 1/F sum_f log10( S^2 / (S_hat + EPS)^2 + EPS )^2 )
 
-with S the reference and S^ the processed magnitude spectrogram of `metrics._spectral`
-(44.1 kHz, n_fft 2048 -> F = 1025 bins, hop 441, Hann, centred), log base 10 of the *power*
-ratio with no dB factor, eps = 1e-12 both inside the denominator and the log; the square root
-is taken per frame over frequency, then frames are averaged. Lower is better; a signal against
-itself gives 0 and against itself scaled by k gives 2 |log10 k|. This is not the URGENT
-challenge variant (natural log, other STFT sizes). Note that bins where the reference is exactly
-zero contribute log10(eps)^2 = 144, as in the original code.
+S is the reference and S_hat the processed magnitude spectrogram of `metrics._spectral`
+(44.1 kHz, F = 1025 bins). log10 of the power ratio, no dB factor; the square root is taken per
+frame over frequency, then frames are averaged. The versions differ where S_hat is small (removed
+bands): the 2021 form caps the ratio at S^2/1e-8, the 2022 form at S^2/1e-24.
+Which table used which: 003/004 (2021; the 2022 fix post-dates both papers' evaluations), 001/002
+(2022: in 2024 every public VoiceFixer LSD - voicefixer_main HEAD and ssr_eval - had the fix).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from metrics._common import pair, pkg_version, score_each
-from metrics._spectral import EPS, magnitude
+from metrics._common import pair, pkg_version, resampler_version, score_each
+from metrics._spectral import STFT_DESC, magnitude
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
-def lsd(est: np.ndarray, ref: np.ndarray) -> float:
-    e, t = magnitude(est), magnitude(ref)
-    d = np.log10(t ** 2 / (e + EPS) ** 2 + EPS) ** 2
-    return float(np.mean(np.sqrt(np.mean(d, axis=1))))
+@dataclass(frozen=True)
+class LSDForm:
+    """One version of the formula: where EPS enters the power ratio, and its value."""
+    eps: float
+    eps_after_square: bool        # True: S_hat^2 + EPS (2021); False: (S_hat + EPS)^2 (2022)
+    source: str
+
+    def __call__(self, est_mag: np.ndarray, ref_mag: np.ndarray) -> float:
+        den = est_mag ** 2 + self.eps if self.eps_after_square else (est_mag + self.eps) ** 2
+        d = np.log10(ref_mag ** 2 / den + self.eps) ** 2
+        return float(np.mean(np.sqrt(np.mean(d, axis=1))))
+
+
+FORMS = {
+    "voicefixer2022": LSDForm(1e-12, False, "voicefixer_main evaluation_proc/metrics.py@9c94468"),
+    "voicefixer2021": LSDForm(1e-8, True, "voicefixer_main evaluation_proc/metrics.py@0c206f7"),
+}
+
+
+def lsd(est: np.ndarray, ref: np.ndarray, backend: str = "voicefixer2022") -> float:
+    return FORMS[backend](magnitude(est), magnitude(ref))
 
 
 @METRICS.register
 class LSD(Metric):
     info = MetricInfo(
         name="lsd", rate=44100, needs_reference=True, needs_transcript=False,
-        higher_is_better=False, columns=("LSD",), backends=("voicefixer",),
-        paper_backend="voicefixer",
-        description="log-spectral distance, VoiceFixer's ssr_eval definition at 44.1 kHz")
+        higher_is_better=False, columns=("LSD",), backends=tuple(FORMS),
+        paper_backend="voicefixer2022",
+        description="log-spectral distance at 44.1 kHz, VoiceFixer's code: voicefixer2022 "
+                    "(EPS 1e-12, 001/002) or voicefixer2021 (EPS 1e-8, 003/004)")
 
     @property
     def backend_version(self) -> str:
-        return f"ssr_eval-lsd n_fft=2048 hop=441; {pkg_version('librosa')}"
+        f = FORMS[self.backend]
+        return (f"{f.source} lsd EPS={f.eps:g} {'E^2+EPS' if f.eps_after_square else '(E+EPS)^2'}; "
+                f"{STFT_DESC}; {pkg_version('librosa')}; {resampler_version(self.info.rate)}")
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
-        return score_each(self, items, lambda it: {"LSD": lsd(*pair(self, it, 0.05))})
+        form = FORMS[self.backend]
+        return score_each(self, items, lambda it: {"LSD": form(*map(magnitude, pair(self, it, 0.05)))})

@@ -2,21 +2,54 @@
 
 003 App. C.4 downsamples the 44.1 kHz output to 16 kHz before PESQ-wb; we do the same through
 the project's resampler. The package's errors (no utterance detected, too short) become the
-item's recorded error.
+item's recorded error; a silent (all-zero) processed or reference signal is refused with a clear
+message before the call (the package would fail with "cannot convert float NaN to integer").
+Backends of PESQ-wb: `pesq` (the harness's soxr to 16 kHz, cropped to the shorter signal) and
+`speechmetrics` (what 003/004's numbers come from: VoiceFixer's evaluation called speechmetrics,
+which resamples each file to 16 kHz with resampy kaiser_best and zero-pads to the longer one;
+`pesq(16000, target, estimate, 'wb')`, speechmetrics `relative/pesq.py` at ae661ec).
 """
 
 from __future__ import annotations
 
-from metrics._common import ItemError, pair, pkg_version, score_each
+import numpy as np
+
+from metrics._common import (
+    SPEECHMETRICS,
+    ItemError,
+    pair,
+    pkg_version,
+    resampler_version,
+    score_each,
+    speechmetrics_pair,
+)
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 
 def _pesq(ref, deg, rate: int, mode: str) -> float:
     from pesq import PesqError, pesq
+    for what, x in (("processed audio", deg), ("reference", ref)):
+        if not np.any(x):
+            raise ItemError(f"{what} is silent (all zeros): PESQ is undefined for silence")
     try:
         return float(pesq(rate, ref, deg, mode))
     except PesqError as exc:
         raise ItemError(f"PESQ could not score this item: {type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:     # the C code's NaN level on (near-)silent input
+        raise ItemError(f"PESQ could not score this item (near-silent input?): {exc}") from exc
+
+
+def _harness_pair(metric: Metric, it: MetricItem):
+    x, r = pair(metric, it, 0.25)
+    return x.astype("float64"), r.astype("float64")
+
+
+def _speechmetrics_pair(metric: Metric, it: MetricItem):
+    x, r, _ = speechmetrics_pair(metric, it, metric.info.rate, 0.25)
+    return x, r
+
+
+PAIRINGS = {"pesq": _harness_pair, "speechmetrics": _speechmetrics_pair}
 
 
 class _PesqBase(Metric):
@@ -24,14 +57,15 @@ class _PesqBase(Metric):
 
     @property
     def backend_version(self) -> str:
-        return pkg_version("pesq")
+        how = (SPEECHMETRICS if self.backend == "speechmetrics" else resampler_version(self.info.rate))
+        return f"{pkg_version('pesq')} ({self.mode}); {how}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
-        col = self.info.columns[0]
+        col, pairing = self.info.columns[0], PAIRINGS[self.backend]
 
         def one(it: MetricItem) -> dict[str, float]:
-            x, r = pair(self, it, 0.25)
-            return {col: _pesq(r.astype("float64"), x.astype("float64"), self.info.rate, self.mode)}
+            x, r = pairing(self, it)
+            return {col: _pesq(r, x, self.info.rate, self.mode)}
         return score_each(self, items, one)
 
 
@@ -40,8 +74,10 @@ class PESQWideBand(_PesqBase):
     mode = "wb"
     info = MetricInfo(
         name="pesq", rate=16000, needs_reference=True, needs_transcript=False,
-        higher_is_better=True, columns=("PESQ-wb",), backends=("pesq",), paper_backend="pesq",
-        description="wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO -0.5..4.5")
+        higher_is_better=True, columns=("PESQ-wb",), backends=("pesq", "speechmetrics"),
+        paper_backend="pesq",
+        description="wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO -0.5..4.5; speechmetrics = "
+                    "VoiceFixer's (resampy, zero-pad)")
 
 
 @METRICS.register

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._common import ItemError, pair, pkg_version, score_each
-from metrics._spectral import magnitude
+from metrics._common import ItemError, pair, pkg_version, resampler_version, score_each
+from metrics._spectral import STFT_DESC, magnitude
 from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 
 WIN = 7
@@ -47,7 +47,8 @@ class SSIM(Metric):
 
     @property
     def backend_version(self) -> str:
-        return f"ssr_eval-ssim win=7 data_range=2; {pkg_version('scipy')}"
+        return (f"voicefixer_main@0c206f7 ssim win=7 data_range=2; {STFT_DESC}; {pkg_version('scipy')}; "
+                f"{resampler_version(self.info.rate)}")
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         def one(it: MetricItem) -> dict[str, float]:

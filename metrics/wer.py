@@ -1,18 +1,19 @@
 """Word error rate of an ASR transcript of the processed speech against the reference text.
 
-Both sides go through `metrics._text_norm.normalize` (one documented English normaliser), then
-jiwer aligns them. Per item: WER in percent plus aux counts (substitutions, deletions,
-insertions, reference words, the normalised hypothesis). The set-level value is the *corpus*
-WER: 100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
+Both sides go through `metrics._text_norm.normalize` (Whisper's English normaliser, the
+`whisper-normalizer` package, plus two documented rules where it has none), then jiwer aligns
+them. Per item: WER in percent plus aux counts (substitutions, deletions, insertions, reference
+words, the normalised hypothesis). The set-level value is the *corpus* WER:
+100 * sum(S + D + I) / sum(reference words), not the mean of per-item WERs. Backends (see
 `metrics._asr`): pocketsphinx (offline default), nemo (the paper's ASR), whisper.
 """
 
 from __future__ import annotations
 
 from metrics._asr import BACKENDS
-from metrics._common import ItemError, degraded, pkg_version
-from metrics._text_norm import normalize
-from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
+from metrics._common import ItemError, degraded, pkg_version, resampler_version
+from metrics._text_norm import normalize, normalizer_version
+from metrics.base import METRICS, CorpusRatio, ItemScore, Metric, MetricInfo, MetricItem
 
 
 def word_counts(reference: str, hypothesis: str) -> dict[str, int]:
@@ -35,7 +36,8 @@ class WER(Metric):
         paper_backend="nemo",
         description="word error rate (%) of ASR output vs transcript; corpus-level aggregate",
         assets={"nemo": ("nemo_stt_en_conformer_transducer_xlarge",)},
-        extra={"nemo": "nemo", "whisper": "whisper"})
+        extra={"nemo": "nemo", "whisper": "whisper"}, devices=("cpu", "cuda"),
+        aggregation="corpus", corpus=(CorpusRatio("WER", "edits", "ref_words", 100.0),))
 
     def __init__(self, backend: str | None = None, device: str = "cpu"):
         super().__init__(backend, device)
@@ -49,8 +51,9 @@ class WER(Metric):
 
     @property
     def backend_version(self) -> str:
-        base = self._asr.version if self._asr else self.backend
-        return f"{base}; {pkg_version('jiwer')}"
+        """After load(): the ASR model (file sha256), the normaliser and the resampler."""
+        base = self._asr.version if self._asr else f"{self.backend} (not loaded)"
+        return f"{base}; {normalizer_version()}; {pkg_version('jiwer')}; {resampler_version(self.info.rate)}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         self.load()
@@ -88,9 +91,3 @@ class WER(Metric):
                                aux={**{k2: int(v) for k2, v in c.items()}, "edits": int(edits),
                                     "hypothesis": normalize(hyp)})
         return [o if o is not None else ItemScore(error="not scored") for o in out]
-
-    def aggregate(self, scores: list[ItemScore]) -> dict[str, float]:
-        ok = [s for s in scores if s.error is None and "ref_words" in s.aux]
-        words = sum(int(s.aux["ref_words"]) for s in ok)
-        edits = sum(int(s.aux["edits"]) for s in ok)
-        return {"WER": 100.0 * edits / words if words else float("nan")}

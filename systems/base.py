@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.assets import asset_fingerprints
 from benchmark.core.registry import Registry
 
 
@@ -48,6 +49,13 @@ class System:
         self.device = device
         self.config: dict[str, Any] = dict(config or {})
 
+    @classmethod
+    def prerequisites(cls, config: dict[str, Any]) -> list[str]:
+        """What this system needs beyond its `info.assets` and lacks now, one line each with the
+        command that provides it (e.g. a trained checkpoint). The runner checks it before any
+        work or download, with the assets and test sets, and reports everything at once."""
+        return []
+
     def load(self) -> None:
         """Load weights (through `benchmark.assets`); called once before the first batch."""
 
@@ -56,10 +64,45 @@ class System:
         raise NotImplementedError
 
     def cache_key(self) -> str:
-        """Identifies outputs for caching: name + version + config."""
-        blob = json.dumps({"name": self.info.name, "version": self.info.version,
-                           "config": self.config}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return system_key(self.info, self.config)
+
+
+def system_key(info: SystemInfo, config: dict[str, Any]) -> str:
+    """Identifies a system's outputs for caching: name + version + config, plus the sha256 of the
+    local file of every *unpinned* asset the system uses (a record without a published hash pins
+    nothing, so a swapped file must give new outputs, not the cached ones). From the info and the
+    config alone, so the runner keys its outputs without constructing the system."""
+    payload: dict[str, Any] = {"name": info.name, "version": info.version,
+                               "config": dict(config or {})}
+    files = asset_fingerprints(info.assets, unpinned_only=True)
+    if files:
+        payload["unpinned_assets"] = files
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_state_dict(expected: dict[str, Any], got: dict[str, Any], what: str, *,
+                     ignore_prefixes: tuple[str, ...] = ()) -> None:
+    """Strict checkpoint check: the keys and shapes of `got` must be exactly those of `expected`
+    (a model's `state_dict()`); keys under `ignore_prefixes` are skipped on both sides. Packages
+    that load with strict=False or fill gaps from a fresh model would otherwise run with random
+    weights for every renamed key. Raises BenchmarkError naming the offending keys."""
+    from benchmark.core.errors import BenchmarkError
+
+    def keep(k: str) -> bool:
+        return not k.startswith(ignore_prefixes) if ignore_prefixes else True
+    want = {k for k in expected if keep(k)}
+    have = {k for k in got if keep(k)}
+    missing, unexpected = sorted(want - have), sorted(have - want)
+    shapes = sorted(k for k in want & have
+                    if tuple(getattr(expected[k], "shape", ())) != tuple(getattr(got[k], "shape", ())))
+    if missing or unexpected or shapes:
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+        parts = ([f"missing keys {few(missing)}"] if missing else []) + \
+                ([f"unexpected keys {few(unexpected)}"] if unexpected else []) + \
+                ([f"wrong shapes for {few(shapes)}"] if shapes else [])
+        raise BenchmarkError(f"{what} does not match the model: " + "; ".join(parts))
 
 
 SYSTEMS: Registry[System] = Registry("systems", package="systems")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpora_support import dns_pair
+
 from benchmark.core.audio import read_audio
 from metrics import MetricItem
 
-DNS = "DNS-Challenge/test_set/synthetic/no_reverb"
 DNS_IDS = (15, 16, 72)
 
 
@@ -19,8 +20,7 @@ def item(path: Path, ref: Path | None = None, text: str | None = None, id: str |
 
 def dns_pairs(corpora: Path) -> list[tuple[Path, Path]]:
     """(noisy, clean) paths of the DNS synthetic no-reverb pairs."""
-    d = corpora / DNS
-    return [(d / "noisy" / f"noisy_fileid_{i}.wav", d / "clean" / f"clean_fileid_{i}.wav") for i in DNS_IDS]
+    return [dns_pair(corpora, i) for i in DNS_IDS]
 
 
 def vctk_clips(corpora: Path) -> list[Path]:

@@ -104,3 +104,104 @@ def test_cli_fetch_verify_flipped_byte(isolated_env, asset_mirror):
     assert "gtcrn_onnx: CORRUPTED" in r.stdout and "expected " + GTCRN_SHA in r.stdout
     r = _cli("assets", "list", env=env)
     assert r.returncode == 0 and "nisqa" in r.stdout
+
+
+def _place(name: str, data: bytes):
+    path = assets.get_asset(name).cached_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_changed_unpinned_file_changes_the_cache_keys(isolated_env, capsys):
+    """voicefixer's checkpoints and the WeSpeaker model are unpinned: a different file (even of
+    the same size, after a verification stamp was written) gives different cache keys."""
+    import hashlib
+
+    from benchmark.run.provenance import asset_files
+    from systems.base import SYSTEMS
+
+    assert assets.get_asset("voicefixer_vocoder").sha256 == ""
+    a = _place("voicefixer_analysis", b"analysis weights A" * 1000)
+    _place("voicefixer_vocoder", b"vocoder weights" * 1000)
+    assets.fetch("voicefixer_analysis")                # writes the verification stamp
+    key1 = SYSTEMS.get("voicefixer")().cache_key()
+    assert key1 == SYSTEMS.get("voicefixer")().cache_key()           # stable
+    a.write_bytes(b"analysis weights B" * 1000)                      # same size, other bytes
+    key2 = SYSTEMS.get("voicefixer")().cache_key()
+    assert key2 != key1
+    assert assets.local_sha256("voicefixer_analysis") == hashlib.sha256(a.read_bytes()).hexdigest()
+    # a config change still changes it, and a pinned-only system keeps the plain formula
+    assert SYSTEMS.get("voicefixer")(config={"x": 1}).cache_key() != key2
+    plain = hashlib.sha256(b'{"config": {}, "name": "gtcrn", "version": "%s"}'
+                           % SYSTEMS.get("gtcrn").info.version.encode()).hexdigest()[:16]
+    assert SYSTEMS.get("gtcrn")().cache_key() == plain
+
+    # metrics: the version hashed into the key names the unpinned file (here before load, as a
+    # backend whose own version does not name its file would)
+    from metrics import METRICS
+    from metrics.base import metric_version
+    spk = METRICS.get("spk_sim")
+    (wespeaker_asset,) = spk.info.assets["wespeaker"]
+    assert assets.get_asset(wespeaker_asset).sha256 == ""
+    w = _place(wespeaker_asset, b"onnx one")
+    v1 = metric_version(spk(backend="wespeaker"))
+    w.write_bytes(b"onnx two")
+    v2 = metric_version(spk(backend="wespeaker"))
+    assert v1 != v2 and hashlib.sha256(b"onnx two").hexdigest() in v2
+    w.write_bytes(b"onnx three")                # the offline backend does not use the file
+    assert metric_version(spk(backend="resemblyzer")) == spk(backend="resemblyzer").backend_version
+
+    files = asset_files(["voicefixer_analysis", "gtcrn_onnx"])
+    assert files["voicefixer_analysis"] == {"sha256": hashlib.sha256(a.read_bytes()).hexdigest(),
+                                            "pinned": False}
+    assert files["gtcrn_onnx"] == {"sha256": "missing", "pinned": True}
+    assert "no published sha256" in capsys.readouterr().err
+
+
+def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, asset_mirror,
+                                                                 monkeypatch, corpora):
+    """A run whose system uses an unpinned asset: the report's provenance lists the file's
+    sha256 as unpinned, and after the file is swapped the same run restores again."""
+    import dataclasses
+
+    import runner_support as rs
+
+    from benchmark.core import paths
+    from benchmark.report.writer import write_report
+    from benchmark.run.runner import RunConfig, Runner
+    from systems.base import SYSTEMS, System, SystemInfo, SystemSpec
+
+    monkeypatch.setitem(assets.ASSETS, "gtcrn_unpinned", dataclasses.replace(
+        assets.get_asset("gtcrn_onnx"), name="gtcrn_unpinned", sha256="", size=0,
+        path="gtcrn_unpinned/gtcrn.onnx"))
+    (isolated_env / "mirror/gtcrn_unpinned").mkdir(parents=True)
+    (isolated_env / "mirror/gtcrn_unpinned/gtcrn.onnx").write_bytes(
+        (asset_mirror / "gtcrn/gtcrn.onnx").read_bytes())
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(isolated_env / "mirror"))
+
+    class UsesUnpinned(System):
+        info = SystemInfo(name="t_unpinned", version="1", rate=16000, backend="numpy",
+                          description="test: identity, needs an unpinned asset",
+                          assets=("gtcrn_unpinned",))
+
+        def restore(self, items):
+            return [it.audio for it in items]
+
+    SYSTEMS.register(UsesUnpinned)
+    try:
+        rs.make_vb_set(corpora, paths.testsets_dir(), n=1)
+        cfg = RunConfig("unpinned", [SystemSpec("t_unpinned")], testsets=["vb_pairs"],
+                        metrics=["si_snr"], profile="offline")
+        first = Runner(cfg).run(argv=["test"])
+        md = write_report("unpinned").read_text()
+        assert f"| gtcrn_unpinned | `{GTCRN_SHA}` | **unpinned** |" in md
+        assert Runner(cfg).run(argv=["test"]).restored == 0           # cached
+        cached = assets.get_asset("gtcrn_unpinned").cached_path()
+        cached.write_bytes(cached.read_bytes() + b"\0")                # a different file
+        again = Runner(cfg).run(argv=["test"])
+        assert first.restored == again.restored == 1
+        md = write_report("unpinned").read_text()
+        assert GTCRN_SHA not in md.split("Asset files")[1].split("Systems:")[0]
+    finally:
+        SYSTEMS._entries.pop("t_unpinned", None)

@@ -10,7 +10,6 @@ import runner_support as rs
 
 from benchmark.cli import main
 from benchmark.core import paths
-from metrics.runtime import Runtime
 
 
 @pytest.fixture
@@ -42,9 +41,32 @@ def test_runtime_command_times_repeats_after_a_warmup(isolated_env, plugins, mon
     assert "--repeats must be >= 1" in capsys.readouterr().err
 
 
-def test_runtime_metric_values_come_from_the_runner():
-    m = Runtime()
-    s = m.from_timing(0.5, 2.0, "cpu")
-    assert s.values == {"seconds": 0.5, "rtf": 0.25} and s.aux["device"] == "cpu"
-    assert m.from_timing(None, 2.0, "cpu").error
-    assert "measured by the runner" in m.score([object()])[0].error
+def test_per_item_runtime_is_read_from_the_output_rows(isolated_env, corpora, plugins, monkeypatch):
+    """Runtime is not a metric: the report's per-item seconds and RTF are the runner's timings of
+    each system call, stored with the outputs (`outputs.seconds` / `audio_seconds`)."""
+    from metrics import METRICS
+    assert "runtime" not in METRICS
+    monkeypatch.setenv("RUNNER_TEST_DELAY", "0.05")   # t_half sleeps 50 ms per item
+    rs.make_vb_set(corpora, paths.testsets_dir())
+    assert main(["run", "--systems", "t_half", "--metrics", "t_rms", "--profile", "offline",
+                 "--name", "timed", "--limit", "3"]) == 0
+    from benchmark.report.results import item_timings, load
+    from benchmark.run.store import Store
+    store = Store.existing("timed")
+    try:
+        data = load(store, "timed")
+        rows = {r["item_id"]: r for r in store.item_outputs()}
+    finally:
+        store.close()
+    timings = item_timings(data)
+    assert len(timings) == 3 and {t.system for t in timings} == {"t_half"}
+    for t in timings:
+        row = rows[t.item_id]
+        assert t.seconds == row["seconds"] and t.audio_seconds == row["audio_seconds"]
+        assert t.rtf == pytest.approx(row["seconds"] / row["audio_seconds"])
+        assert t.device == "cpu"
+    # one 3-item call (max_batch 4) sleeps 150 ms; each item gets its share by audio length
+    assert 0.15 <= sum(t.seconds for t in timings) < 1.5
+    assert not [r for r in data.records if r.metric == "runtime"]
+    md = (paths.reports_dir() / "timed" / "report.md").read_text()
+    assert "## Runtime per item (measured by the runner)" in md and "| t_half | 3 |" in md

@@ -49,14 +49,10 @@ def _maker(cfg, corpora, speech, cache):
 
 
 def _load(out: Path):
-    from systems.masksr.config import MaskSRConfig
-    from systems.masksr.model import MaskSRModel
-    from systems.masksr.trainer import CHECKPOINT, load_checkpoint
-    ckpt = load_checkpoint(out / CHECKPOINT)
-    cfg = MaskSRConfig.from_dict(ckpt["config"])
-    model = MaskSRModel(cfg)
-    model.load_state_dict(ckpt["model"])
-    return cfg, model, ckpt
+    from systems.masksr.checkpoint import load_model
+    from systems.masksr.trainer import CHECKPOINT
+    loaded = load_model(out / CHECKPOINT)
+    return loaded.cfg, loaded.model, loaded.checkpoint
 
 
 @pytest.fixture(scope="module")

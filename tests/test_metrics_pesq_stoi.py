@@ -45,3 +45,15 @@ def test_silent_and_tiny_items_are_recorded_errors(pairs):
         assert s_ok.error is None, name
         assert s_silent.error and not s_silent.values, (name, s_silent)
         assert s_tiny.error and not s_tiny.values, (name, s_tiny)
+
+
+def test_pesq_on_silence_is_a_clear_error_not_nan(pairs):
+    it = pairs[0]
+    zeros = np.zeros_like(it.audio)
+    m = METRICS.get("pesq")()
+    out_silent, ref_silent = m.score([MetricItem("a", zeros, it.rate, it.reference, it.reference_rate),
+                                      MetricItem("b", it.audio, it.rate, zeros, it.rate)])
+    assert out_silent.error == "processed audio is silent (all zeros): PESQ is undefined for silence"
+    assert ref_silent.error == "reference is silent (all zeros): PESQ is undefined for silence"
+    with pytest.raises(ValueError, match="NaN"):       # what the package itself does on silence
+        pesq(16000, resample(it.reference, it.rate, 16000).astype(np.float64), np.zeros(32000), "wb")

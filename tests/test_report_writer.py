@@ -32,7 +32,10 @@ def test_published_numbers_match_the_seed_papers():
     texts = {"001": _seed_text("001"), "002": _seed_text("002")}
     n = 0
     for table in paper_results()["tables"]:
-        text = texts[re.search(r"\((\d{3})\)", table["source"]).group(1)]
+        paper = re.search(r"\((\d{3})\)", table["source"]).group(1)
+        if paper not in texts:         # 003/004 (OCR'd seeds): tests/test_report_tables.py
+            continue
+        text = texts[paper]
         for name, vals in table["rows"].items():
             assert len(vals) == len(table["columns"]), (table["source"], name)
             for col, v in zip(table["columns"], vals, strict=True):
@@ -71,7 +74,7 @@ def vctk_run(isolated_env, corpora, monkeypatch):
     rs.register()
     try:
         assert main(["run", "--systems", "unprocessed", "target", "t_half", "--metrics", "lsd", "wer",
-                     "runtime", "--profile", "offline", "--name", "rep"]) == 0
+                     "--profile", "offline", "--name", "rep"]) == 0
     finally:
         rs.unregister()
     return paths.reports_dir() / "rep"

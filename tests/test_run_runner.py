@@ -3,6 +3,7 @@ store and the plugins' call log), per-item errors, the asset preflight and the p
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_runner_resamples_in_and_out(sets, plugins):
 
 
 def test_second_identical_run_does_no_work(sets, plugins):
-    systems, metrics = ["unprocessed", "target", "t_half"], ["t_rms", "t_snr", "runtime"]
+    systems, metrics = ["unprocessed", "target", "t_half"], ["t_rms", "t_snr"]
     first = _run("cache", systems, metrics)
     n_calls = len(_calls(plugins))
     assert first.restored == 3 * 9 and first.scored > 0 and n_calls > 0
@@ -162,3 +163,33 @@ def test_process_pool_gives_the_same_scores(sets):
     assert len(va) == 12 and va.keys() == vb.keys()
     for k in va:
         assert va[k][1] == pytest.approx(vb[k][1], abs=1e-3), k
+
+
+class CountedHalf(rs.HalfGain):
+    """t_half that logs every construction: the runner keys outputs without building systems."""
+    info = dataclasses.replace(rs.HalfGain.info, name="t_counted")
+
+    def __init__(self, device="cpu", config=None):
+        super().__init__(device, config)
+        rs._log_call("construct t_counted", 1)
+
+
+def test_systems_are_built_only_where_they_restore(sets, plugins):
+    from benchmark.run import jobs
+    from systems.base import SYSTEMS, system_key
+    SYSTEMS.register(CountedHalf)
+    jobs._SYSTEMS.clear()
+    try:
+        first = _run("built", ["t_counted"], ["t_rms"], testsets=["vb_pairs"])
+        built = [c for c in _calls(plugins) if c.startswith("construct")]
+        assert first.restored == 6 and built == ["construct t_counted 1"]   # the job's one instance
+        jobs._SYSTEMS.clear()
+        again = _run("built", ["t_counted"], ["t_rms"], testsets=["vb_pairs"])
+        assert again.restored == 0 and [c for c in _calls(plugins) if c.startswith("construct")] == built
+        store = Store.existing("built")
+        keys = {r["system_key"] for r in store.item_outputs()}
+        store.close()
+        assert keys == {system_key(CountedHalf.info, {})} == {CountedHalf().cache_key()}
+    finally:
+        SYSTEMS._entries.pop("t_counted", None)
+        jobs._SYSTEMS.clear()

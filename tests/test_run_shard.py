@@ -3,6 +3,7 @@ merging again changes nothing, conflicting duplicates are refused with nothing c
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -48,6 +49,8 @@ def dump(run: str) -> dict:
 def report_tables(run: str) -> str:
     text = (paths.reports_dir() / run / "report.md").read_text().replace(f"`{run}`", "`RUN`")
     text = text.split("\nInvocations:")[0]     # invocations (argv, counters) differ by design
+    # so do the wall times the runner measured around each system call
+    text = re.sub(r"## Runtime per item \(measured by the runner\).*?(?=\n## )", "", text, flags=re.S)
     # the git commit moves when someone commits while the test runs
     return "\n".join(line for line in text.splitlines() if not line.startswith("- git commit:"))
 

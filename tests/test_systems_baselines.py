@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora_support import dns_pair
 
 from benchmark.core.audio import read_audio, resample
 from benchmark.core.errors import AssetError, BenchmarkError
@@ -29,11 +30,11 @@ def xcorr_lag(y: np.ndarray, x: np.ndarray) -> int:
 
 @pytest.fixture(scope="module")
 def dns_pairs(corpora: Path) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
-    base = corpora / "DNS-Challenge/test_set/synthetic/no_reverb"
     pairs = []
     for i in DNS_IDS:
-        noisy, rate = read_audio(base / f"noisy/noisy_fileid_{i}.wav")
-        clean, rate_c = read_audio(base / f"clean/clean_fileid_{i}.wav")
+        noisy_path, clean_path = dns_pair(corpora, i)
+        noisy, rate = read_audio(noisy_path)
+        clean, rate_c = read_audio(clean_path)
         assert rate == rate_c == 16000 and noisy.size == clean.size
         pairs.append((i, noisy, clean, rate))
     return pairs

@@ -8,39 +8,24 @@ determinism, and the asset error when weights are missing. No quality is asserte
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from corpora_support import dns_pair
+from systems_support import install_temp_asset
 
-from benchmark.assets import ASSETS, Asset, get_asset
+from benchmark.assets import get_asset
 from benchmark.core.audio import read_audio, resample
-from benchmark.core.errors import AssetError
+from benchmark.core.errors import AssetError, BenchmarkError
 from benchmark.core.paths import cache_dir
 from systems.base import SYSTEMS, RestoreItem
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def install_temp_asset(monkeypatch, name: str, save) -> Path:
-    """Save a checkpoint with `save(path)` where asset `name` lives in the cache; record its sha."""
-    real = get_asset(name)
-    target = real.cached_path(cache_dir())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save(target)
-    monkeypatch.setitem(ASSETS, name, Asset(
-        name=name, urls=(), sha256=_sha(target), size=target.stat().st_size, licence="test",
-        path=real.path, used_by=real.used_by, description="random-init test checkpoint"))
-    return target
-
-
 @pytest.fixture(scope="module")
 def noisy_item(corpora: Path) -> tuple[np.ndarray, int]:
-    x, rate = read_audio(corpora / "DNS-Challenge/test_set/synthetic/no_reverb/noisy/noisy_fileid_15.wav")
+    x, rate = read_audio(dns_pair(corpora, 15)[0])
     return x[rate:2 * rate], rate          # 1 s of a real noisy DNS clip
 
 
@@ -124,3 +109,11 @@ def test_voicefixer_wrapper_uses_asset_cache_and_keeps_length(isolated_env, monk
     assert np.max(np.abs(y)) <= 1.0 and np.std(y) > 0
     (again,) = system.restore([RestoreItem("a", x)])
     np.testing.assert_allclose(again, y, rtol=0, atol=1e-6)     # eval mode: deterministic
+
+    # the package would keep random weights for a renamed key (strict=False); the wrapper refuses
+    state = analysis.state_dict()
+    key = next(k for k in state if k.startswith("generator."))
+    state[key.replace("generator.", "generatorX.", 1)] = state.pop(key)
+    install_temp_asset(monkeypatch, "voicefixer_analysis", lambda p: torch.save(state, p))
+    with pytest.raises(BenchmarkError, match=rf"analysis checkpoint .* missing keys {key}"):
+        SYSTEMS.get("voicefixer")().load()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from benchmark.core.registry import Registry
 
@@ -20,6 +20,10 @@ class TestSetInfo:
     default_items: int | None           # paper item count (None: everything the corpus has)
     default_seed: int = 0
     version: str = "1"
+    optional_corpora: tuple[str, ...] = ()   # read when found (the published source), else a stand-in
+    # The metrics the papers report on this set (their table's columns, in order): what a run
+    # scores when no --metrics are given. benchmark.report.tables lays the same metrics out.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass
@@ -30,14 +34,29 @@ class BuildOptions:
     seed: int | None = None
     workers: int = 2
     allow_repeat: bool = False
+    source: str = "rebuild"             # "rebuild" (from raw corpora) or "official" (a release)
+    rirs: str | None = None             # RIR source of the reverberant sets (None: the default)
 
 
 class TestSetBuilder:
     info: ClassVar[TestSetInfo]
+    sources: ClassVar[tuple[str, ...]] = ("rebuild",)     # the --source values it accepts
+    # How rendered samples are stored: "float32" (lossless), or "pcm16_voicefixer" for the
+    # VoiceFixer recipes, whose generation code and released sets are 16-bit PCM
+    # (testsets.engine.voicefixer_pcm16). The quantisation floor is part of what LSD measures.
+    sample_format: ClassVar[str] = "float32"
 
     def build(self, opts: BuildOptions) -> Path:
         """Build the set; return its folder."""
         raise NotImplementedError
+
+    def render_item(self, corpora: Path, set_dir: Path, item) -> dict | None:
+        """Write one item's files; return what the rendering measured (or None)."""
+        raise NotImplementedError
+
+    def constants(self) -> dict[str, Any]:
+        """The recipe constants the rendered bytes depend on (recorded in info.json)."""
+        return {}
 
 
 TESTSETS: Registry[TestSetBuilder] = Registry("testsets", package="testsets")

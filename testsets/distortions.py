@@ -1,19 +1,32 @@
 """The seeded distortion pipeline (VoiceFixer Algorithm 1, 003 App. C.2), shared by the test-set
 builders and the MaskSR trainer's on-the-fly data: `sample_params` draws, `render` applies.
 
-Conventions (decided here where the papers are silent; see the module tests for measurements):
-- The clean speech is peak-normalised to 1 first; the target is that speech times the gain.
-- Reverb: the RIR is convolved and the result is shifted by the RIR's direct-path delay (the
-  index of its largest magnitude) and cut to the input length, so the reverberant input stays
-  time-aligned with the dry target.
+Conventions, from VoiceFixer's reference code where it says how (haoheliu/voicefixer_main, files
+and commits cited at each function), decided here where it is silent:
+- The clean speech is peak-normalised to 1 first.
+- Reverb: the RIR is convolved; a result whose peak exceeds 0.99 is renormalised to a peak of 0.98
+  (voicefixer_main `MagicalEffects.reverb_rir`); it is then shifted by the RIR's direct-path delay
+  and cut to the input length, so that the reverberant input stays time-aligned with the dry
+  target. The delay is geometric when the room is known (source-microphone distance / c x rate plus
+  the simulator's fractional-delay offset, `testsets.rir.RoomParams.direct_delay`); only for an
+  RIR of unknown geometry (the trainer's RIR files) is it the index of the RIR's largest magnitude.
 - Clipping: x is peak-normalised to 1, then `clip(x, -eta, eta)`.
 - Low bandwidth: a zero-phase (forward-backward, `sosfiltfilt`) low-pass of the drawn type,
-  order and cutoff, then resampling to 2*cutoff and back (`benchmark.core.audio.resample`). A cutoff
-  at or above the Nyquist frequency leaves the signal as it is.
-- Noise: SNR is defined over the *active speech*: 10 ms frames whose speech power is within
-  `ACTIVE_DB` of the loudest frame; speech power and noise power are both averaged over those
-  frames. The noise is scaled to meet the drawn SNR exactly under that definition.
-- Gain: the final degraded signal and the target are both multiplied by `gain`.
+  order and cutoff (cheby1/ellip ripple 0.1 dB, ellip stop band 60 dB), then resampling to
+  2*cutoff and back with `scipy.signal.resample_poly`: exactly voicefixer_main's
+  `tools/dsp/lowpass.py` (`lowpass_filter`, `stft_hard_lowpass`, commit b6d4425). This is the
+  one place the harness does not use its soxr resampler: the recipe's resampler decides how
+  much energy is left in the stop band, and that changes the published LSD. A cutoff at or above
+  the Nyquist frequency leaves the signal as it is.
+- Noise, two SNR definitions, both measured and recorded for every item:
+  `algorithm1` (003 App. C.2 and voicefixer_main `add_noise_and_scale_with_HQ`,
+  dataloaders/augmentation/base.py, commit b6d4425): the noise is peak-normalised, scaled so that
+  mean|n| = mean|x| (skipped when mean|x| <= 0.02, as there) and divided by 10^(SNR/20);
+  `active`: power ratio over the active-speech 10 ms frames (within `ACTIVE_DB` of the loudest).
+  VoiceFixer's recipes mix by `algorithm1` (the default); MaskSR2's sets by `active`.
+- Levels (voicefixer_main `add_noise_and_scale_with_HQ`): the degraded input and the target are
+  divided by their common peak (`unify_energy`), then both multiplied by the gain q, so
+  max(peak(degraded), peak(target)) = q and their ratio is what the distortions made it.
 """
 
 from __future__ import annotations
@@ -25,8 +38,6 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from benchmark.core.audio import resample
-
 FILTER_TYPES = ("butter", "cheby1", "bessel", "ellip")
 STAGES = ("reverb", "clip", "lowpass", "noise")
 TRAIN_ORDER = ("reverb", "clip", "lowpass", "noise")        # Algorithm 1 (003 App. C.2)
@@ -34,6 +45,18 @@ TEST_ORDER = ("reverb", "noise", "clip", "lowpass")         # ALL-GSR / HiFi-Res
 CHEBY_RIPPLE_DB = 0.1       # pass-band ripple of cheby1/ellip designs (paper silent)
 ELLIP_STOP_DB = 60.0        # stop-band attenuation of ellip designs (paper silent)
 ACTIVE_DB = 40.0            # active-speech frames: within 40 dB of the loudest 10 ms frame
+SNR_DEFINITIONS = ("algorithm1", "active")
+REVERB_PEAK_LIMIT, REVERB_PEAK_TO = 0.99, 0.98    # voicefixer_main MagicalEffects.reverb_rir
+ALG1_MIN_LEVEL = 0.02       # voicefixer_main: mean|x| at or below this leaves the noise at peak 1
+LOWPASS_RESAMPLER = "scipy.signal.resample_poly"  # voicefixer_main tools/dsp/lowpass.py
+
+
+def recipe_constants() -> dict[str, Any]:
+    """The constants the rendered bytes depend on (written to every set's info.json)."""
+    return {"cheby_ripple_db": CHEBY_RIPPLE_DB, "ellip_stop_db": ELLIP_STOP_DB,
+            "active_db": ACTIVE_DB, "reverb_peak_limit": REVERB_PEAK_LIMIT,
+            "reverb_peak_to": REVERB_PEAK_TO, "algorithm1_min_level": ALG1_MIN_LEVEL,
+            "lowpass_resampler": LOWPASS_RESAMPLER, "lowpass_filtering": "scipy.signal.sosfiltfilt"}
 
 
 @dataclass(frozen=True)
@@ -53,10 +76,14 @@ class DistortionConfig:
     snr_range: tuple[float, float] = (-5.0, 40.0)           # dB ~ U
     gain_range: tuple[float, float] = (0.3, 1.0)            # q ~ U
     order: tuple[str, ...] = TRAIN_ORDER
+    snr_definition: str = "algorithm1"                      # how the noise is scaled (see above)
 
     def __post_init__(self) -> None:
         if sorted(self.order) != sorted(STAGES):
             raise ValueError(f"order must be a permutation of {STAGES}, got {self.order}")
+        if self.snr_definition not in SNR_DEFINITIONS:
+            raise ValueError(f"snr_definition must be one of {SNR_DEFINITIONS}, "
+                             f"got {self.snr_definition!r}")
         bad = set(self.filter_types) - set(FILTER_TYPES)
         if bad:
             raise ValueError(f"unknown filter types {sorted(bad)}; known: {FILTER_TYPES}")
@@ -79,6 +106,7 @@ class DistortionParams:
     noise_lowpass: bool = False          # the same low-pass on the noise (only when noise follows)
     snr_db: float | None = None          # None: no noise
     gain: float = 1.0
+    snr_definition: str = "algorithm1"   # the definition the noise is scaled by
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -91,7 +119,8 @@ class DistortionParams:
         return cls(order=tuple(d.get("order", TRAIN_ORDER)), reverb=bool(d.get("reverb", False)),
                    clip_eta=d.get("clip_eta"), lowpass=LowpassParams(**lp) if lp else None,
                    noise_lowpass=bool(d.get("noise_lowpass", False)), snr_db=d.get("snr_db"),
-                   gain=float(d.get("gain", 1.0)))
+                   gain=float(d.get("gain", 1.0)),
+                   snr_definition=str(d.get("snr_definition", "algorithm1")))
 
 
 @dataclass
@@ -99,6 +128,7 @@ class Rendered:
     degraded: np.ndarray
     target: np.ndarray
     components: dict[str, np.ndarray] = field(default_factory=dict)  # pre-gain intermediates
+    measured: dict[str, Any] = field(default_factory=dict)   # SNRs by both definitions, levels
 
 
 def sample_params(rng: np.random.Generator, config: DistortionConfig) -> DistortionParams:
@@ -123,6 +153,7 @@ def sample_params(rng: np.random.Generator, config: DistortionConfig) -> Distort
                            and coins[3] < config.p_noise_lowpass),
         snr_db=snr if noise_on else None,
         gain=gain,
+        snr_definition=config.snr_definition,
     )
 
 
@@ -148,22 +179,40 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.pad(x, (0, n - len(x)))
 
 
+def recipe_resample_down_up(x: np.ndarray, rate: int, low: int) -> np.ndarray:
+    """Resample to `low` and back with `scipy.signal.resample_poly`, as voicefixer_main's
+    `stft_hard_lowpass` (tools/dsp/lowpass.py, commit b6d4425015964c815418026b9b1c8a2b49f5feb1)
+    does; same length as `x` (zero-padded or cut, as its `align_length`)."""
+    y = signal.resample_poly(np.asarray(x, dtype=np.float64), low, rate)
+    y = signal.resample_poly(y, rate, low)
+    return _fit_length(y, len(x)).astype(np.float32)
+
+
 def apply_lowpass(x: np.ndarray, rate: int, lp: LowpassParams) -> np.ndarray:
     """Filter, then resample to 2*cutoff and back (Algorithm 1); same length as `x`."""
     if lp.cutoff >= rate / 2:
         return x
     sos = design_lowpass(lp.filter_type, lp.order, lp.cutoff, rate)
-    y = signal.sosfiltfilt(sos, x).astype(np.float32)
-    low = int(round(2 * lp.cutoff))
-    y = resample(resample(y, rate, low), low, rate)
-    return _fit_length(y, len(x)).astype(np.float32)
+    y = signal.sosfiltfilt(sos, x)
+    return recipe_resample_down_up(y, rate, int(round(2 * lp.cutoff)))
 
 
-def apply_reverb(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """Convolve; shift by the direct-path delay (argmax |rir|) so input and target align."""
-    delay = int(np.argmax(np.abs(rir)))
+def argmax_delay(rir: np.ndarray) -> int:
+    """The index of the RIR's largest magnitude: the direct path only when it is the strongest
+    arrival (not with a cardioid microphone facing away from the source)."""
+    return int(np.argmax(np.abs(rir)))
+
+
+def apply_reverb(x: np.ndarray, rir: np.ndarray, delay: float | None = None) -> np.ndarray:
+    """Convolve; renormalise a peak above 0.99 to 0.98 (voicefixer_main `reverb_rir`,
+    dataloaders/augmentation/magical_effects.py, commit b6d4425); shift by the direct-path
+    `delay` in samples (rounded; None: `argmax_delay`) so input and target align."""
+    shift = argmax_delay(rir) if delay is None else int(round(delay))
     y = signal.fftconvolve(x.astype(np.float64), rir.astype(np.float64))
-    return _fit_length(y[delay:], len(x)).astype(np.float32)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > REVERB_PEAK_LIMIT:
+        y = y / peak * REVERB_PEAK_TO
+    return _fit_length(y[max(0, shift):], len(x)).astype(np.float32)
 
 
 def peak_normalise(x: np.ndarray) -> np.ndarray:
@@ -190,7 +239,30 @@ def active_snr(speech: np.ndarray, noise: np.ndarray, rate: int) -> float:
     return 10 * np.log10(ps / pn) if pn > 0 else float("inf")
 
 
+def algorithm1_snr(speech: np.ndarray, noise: np.ndarray) -> float:
+    """SNR in dB as Algorithm 1 sets it: 20 log10(mean|x| / mean|n|)."""
+    pn = float(np.mean(np.abs(noise.astype(np.float64))))
+    ps = float(np.mean(np.abs(speech.astype(np.float64))))
+    return 20 * np.log10(ps / pn) if pn > 0 else float("inf")
+
+
+def scale_noise_algorithm1(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """voicefixer_main `add_noise_and_scale_with_HQ` (dataloaders/augmentation/base.py, commit
+    b6d4425015964c815418026b9b1c8a2b49f5feb1): peak-normalise the noise, match mean|n| to
+    mean|x| when mean|x| > 0.02, divide by 10^(SNR/20)."""
+    n = noise.astype(np.float64)
+    peak = float(np.max(np.abs(n))) if n.size else 0.0
+    if peak <= 0:
+        raise ValueError("the noise segment is silent; cannot set an SNR")
+    n = n / peak
+    level = float(np.mean(np.abs(speech.astype(np.float64))))
+    if level > ALG1_MIN_LEVEL:
+        n = n / (float(np.mean(np.abs(n))) / level)
+    return (n / 10 ** (snr_db / 20)).astype(np.float32)
+
+
 def scale_noise(speech: np.ndarray, noise: np.ndarray, rate: int, snr_db: float) -> np.ndarray:
+    """Scale the noise to `snr_db` over the active speech (the `active` definition)."""
     m = active_mask(speech, rate)
     ps = float(np.mean(speech[m].astype(np.float64) ** 2))
     pn = float(np.mean(noise[m].astype(np.float64) ** 2))
@@ -200,25 +272,31 @@ def scale_noise(speech: np.ndarray, noise: np.ndarray, rate: int, snr_db: float)
 
 
 def render(clean: np.ndarray, rate: int, params: DistortionParams, noise: np.ndarray | None = None,
-           rir: np.ndarray | None = None) -> Rendered:
+           rir: np.ndarray | None = None, rir_delay: float | None = None) -> Rendered:
     """Apply `params` to `clean` (mono float at `rate`). `noise` must be at least as long as
     `clean` (only its first len(clean) samples are used) and `rir` at `rate`, when their
-    stages are on. Returns the degraded input, the target and the intermediate components:
-    `speech`/`noise` as mixed (SNR), `clipped`, `lowpassed`, all before the gain."""
+    stages are on; `rir_delay` is its direct-path delay in samples (None: `argmax_delay`).
+    Returns the degraded input, the target, the intermediate components (`reverberant`,
+    `speech`/`noise` as mixed, `clipped`, `pre_lowpass`, `lowpassed`, all before the level unification and the
+    gain) and `measured`: the SNR by both definitions, the common-peak scale and both peaks."""
     s = peak_normalise(np.asarray(clean, dtype=np.float32))
     x = s.copy()
     comps: dict[str, np.ndarray] = {}
+    measured: dict[str, Any] = {}
     lp = params.lowpass
     for stage in params.order:
         if stage == "reverb" and params.reverb:
             if rir is None:
                 raise ValueError("params ask for reverb but no RIR was given")
-            x = apply_reverb(x, np.asarray(rir, dtype=np.float32))
+            rir = np.asarray(rir, dtype=np.float32)
+            measured["reverb_shift"] = argmax_delay(rir) if rir_delay is None else int(round(rir_delay))
+            x = apply_reverb(x, rir, rir_delay)
             comps["reverberant"] = x
         elif stage == "clip" and params.clip_eta is not None:
             x = np.clip(peak_normalise(x), -params.clip_eta, params.clip_eta)
             comps["clipped"] = x
         elif stage == "lowpass" and lp is not None:
+            comps["pre_lowpass"] = x
             x = apply_lowpass(x, rate, lp)
             comps["lowpassed"] = x
         elif stage == "noise" and params.snr_db is not None:
@@ -228,9 +306,18 @@ def render(clean: np.ndarray, rate: int, params: DistortionParams, noise: np.nda
             n = np.asarray(noise[: len(x)], dtype=np.float32)
             if params.noise_lowpass and lp is not None:
                 n = apply_lowpass(n, rate, lp)
-            n = scale_noise(x, n, rate, params.snr_db)
+            if params.snr_definition == "active":
+                n = scale_noise(x, n, rate, params.snr_db)
+            else:
+                n = scale_noise_algorithm1(x, n, params.snr_db)
             comps["speech"], comps["noise"] = x, n
+            measured["snr_algorithm1_db"] = round(algorithm1_snr(x, n), 4)
+            measured["snr_active_db"] = round(active_snr(x, n, rate), 4)
             x = (x + n).astype(np.float32)
-    g = np.float32(params.gain)
-    return Rendered(degraded=(x * g).astype(np.float32), target=(s * g).astype(np.float32),
-                    components=comps)
+    common = max(float(np.max(np.abs(x))), float(np.max(np.abs(s))))
+    unify = 1.0 / common if common > 0 else 1.0
+    g = params.gain * unify
+    degraded, target = (x * g).astype(np.float32), (s * g).astype(np.float32)
+    measured.update(unify_scale=round(unify, 6), peak_degraded=round(float(np.max(np.abs(degraded))), 6),
+                    peak_target=round(float(np.max(np.abs(target))), 6))
+    return Rendered(degraded=degraded, target=target, components=comps, measured=measured)

@@ -6,11 +6,40 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import BenchmarkError
+
+# How the runner turns an item id into an output file name (benchmark/run/runner.py `_safe`, on the
+# whole id, "/" included): every run of other characters becomes one "_".
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
+
+
+class DuplicateItemIdError(BenchmarkError):
+    """Two items whose ids are equal, or equal once sanitised into file names."""
+
+
+def sanitised_id(item_id: str) -> str:
+    return _UNSAFE.sub("_", item_id)
+
+
+def check_unique_ids(ids: list[str], where: str) -> None:
+    """Refuse ids that repeat, or that sanitise to one file name ("x y" and "x_y", "a/b" and "a_b",
+    or two non-ASCII ids of the same shape): their outputs would share a file and swap scores."""
+    seen: dict[str, str] = {}
+    for item_id in ids:
+        key = sanitised_id(item_id)
+        if key in seen:
+            same = seen[key] == item_id
+            raise DuplicateItemIdError(
+                f"{where}: item id {item_id!r} " + ("appears twice" if same else
+                f"and {seen[key]!r} both become the file name {key!r}") +
+                "; item ids must stay distinct after sanitising (characters outside "
+                "A-Z a-z 0-9 _ . = - become '_', '/' included)")
+        seen[key] = item_id
 
 
 @dataclass
@@ -55,4 +84,5 @@ def read_manifest(path: Path) -> list[ManifestItem]:
             items.append(ManifestItem.from_dict(json.loads(line)))
         except (ValueError, TypeError) as exc:
             raise BenchmarkError(f"{path}:{n}: malformed manifest line ({exc})") from exc
+    check_unique_ids([it.id for it in items], str(path))
     return items

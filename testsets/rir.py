@@ -12,7 +12,8 @@ Two room recipes:
   source at horizontal distance U(0.66, 2) m in a uniform direction, height U(0.9, 1.8) m,
   T60 ~ U(0.1, 1.0) s, omnidirectional microphone (the left microphone of the WHAMR! pair).
 
-Both recipes redraw the whole room when Sabine's formula cannot reach the drawn RT60 (wall
+The VoiceFixer recipe keeps its drawn source distance through every redraw (see
+`sample_voicefixer_room`). Both recipes redraw the room when Sabine's formula cannot reach the drawn RT60 (wall
 absorption above 1, e.g. a large room with a very short RT60) or when the ISM order it needs
 exceeds `MAX_ISM_ORDER` (tiny rooms with long RT60s, minutes of simulation each). This narrows
 the joint room/RT60 distribution slightly; every drawn value still lies in the published range.
@@ -33,7 +34,21 @@ from benchmark.core.deps import require
 from benchmark.core.paths import cache_dir
 
 MAX_ISM_ORDER = 120
-SOUND_SPEED = 343.0
+SOUND_SPEED = 343.0          # m/s, pyroomacoustics' default constants.get("c")
+VF_DIST_MEAN, VF_DIST_STD, VF_DIST_MAX = 2.0, 4.0, 5.0   # 003 App. C.1 source distance (m)
+# The direct path of a pyroomacoustics ISM RIR arrives at distance / c * rate + frac_delay_length
+# // 2 samples: its fractional-delay filters (81 taps by default) are centred, so every arrival is
+# delayed by 40 samples (pyroomacoustics 0.10 simulation/ism.py, compute_ism_rir: "time += fdl2").
+PRA_FRAC_DELAY_LENGTH = 81
+
+
+def pra_direct_offset() -> int:
+    """The simulator's fractional-delay offset in samples (from the installed pyroomacoustics)."""
+    try:
+        import pyroomacoustics as pra
+        return int(pra.constants.get("frac_delay_length")) // 2
+    except ImportError:                                   # pragma: no cover - core dependency
+        return PRA_FRAC_DELAY_LENGTH // 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,14 @@ class RoomParams:
         for k in ("dims", "mic", "source"):
             d[k] = tuple(float(v) for v in d[k])
         return cls(**d)
+
+    def distance(self) -> float:
+        return float(np.linalg.norm(np.subtract(self.source, self.mic)))
+
+    def direct_delay(self) -> float:
+        """Arrival of the direct path in the simulated RIR, in samples: geometry plus the
+        simulator's fractional-delay offset (independent of the microphone's directivity)."""
+        return self.distance() / SOUND_SPEED * self.rate + pra_direct_offset()
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:20]
@@ -84,8 +107,21 @@ def _round(v) -> tuple[float, ...]:
     return tuple(round(float(a), 4) for a in v)
 
 
+def truncated_distance(rng: np.random.Generator) -> float:
+    """The source distance of 003 App. C.1: N(2, 4^2), redrawn until in (0, 5] m."""
+    dist = rng.normal(VF_DIST_MEAN, VF_DIST_STD)
+    while not 0.0 < dist <= VF_DIST_MAX:
+        dist = rng.normal(VF_DIST_MEAN, VF_DIST_STD)
+    return float(dist)
+
+
 def sample_voicefixer_room(rng: np.random.Generator, rate: int = 44100) -> RoomParams:
+    """003 App. C.1. The source distance is drawn once and kept: when no direction on its sphere
+    puts the source inside the room (or Sabine's formula cannot reach the RT60), the room, the
+    microphone and the RT60 are redrawn around the same distance, so the distances follow the
+    truncated N(2, 4^2) exactly (redrawing the distance with the room would favour short ones)."""
     margin = 0.05
+    dist = truncated_distance(rng)
     while True:
         dims = rng.uniform(1.0, 12.0, size=3)
         rt60 = float(rng.uniform(0.05, 1.0))
@@ -93,16 +129,14 @@ def sample_voicefixer_room(rng: np.random.Generator, rate: int = 44100) -> RoomP
         directivity = "cardioid" if rng.random() < 0.5 else "omni"
         azimuth, colat = float(rng.uniform(0, 360)), float(np.degrees(np.arccos(rng.uniform(-1, 1))))
         source = None
-        for _ in range(100):
-            dist = rng.normal(2.0, 4.0)
-            while not 0.0 < dist <= 5.0:
-                dist = rng.normal(2.0, 4.0)
-            u = rng.normal(size=3)
-            cand = mic + dist * u / np.linalg.norm(u)
-            if _inside(cand, dims, margin):
-                source = cand
-                break
-        if source is not None and feasible(dims, rt60):
+        if feasible(dims, rt60):
+            for _ in range(100):
+                u = rng.normal(size=3)
+                cand = mic + dist * u / np.linalg.norm(u)
+                if _inside(cand, dims, margin):
+                    source = cand
+                    break
+        if source is not None:
             return RoomParams(_round(dims), _round(mic), _round(source), round(rt60, 4), rate,
                               directivity, round(azimuth, 2), round(colat, 2), "voicefixer")
 
@@ -121,15 +155,31 @@ def sample_whamr_room(rng: np.random.Generator, rate: int = 44100) -> RoomParams
                               recipe="whamr")
 
 
+def simulate_direct_path(room: RoomParams) -> np.ndarray:
+    """The direct path alone of `room` (image-source order 0, same microphone), not cached: the
+    reference the alignment tests measure the geometric delay against."""
+    return _simulate(room, max_order=0)
+
+
 def simulate_rir(room: RoomParams) -> np.ndarray:
     """The RIR of `room` (float32, at room.rate), from the cache or simulated and cached."""
     path = cache_dir() / "rirs" / f"{room.key()}.npy"
     if path.exists():
         return np.load(path)
+    rir = _simulate(room)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, rir)
+    os.replace(tmp, path)
+    return rir
+
+
+def _simulate(room: RoomParams, max_order: int | None = None) -> np.ndarray:
     pra = require("pyroomacoustics", "core", "simulating room impulse responses")
     absorption, order = sabine(room.dims, room.rt60)
     shoebox = pra.ShoeBox(list(room.dims), fs=room.rate, materials=pra.Material(absorption),
-                          max_order=order, air_absorption=False)
+                          max_order=order if max_order is None else max_order, air_absorption=False)
     shoebox.add_source(list(room.source))
     directivity = None
     if room.directivity == "cardioid":
@@ -138,13 +188,7 @@ def simulate_rir(room: RoomParams) -> np.ndarray:
                                                degrees=True), gain=1.0)
     shoebox.add_microphone(list(room.mic), directivity=directivity)
     shoebox.compute_rir()
-    rir = np.asarray(shoebox.rir[0][0], dtype=np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, rir)
-    os.replace(tmp, path)
-    return rir
+    return np.asarray(shoebox.rir[0][0], dtype=np.float32)
 
 
 def schroeder_rt60(rir: np.ndarray, rate: int, fit_db: tuple[float, float] = (-5.0, -35.0)) -> float:

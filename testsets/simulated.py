@@ -3,9 +3,15 @@ draw each item's distortion parameters, noise segment and room into the manifest
 item from its manifest record alone.
 
 Decisions where the papers are silent: noise files shorter than the speech are looped (tiled);
-noise and RIRs are resampled to the set rate with the one resampler; a speech segment shorter
-than the requested segment length is zero-padded at the end; the transcript is kept only for
-whole utterances (a crop no longer matches it).
+noise and RIRs are resampled to the set rate with the harness's resampler (soxr); a speech segment
+shorter than the requested segment length is zero-padded at the end; the transcript is kept only
+for whole utterances (a crop no longer matches it).
+
+Each aspect of an item draws from its own random stream (`testsets.engine.item_rng`: distortion
+parameters, speech crop, noise file and crop, room or RIR file), so adding a draw to one aspect
+never shifts another. RIRs come from RIR-44k's test split (`--rirs rir44k`, aligned by the
+geometry its file names carry) or are simulated from a drawn room (`--rirs simulate`, aligned by
+the room's geometric direct path).
 """
 
 from __future__ import annotations
@@ -18,14 +24,50 @@ import numpy as np
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from testsets.base import BuildOptions, TestSetBuilder
-from testsets.corpora import NoiseSource, Utterance
-from testsets.distortions import DistortionConfig, DistortionParams, render, sample_params
-from testsets.engine import BuildResult, build_set, derive_rng_seed
+from testsets.corpora import CORPORA, NoiseSource, RirFile, Utterance, rir44k_files
+from testsets.distortions import (
+    DistortionConfig,
+    DistortionParams,
+    recipe_constants,
+    render,
+    sample_params,
+)
+from testsets.engine import BuildResult, build_set, encode, item_rng, warn
 from testsets.manifest import ManifestItem
-from testsets.rir import RoomParams, sample_voicefixer_room, sample_whamr_room, simulate_rir
+from testsets.rir import (
+    SOUND_SPEED,
+    RoomParams,
+    pra_direct_offset,
+    sample_voicefixer_room,
+    sample_whamr_room,
+    simulate_rir,
+)
 
 ROOM_RECIPES = {"voicefixer": sample_voicefixer_room, "whamr": sample_whamr_room}
 SELECT_STREAM = 0x5E1EC7         # the set-level stream that picks source utterances
+RIR_SOURCES = ("rir44k", "simulate")
+# sunits/rir_simulator_python (RIR-44k's simulator) places the direct path at distance / c x rate
+# exactly: its 33-tap fractional-delay filter and its surface filter are both re-centred
+# (roomsimove_single.py `adjust_delay = rdelay - ceil(len_h / 2)`, commit 225c717).
+ROOMSIMOVE_DIRECT_OFFSET = 0
+
+
+def rir_file_delay(rir: RirFile, rate: int) -> float | None:
+    """Geometric direct-path delay of an RIR-44k file at `rate` (None: its name has no room)."""
+    if rir.mic is None or rir.source is None:
+        return None
+    dist = float(np.linalg.norm(np.subtract(rir.source, rir.mic)))
+    return dist / SOUND_SPEED * rate + ROOMSIMOVE_DIRECT_OFFSET
+
+
+def load_rir_file(corpora: Path, rel: str, rate: int) -> np.ndarray:
+    path = corpora / rel
+    if path.suffix.lower() == ".npy":
+        from testsets.corpora import RIR44K_RATE
+        h = np.asarray(np.load(path), dtype=np.float32).squeeze()
+        return resample(h, RIR44K_RATE, rate) if rate != RIR44K_RATE else h
+    h, r = read_audio(path, mix_channels=True)
+    return resample(h, r, rate)
 
 
 class CorpusTooSmallError(BenchmarkError):
@@ -70,7 +112,8 @@ def crop(x: np.ndarray, offset: int, length: int, loop: bool = False) -> np.ndar
 class SimulatedBuilder(TestSetBuilder):
     config: ClassVar[DistortionConfig]
     segment: ClassVar[float | None] = None          # seconds; None: whole utterances
-    room_recipe: ClassVar[str | None] = None
+    room_recipe: ClassVar[str | None] = None        # the recipe of simulated rooms
+    default_rirs: ClassVar[str] = "simulate"        # "rir44k" or "simulate"
 
     # --- per-set hooks ---
     def speech(self, corpora: Path) -> list[Utterance]:
@@ -87,28 +130,58 @@ class SimulatedBuilder(TestSetBuilder):
         return []
 
     # --- plan ---
+    def rir_source(self, opts: BuildOptions) -> str | None:
+        """The RIR source this build uses: --rirs, else the set's default (`default_rirs`); a
+        default that is not installed falls back to simulation with a warning and a note."""
+        if not self.room_recipe:
+            return None
+        want = opts.rirs or self.default_rirs
+        if want not in RIR_SOURCES:
+            raise BenchmarkError(f"--rirs must be one of {', '.join(RIR_SOURCES)}, got {want!r}")
+        if want == "rir44k" and not opts.rirs and not CORPORA["rir44k"].found(Path(opts.corpora)):
+            msg = (f"RIR-44k not found under {CORPORA['rir44k'].root(Path(opts.corpora))}: RIRs "
+                   f"simulated with the {self.room_recipe} recipe instead (get RIR-44k from "
+                   f"{CORPORA['rir44k'].homepage} for the published set; --rirs simulate silences this)")
+            warn(f"{self.info.name}: {msg}")
+            self._notes.append(msg)
+            return "simulate"
+        return want
+
     def plan(self, opts: BuildOptions, seed: int) -> list[ManifestItem]:
         corpora = Path(opts.corpora)
         utts = self.speech(corpora)
         noises = self.noises(corpora) if self.config.p_noise > 0 else []
+        rir_source = self.rir_source(opts)
+        rir_files = rir44k_files(corpora) if rir_source == "rir44k" else []
         n = opts.items or self.info.default_items or len(utts)
         chosen = self.select(utts, n, np.random.default_rng([seed, SELECT_STREAM]), opts.allow_repeat)
         rate = self.info.rate
         items = []
         for i, utt in enumerate(chosen):
-            rng = np.random.default_rng(derive_rng_seed(seed, i))
-            params = sample_params(rng, self.config)
+            params = sample_params(item_rng(seed, i, "distortion"), self.config)
             full = int(np.floor(utt.frames * rate / utt.rate))
             length = int(round(self.segment * rate)) if self.segment else full
-            speech_offset = int(rng.integers(0, full - length + 1)) if full > length else 0
+            speech_rng = item_rng(seed, i, "speech")
+            speech_offset = int(speech_rng.integers(0, full - length + 1)) if full > length else 0
             sources: dict = {"speech": utt.path}
             extra: dict = {"item_index": i, "speech_offset": speech_offset, "length": length}
             if params.snr_db is not None:
-                noise = noises[int(rng.integers(len(noises)))]
+                noise_rng = item_rng(seed, i, "noise")
+                noise = noises[int(noise_rng.integers(len(noises)))]
                 nfull = int(np.floor(noise.frames * rate / noise.rate))
-                extra["noise_offset"] = int(rng.integers(0, nfull - length + 1)) if nfull > length else 0
+                extra["noise_offset"] = int(noise_rng.integers(0, nfull - length + 1)) if nfull > length else 0
                 sources.update(noise=noise.path, noise_clean=noise.clean)
-            room = ROOM_RECIPES[self.room_recipe](rng, rate) if params.reverb and self.room_recipe else None
+            room = None
+            if params.reverb and rir_source == "simulate":
+                room = ROOM_RECIPES[self.room_recipe](item_rng(seed, i, "room"), rate)
+                extra["rir_delay"] = round(room.direct_delay(), 4)
+                extra["alignment"] = "geometric"
+            elif params.reverb and rir_source == "rir44k":
+                rf = rir_files[int(item_rng(seed, i, "rir").integers(len(rir_files)))]
+                sources["rir"] = rf.path
+                delay = rir_file_delay(rf, rate)
+                extra["rir_delay"] = round(delay, 4) if delay is not None else None
+                extra["alignment"] = "geometric" if delay is not None else "argmax"
             stem = Path(utt.path).name.split(".")[0]
             item_id = f"{i:04d}_{stem}"
             items.append(ManifestItem(
@@ -120,18 +193,33 @@ class SimulatedBuilder(TestSetBuilder):
                 sources=sources))
         return items
 
+    def constants(self) -> dict:
+        return {**recipe_constants(), "sound_speed": SOUND_SPEED,
+                "pyroomacoustics_direct_offset": pra_direct_offset(),
+                "roomsimove_direct_offset": ROOMSIMOVE_DIRECT_OFFSET,
+                "snr_definition": self.config.snr_definition, "order": list(self.config.order),
+                "segment_s": self.segment, "room_recipe": self.room_recipe}
+
     def build(self, opts: BuildOptions) -> Path:
         seed = self.info.default_seed if opts.seed is None else opts.seed
+        self._notes: list[str] = []
         items = self.plan(opts, seed)
         self.result: BuildResult = build_set(self, opts, items, seed,
-                                             self.notes(self.speech(Path(opts.corpora))))
+                                             self.notes(self.speech(Path(opts.corpora))) + self._notes)
         return self.result.folder
 
     # --- render (from the manifest record alone) ---
-    def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
+    def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
         out = self.rerender(corpora, item)
-        write_audio(set_dir / item.degraded, out.degraded, item.rate)
-        write_audio(set_dir / item.target, out.target, item.rate)
+        degraded, target = encode(self, out.degraded), encode(self, out.target)
+        write_audio(set_dir / item.degraded, degraded, item.rate)
+        write_audio(set_dir / item.target, target, item.rate)
+        measured = dict(out.measured)
+        if degraded.dtype == np.int16:       # the recorded peaks are the written files' peaks
+            for key, y in (("peak_degraded", degraded), ("peak_target", target)):
+                if key in measured:
+                    measured[key] = float(np.max(np.abs(y.astype(np.float32) / 2 ** 15)))
+        return measured
 
     def rerender(self, corpora: Path, item: ManifestItem):
         """The rendered arrays and components of one manifest item (for checks and the trainer)."""
@@ -142,5 +230,9 @@ class SimulatedBuilder(TestSetBuilder):
         noise = None
         if params.snr_db is not None:
             noise = crop(load_noise(corpora, src, rate), p["noise_offset"], p["length"], loop=True)
-        rir = simulate_rir(RoomParams.from_dict(p["room"])) if p.get("room") else None
-        return render(speech, rate, params, noise, rir)
+        rir = None
+        if p.get("room"):
+            rir = simulate_rir(RoomParams.from_dict(p["room"]))
+        elif src.get("rir"):
+            rir = load_rir_file(corpora, src["rir"], rate)
+        return render(speech, rate, params, noise, rir, rir_delay=p.get("rir_delay"))

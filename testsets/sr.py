@@ -2,10 +2,17 @@
 the Nyquist frequency of the low rate u, resampling to u and back to 44.1 kHz; one subset per u in
 {2, 4, 8, 16, 24} kHz (MaskSR reports the 2-16 kHz ones: 1-8 kHz bandwidths).
 
-`--items N` = utterances per rate (the same N utterances in every subset). Decisions: the filter
-is applied forward-backward (zero phase, as `scipy.signal.decimate` does) with 0.05 dB ripple
-(decimate's design), and the polyphase resampling is the harness's one resampler (soxr VHQ, a
-polyphase design) so that no second resampler enters the code base."""
+The recipe as VoiceFixer's code runs it (voicefixer_main tools/dsp/lowpass.py, commit
+b6d4425015964c815418026b9b1c8a2b49f5feb1: `lowpass(x, c, 44100, order=8, _type="cheby1")` =
+`sosfiltfilt` of `cheby1(8, 0.1 dB, c / 22050)`, then `stft_hard_lowpass` =
+`scipy.signal.resample_poly` to 2c and back): the filter is zero-phase with 0.1 dB ripple and the
+polyphase resampling is scipy's `resample_poly`, not the harness's soxr. The resampler decides the
+stop band the LSD sees: soxr VHQ leaves it far emptier than resample_poly, which moves the
+Unprocessed LSD away from the published one. The 48 kHz VCTK files are brought to 44.1 kHz with
+the harness's resampler (soxr; VoiceFixer's own 44.1 kHz copy does not say how it was made).
+
+`--items N` = utterances per rate (the same N utterances in every subset). `--source official`
+ingests VoiceFixer's released SR set instead (`testsets.official`)."""
 
 from __future__ import annotations
 
@@ -17,29 +24,31 @@ from scipy import signal
 from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
-from testsets.engine import build_set
+from testsets.distortions import LOWPASS_RESAMPLER, recipe_resample_down_up
+from testsets.engine import build_set, encode
 from testsets.manifest import ManifestItem
+from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
 
 RATES = (2000, 4000, 8000, 16000, 24000)
 TARGET_RATE = 44100
-ORDER, RIPPLE_DB = 8, 0.05
+ORDER, RIPPLE_DB = 8, 0.1        # voicefixer_main lowpass_filter: cheby1(order, 0.1, hi)
 
 
 def sr_degrade(x: np.ndarray, rate: int, low_rate: int) -> np.ndarray:
-    sos = signal.cheby1(ORDER, RIPPLE_DB, (low_rate / 2) / (rate / 2), output="sos")
-    y = signal.sosfiltfilt(sos, x).astype(np.float32)
-    y = resample(resample(y, rate, low_rate), low_rate, rate)
-    return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)].astype(np.float32)
+    cutoff = int(low_rate / 2)
+    sos = signal.cheby1(ORDER, RIPPLE_DB, cutoff / (rate / 2), btype="low", output="sos")
+    y = signal.sosfiltfilt(sos, np.asarray(x, dtype=np.float64))
+    return recipe_resample_down_up(y, rate, 2 * cutoff)
 
 
-@TESTSETS.register
-class SuperResolution(TestSetBuilder):
-    info = TestSetInfo(
-        name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
-        rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
-        default_items=None, default_seed=0)
+class _SrRebuild(TestSetBuilder):
     rates = RATES
+
+    def constants(self) -> dict:
+        return {"filter": "cheby1", "order": ORDER, "ripple_db": RIPPLE_DB,
+                "filtering": "scipy.signal.sosfiltfilt", "resampler": LOWPASS_RESAMPLER,
+                "target_resampler": "soxr VHQ (benchmark.core.audio.resample)", "rates": list(RATES)}
 
     def build(self, opts: BuildOptions) -> Path:
         seed = self.info.default_seed if opts.seed is None else opts.seed
@@ -59,7 +68,7 @@ class SuperResolution(TestSetBuilder):
                     duration=int(np.floor(u.frames * TARGET_RATE / u.rate)) / TARGET_RATE,
                     subset=sub, transcript=u.transcript, speaker=u.speaker, seed=seed,
                     params={"low_rate": low, "filter": "cheby1", "order": ORDER,
-                            "ripple_db": RIPPLE_DB, "cutoff": low / 2},
+                            "ripple_db": RIPPLE_DB, "cutoff": low / 2, "resampler": LOWPASS_RESAMPLER},
                     sources={"speech": u.path}))
         self.result = build_set(self, opts, items, seed)
         return self.result.folder
@@ -68,5 +77,21 @@ class SuperResolution(TestSetBuilder):
         x, r = read_audio(corpora / item.sources["speech"], mix_channels=True)
         target = resample(x, r, TARGET_RATE)
         degraded = sr_degrade(target, TARGET_RATE, int(item.params["low_rate"]))
-        write_audio(set_dir / item.degraded, degraded, TARGET_RATE)
-        write_audio(set_dir / item.target, target, TARGET_RATE)
+        write_audio(set_dir / item.degraded, encode(self, degraded), TARGET_RATE)
+        write_audio(set_dir / item.target, encode(self, target), TARGET_RATE)
+        return None
+
+
+@TESTSETS.register
+class SuperResolution(OfficialMixin, _SrRebuild):
+    sample_format = "pcm16_voicefixer"   # as voicefixer_main save_wave writes (16-bit)
+    info = TestSetInfo(
+        name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
+        rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
+        default_items=None, default_seed=0, version="2",
+        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "lsd:voicefixer2021",
+                 "sispnr:voicefixer2021", "ssim"))
+    official_key = "sr"
+
+    def build(self, opts: BuildOptions) -> Path:
+        return self.build_official(opts) if opts.source == "official" else super().build(opts)

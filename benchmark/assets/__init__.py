@@ -7,6 +7,7 @@ Import order has no circle: records <- catalog <- download <- this package.
 from benchmark.assets.catalog import all_assets, get_asset
 from benchmark.assets.download import (
     VerifyResult,
+    asset_fingerprints,
     fetch,
     local_sha256,
     mirror_candidates,
@@ -17,6 +18,6 @@ from benchmark.assets.download import (
 from benchmark.assets.records import ASSETS, Asset, register_asset, sha256_matches
 
 __all__ = [
-    "ASSETS", "Asset", "VerifyResult", "all_assets", "fetch", "get_asset", "local_sha256",
+    "ASSETS", "Asset", "VerifyResult", "all_assets", "asset_fingerprints", "fetch", "get_asset", "local_sha256",
     "mirror_candidates", "register_asset", "require_local", "sha256_matches", "sha256_of", "verify",
 ]

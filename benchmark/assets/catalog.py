@@ -4,6 +4,8 @@ Sections by area; add new records to the section of the feature that needs them.
 are `<asset-family>/<file name>` so that a mirror folder mirrors the cache layout.
 """
 
+from dataclasses import dataclass
+
 from benchmark.assets.records import ASSETS, Asset, register_asset
 from benchmark.core.errors import AssetError
 
@@ -23,6 +25,25 @@ register_asset(Asset(
     homepage="https://github.com/Xiaobin-Rong/gtcrn",
 ))
 
+# FRCRN (001 Table 4; 002 Tables III, IV): ClearerVoice-Studio's FRCRN_SE_16K, the same 16 kHz
+# model ModelScope ships as damo/speech_frcrn_ans_cirm_16k. The Hugging Face revision, sha256 and
+# byte size are those pinned by a third-party loader of this exact file (its UPSTREAM_REVISION,
+# CHECKPOINT_SHA256, CHECKPOINT_BYTES constants); the publisher gives no checksum and the file
+# could not be downloaded here to hash it. The checkpoint is a torch pickle {"model": state_dict}
+# (how the clearvoice loader reads it: networks.SpeechModel._load_model, model_key="model").
+register_asset(Asset(
+    name="frcrn_se_16k",
+    urls=("https://huggingface.co/alibabasglab/FRCRN_SE_16K/resolve/"
+          "3766e6a64b0d8cb58f08d913d617bf129f11ed53/last_best_checkpoint.pt",),
+    sha256="b22256adbb91b68cf5a3db8f6657a4fb17066eecd5f069803e59c186c1cf3ebb",
+    size=161053751,
+    licence="Apache-2.0 (ClearerVoice-Studio)",
+    path="frcrn/FRCRN_SE_16K-last_best_checkpoint.pt",
+    used_by="system frcrn",
+    description="FRCRN speech enhancement, 16 kHz (ClearerVoice-Studio FRCRN_SE_16K checkpoint)",
+    homepage="https://huggingface.co/alibabasglab/FRCRN_SE_16K",
+))
+
 # DEMUCS dns64: the URL of `denoiser.pretrained.DNS_64_URL`. Only the sha256 prefix the publisher
 # put in the file name (torch.hub's check_hash convention) is known; the full digest and the size
 # were not found (see benchmark.assets.sha256_matches).
@@ -40,7 +61,9 @@ register_asset(Asset(
 
 # VoiceFixer: the URLs the `voicefixer` 0.1.3 package downloads from. No sha256 was found (a
 # third-party note gives Zenodo MD5s 1f479dabb9fa5724de5e20f2164cbc7a for vf.ckpt and
-# ac6de16561dd6042daf8bb3a806dc818 for the vocoder); until one is recorded here, fetch refuses.
+# ac6de16561dd6042daf8bb3a806dc818 for the vocoder), so both are unpinned (sha256=""): `fetch`
+# accepts the file with a warning naming its own sha256, that hash is part of the cache key of
+# every system using it (systems.base.System.cache_key) and is listed in the report's provenance.
 register_asset(Asset(
     name="voicefixer_analysis",
     urls=("https://zenodo.org/record/5600188/files/vf.ckpt?download=1",),
@@ -102,8 +125,25 @@ register_asset(Asset(
           "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
           "voxceleb_resnet34.onnx"),
     sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
-    path="wespeaker/voxceleb_resnet34.onnx", used_by="metric spk_sim (backend wespeaker)",
+    path="wespeaker/voxceleb_resnet34.onnx", used_by="(earlier spk_sim backend; not used now)",
     description="WeSpeaker ResNet34 speaker embedding, VoxCeleb2-dev, ONNX runtime model",
+    homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
+
+# The model the public WeSpeaker command line of 2024 uses for `--language english`
+# (wenet-e2e/wespeaker wespeaker/cli/hub.py at 3ccc791: "english": voxceleb_resnet221_LM, since
+# 2023-11; before c6a42a1 the CLI ran this very model's ONNX export). Its ONNX runtime export is
+# listed in docs/pretrained.md (same commit); no sha256 is published there.
+register_asset(Asset(
+    name="wespeaker_voxceleb_resnet221_LM",
+    urls=("https://wenet.org.cn/downloads?models=wespeaker&version=voxceleb_resnet221_LM.onnx",
+          "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet221-LM/resolve/main/"
+          "voxceleb_resnet221_LM.onnx",
+          "https://wespeaker-1256283475.cos.ap-shanghai.myqcloud.com/models/voxceleb/"
+          "voxceleb_resnet221_LM.onnx"),
+    sha256="", size=0, licence="CC BY 4.0 (VoxCeleb-trained WeSpeaker model)",
+    path="wespeaker/voxceleb_resnet221_LM.onnx", used_by="metric spk_sim (backend wespeaker)",
+    description="WeSpeaker ResNet221 (large-margin fine-tuned) speaker embedding, VoxCeleb2-dev, "
+                "ONNX runtime model: the 2024 CLI's English model",
     homepage="https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md"))
 
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +166,8 @@ register_asset(Asset(
 register_asset(Asset(
     name="hubert_base",
     urls=("https://huggingface.co/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",),
-    sha256="",          # not found with the look-up tools: fetch refuses until it is filled in
+    sha256="",          # not found with the look-up tools: unpinned (used with a warning naming
+                        # its hash; the hash enters cache keys and provenance)
     size=0,
     licence="Apache-2.0 (transformers port of fairseq HuBERT-base, MIT)",
     path="hubert/hubert-base-ls960-pytorch_model.bin",
@@ -137,7 +178,8 @@ register_asset(Asset(
 register_asset(Asset(
     name="hubert_base_l9_km500",
     urls=("https://dl.fbaipublicfiles.com/hubert/hubert_base_ls960_L9_km500.bin",),
-    sha256="",          # not found with the look-up tools: fetch refuses until it is filled in
+    sha256="",          # not found with the look-up tools: unpinned (used with a warning naming
+                        # its hash; the hash enters cache keys and provenance)
     size=0,
     licence="MIT (fairseq)",
     path="hubert/hubert_base_ls960_L9_km500.bin",
@@ -156,13 +198,14 @@ register_asset(Asset(
 # (zenodo.org/record/5528144, GSR_and_SSR_testsets.zip) have no published sha256 we could find:
 # VoiceBank-DEMAND's test archives and the VoiceFixer release are registered *unpinned* (sha256
 # ""): `fetch` downloads them and warns with the file's own sha256, `verify` lists them as
-# unpinned. The DNS 2020 test set has no single archive (git-LFS files), so it is not registered.
+# unpinned. The DNS 2020 test set has no single archive (git-LFS files): testsets/provision.py fetches
+# its LFS objects from the repository.
 register_asset(Asset(
     name="voicebank_demand_clean_testset",
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/clean_testset_wav.zip",),
     sha256="", size=0, licence="CC BY 4.0",
     path="corpora/VoiceBank-DEMAND/clean_testset_wav.zip",
-    used_by="test set vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
+    used_by="test sets denoise, vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
     description="VoiceBank-DEMAND clean test speech (824 utterances, 48 kHz)",
     homepage="https://datashare.ed.ac.uk/handle/10283/2791",
 ))
@@ -171,7 +214,7 @@ register_asset(Asset(
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/noisy_testset_wav.zip",),
     sha256="", size=0, licence="CC BY 4.0",
     path="corpora/VoiceBank-DEMAND/noisy_testset_wav.zip",
-    used_by="test set vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
+    used_by="test sets denoise, vctk_gsr (noise), libri_noisy (noise)", kind="corpus", unpack=True,
     description="VoiceBank-DEMAND noisy test speech (noise = noisy - clean, as VoiceFixer derives it)",
     homepage="https://datashare.ed.ac.uk/handle/10283/2791",
 ))
@@ -187,12 +230,53 @@ register_asset(Asset(
 register_asset(Asset(
     name="voicefixer_testsets",
     urls=("https://zenodo.org/record/5528144/files/GSR_and_SSR_testsets.zip?download=1",),
-    sha256="", size=0, licence="see the Zenodo record (VCTK-derived audio, CC BY 4.0)",
+    sha256="", size=0, licence="see the Zenodo record (VCTK/VoiceBank-DEMAND-derived audio, CC BY 4.0)",
     path="corpora/voicefixer/GSR_and_SSR_testsets.zip",
-    used_by="test sets all_gsr / sr (the official released versions)", kind="corpus", unpack=True,
-    description="VoiceFixer's released ALL-GSR and SR test sets",
+    used_by="test sets all_gsr / sr / decli / derev / denoise with --source official", kind="corpus",
+    unpack=True,
+    description="VoiceFixer's released test sets: TestSets/{ALL_GSR,SR,DECLI,DEREV,DENOISE} + pair lists",
     homepage="https://zenodo.org/record/5528144",
 ))
+# VoiceFixer's RIR-44k (003 App. C.1: 43239 filters simulated with sunits/rir_simulator_python at
+# 44.1 kHz, 5000 of them the test split RIR-Test). voicefixer_main init.sh fetches exactly this URL
+# and unzips it into datasets/se, giving datasets/se/RIR_44k/{train,test}. No size or checksum is
+# published on the pages reachable from here: unpinned.
+register_asset(Asset(
+    name="voicefixer_rir44k",
+    urls=("https://zenodo.org/record/5528124/files/RIR_44k.zip?download=1",),
+    sha256="", size=0, licence="see the Zenodo record 5528124",
+    path="corpora/voicefixer/RIR_44k.zip",
+    used_by="test sets all_gsr, derev (RIR-Test, the default RIRs)", kind="corpus", unpack=True,
+    description="VoiceFixer RIR-44k: simulated 44.1 kHz room impulse responses, train/ and test/ (.npy)",
+    homepage="https://zenodo.org/record/5528124",
+))
+# DCASE 2018 Task 1 (TUT Urban Acoustic Scenes 2018) evaluation audio, Zenodo 1293883: all_gsr's
+# noise (DCASE-Eval, 003 App. C.1/C.3). Sizes and md5 as dcase_util 0.2.20 records them
+# (datasets/tut.py, TUTUrbanAcousticScenes_2018_EvaluationSet.package_list); the publisher gives
+# md5 only, no sha256: `fetch` checks the md5 (Asset.md5) and the size.
+_DCASE18_EVAL = "https://zenodo.org/record/1293883/files/TUT-urban-acoustic-scenes-2018-evaluation.{part}.zip"
+_DCASE18_EVAL_PARTS = (
+    # (part, bytes, md5)
+    ("audio.1", 1718662668, "4fd51d1365df3d13735b86a51ff8840b"),
+    ("audio.2", 1715801158, "f6916f68a16b25f128badff441f80d8a"),
+    ("audio.3", 1718666070, "05a6f5d1259a4da49cda32f534c71cc6"),
+    ("audio.4", 1716820790, "fcdceb6a022d698064e5537edbbd6664"),
+    ("audio.5", 1716577566, "ff94b9abc4f01bf2dd9a2aca79d8590d"),
+    ("audio.6", 320850287, "3dd86135fb4df726f6036ffafe0dff88"),
+    ("meta", 8840, "b519d0b2addcb5e8569ec0c44df14e3e"),
+)
+for _part, _bytes, _md5 in _DCASE18_EVAL_PARTS:
+    register_asset(Asset(
+        name="dcase2018_task1_eval_" + _part.replace(".", "_"),
+        urls=(_DCASE18_EVAL.format(part=_part),),
+        sha256="", md5=_md5, size=_bytes,
+        licence="TUT Urban Acoustic Scenes 2018: free for non-commercial use",
+        path=f"corpora/dcase2018/TUT-urban-acoustic-scenes-2018-evaluation.{_part}.zip",
+        used_by="test set all_gsr (noise: DCASE-Eval)", kind="corpus", unpack=True,
+        description=f"TUT Urban Acoustic Scenes 2018 evaluation set, {_part} (md5 {_md5})",
+        homepage="https://zenodo.org/record/1293883",
+    ))
+
 register_asset(Asset(
     name="vctk_0.92",
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/3443/VCTK-Corpus-0.92.zip",),
@@ -200,7 +284,7 @@ register_asset(Asset(
     size=11747302977,
     licence="CC BY 4.0",
     path="corpora/VCTK-Corpus-0.92.zip",
-    used_by="test sets sr, all_gsr, vctk_gsr",
+    used_by="test sets sr, all_gsr, vctk_gsr, decli, derev",
     kind="corpus",
     description="CSTR VCTK Corpus 0.92 (48 kHz FLAC, mic1/mic2, transcripts)",
     homepage="https://datashare.ed.ac.uk/handle/10283/3443",
@@ -217,6 +301,42 @@ register_asset(Asset(
     description="LibriSpeech test-clean (40 speakers, 2620 utterances, 16 kHz FLAC)",
     homepage="https://www.openslr.org/12",
 ))
+
+
+@dataclass(frozen=True)
+class CorpusArchive:
+    """How a corpus archive unpacks, for a fetcher that installs it under BENCHMARK_CORPORA: the
+    archive's members are extracted into `unpack_to` (relative to BENCHMARK_CORPORA), which then
+    holds `corpus_folder` (the folder testsets/corpora.py looks for). `md5`: the publisher's
+    checksum where it gives md5 instead of sha256."""
+    asset: str
+    unpack_to: str
+    corpus_folder: str
+    top_level: str              # the archive's own top folder ("" when its members sit at its root)
+    md5: str = ""
+
+
+CORPUS_ARCHIVES: dict[str, CorpusArchive] = {a.asset: a for a in (
+    # VCTK-Corpus-0.92.zip has wav48_silence_trimmed/, txt/ at its root (torchaudio VCTK_092
+    # extracts it into <root>/VCTK-Corpus-0.92)
+    CorpusArchive("vctk_0.92", "VCTK-Corpus-0.92", "VCTK-Corpus-0.92", ""),
+    CorpusArchive("librispeech_test_clean", ".", "LibriSpeech", "LibriSpeech"),
+    # the datashare zips each hold their own folder (clean_testset_wav/, ...). DataShare lists
+    # 147.1 MB / 162.6 MB for the clean / noisy test zips (no exact bytes, no sha256); a
+    # third-party README gives md5 34eb1c0ba7ef667e9b966866c542fc16 / fb1b86caa31e8ba5b506c0c64da9aab5
+    # (unverified here, so not enforced)
+    CorpusArchive("voicebank_demand_clean_testset", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "clean_testset_wav"),
+    CorpusArchive("voicebank_demand_noisy_testset", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "noisy_testset_wav"),
+    CorpusArchive("voicebank_demand_testset_txt", "VoiceBank-DEMAND", "VoiceBank-DEMAND", "testset_txt"),
+    # voicefixer_main init.sh: unzip GSR_and_SSR_testsets.zip -d datasets/se -> datasets/se/TestSets
+    CorpusArchive("voicefixer_testsets", ".", "TestSets", "TestSets"),
+    # voicefixer_main init.sh: unzip RIR_44k.zip -d datasets/se -> datasets/se/RIR_44k/{train,test}
+    CorpusArchive("voicefixer_rir44k", ".", "RIR_44k", "RIR_44k"),
+    *(CorpusArchive("dcase2018_task1_eval_" + part.replace(".", "_"), ".",
+                    "TUT-urban-acoustic-scenes-2018-evaluation", "TUT-urban-acoustic-scenes-2018-evaluation",
+                    md5) for part, _b, md5 in _DCASE18_EVAL_PARTS),
+)}
+
 
 # ---------------------------------------------------------------------------------------------
 # Demo corpora (`make demo` on a machine without corpora: benchmark/demo.py)
@@ -270,7 +390,8 @@ _DEMO_FILES = (
     ("rirs/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav", "Rikorose/DeepFilterNet",
      "d375b2d8309e0935d165700c91da9de862a99c31", "assets/rir_sim_1001_w11.7_l2.6_h2.5_rt60_0.7919.wav",
      "227db737f46bca264378e1c55c25f033ada513dbfbed928edf6783e0d13ba89d", 108514, "MIT/Apache-2.0"),
-    *((f"DNS-Challenge/test_set/synthetic/no_reverb/{kind}/{kind}_fileid_{i}.wav", "Xiaobin-Rong/gtcrn",
+    *((f"DNS-Challenge/datasets/test_set/synthetic/no_reverb/{kind}/{kind}_fileid_{i}.wav",
+       "Xiaobin-Rong/gtcrn",
        "bad2f7a943d6be997cdde145725286f1dfe12d6b", f"audio_examples/00{i}_{kind}.wav", sha, 160044,
        "DNS Challenge test set, CC BY 4.0")
       for kind, i, sha in (

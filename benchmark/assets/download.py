@@ -13,16 +13,21 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.assets.catalog import all_assets, get_asset  # noqa: F401
-from benchmark.assets.records import ASSETS, Asset, register_asset, sha256_matches  # noqa: F401
+from benchmark.assets.records import (  # noqa: F401
+    ASSETS,
+    Asset,
+    integrity_problem,
+    register_asset,
+    sha256_matches,
+)
+from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError
 from benchmark.core.progress import progress
 
@@ -33,7 +38,7 @@ _WARNED: set[str] = set()
 
 
 def _warn_unpinned(asset: Asset, path: Path) -> None:
-    if asset.sha256 or asset.name in _WARNED:
+    if asset.sha256 or asset.md5 or asset.name in _WARNED:
         return
     _WARNED.add(asset.name)
     print(f"warning: asset '{asset.name}' has no published sha256 to verify against; using {path} "
@@ -41,12 +46,36 @@ def _warn_unpinned(asset: Asset, path: Path) -> None:
 
 
 def local_sha256(name: str, path: Path | None = None) -> str:
-    """The sha256 of the asset's local file as recorded at its last verification."""
+    """The sha256 of the asset's local file: its verification stamp's while the file's size and
+    mtime still match the stamp, else a fresh hash (a replaced file never keeps an old hash)."""
     path = path or get_asset(name).cached_path()
     try:
-        return json.loads(_stamp_path(path).read_text())["sha256"]
-    except (OSError, ValueError, KeyError):
-        return sha256_of(path)
+        stamp = json.loads(_stamp_path(path).read_text())
+        if isinstance(stamp, dict) and stamp == {"sha256": stamp.get("sha256"), **_stat_key(path)}:
+            return stamp["sha256"]
+    except (OSError, ValueError):
+        pass
+    return sha256_of(path)
+
+
+def asset_fingerprints(names: tuple[str, ...] | list[str], *, unpinned_only: bool = False,
+                       root: Path | None = None) -> dict[str, str]:
+    """sha256 of each named asset's local file (cache, else mirror; never the internet), or
+    "missing". Cache keys take the unpinned ones (`unpinned_only`): their record pins nothing, so
+    the file's own hash is what identifies the weights; provenance takes them all."""
+    out: dict[str, str] = {}
+    for name in names:
+        asset = get_asset(name)
+        if unpinned_only and asset.sha256:
+            continue
+        try:
+            fetch(name, root=root, offline=True)
+        except AssetError:
+            out[name] = "missing"
+            continue
+        file = asset.cached_path(root)
+        out[name] = local_sha256(name, file) if file.is_file() else asset.sha256
+    return out
 
 
 def sha256_of(path: Path, desc: str = "") -> str:
@@ -136,19 +165,21 @@ def _download(url: str, part: Path, asset: Asset) -> None:
                 bar.update(len(block))
 
 
-def fetch(name: str, *, root: Path | None = None, offline: bool | None = None) -> Path:
-    """Return the verified local path of asset `name`, downloading it if needed."""
+def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
+          unpack: bool = True) -> Path:
+    """Return the verified local path of asset `name`, downloading it if needed (`unpack=False`:
+    the archive itself, even for records that unpack next to the file)."""
     asset = get_asset(name)
     target = asset.cached_path(root)
     if target.exists():
         if _stamp_ok(target, asset.sha256):
             _warn_unpinned(asset, target)
-            return _maybe_unpack(asset, target)
+            return _maybe_unpack(asset, target) if unpack else target
         got = sha256_of(target, desc=f"verify {asset.name}")
         if sha256_matches(got, asset):
             _write_stamp(target, got)
             _warn_unpinned(asset, target)
-            return _maybe_unpack(asset, target)
+            return _maybe_unpack(asset, target) if unpack else target
         raise AssetError(
             f"asset '{asset.name}' at {target} is corrupted or truncated: sha256 {got} "
             f"({target.stat().st_size} bytes), expected {asset.sha256} ({asset.size} bytes). "
@@ -172,10 +203,14 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None) -
             part.unlink()
             tried.append(f"{url} (sha256 mismatch: got {got}, {size} bytes)")
             continue
+        if problem := integrity_problem(asset, part):
+            part.unlink()
+            tried.append(f"{url} (refused: {problem})")
+            continue
         os.replace(part, target)
         _write_stamp(target, got)
         _warn_unpinned(asset, target)
-        return _maybe_unpack(asset, target)
+        return _maybe_unpack(asset, target) if unpack else target
     raise AssetError(_missing_message(asset, target, tried))
 
 
@@ -183,23 +218,11 @@ def _maybe_unpack(asset: Asset, archive: Path) -> Path:
     if not asset.unpack:
         return archive
     out = Path(str(archive) + ".d")
-    done = out / ".complete"
-    if done.exists():
+    if (out / ".complete").exists():
         return out
-    tmp = Path(str(out) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            tf.extractall(tmp, filter="data")
-    elif zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-    else:
-        raise AssetError(f"asset '{asset.name}': {archive} is marked unpack but is not a tar/zip archive")
-    (tmp / ".complete").write_text(asset.sha256)
     shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    extract(archive, out)          # safe: members confined to `out`, atomic, one error if corrupt
+    (out / ".complete").write_text(asset.sha256)
     return out
 
 
@@ -226,7 +249,11 @@ def verify(names: list[str] | None = None, *, root: Path | None = None) -> list[
             results.append(VerifyResult(asset.name, "missing", target))
             continue
         got = sha256_of(target, desc=f"verify {asset.name}")
-        if not asset.sha256:
+        if not asset.sha256 and asset.md5:
+            problem = integrity_problem(asset, target)
+            results.append(VerifyResult(asset.name, "corrupted" if problem else "ok", target,
+                                        problem or "md5 as published"))
+        elif not asset.sha256:
             _write_stamp(target, got)
             results.append(VerifyResult(asset.name, "unpinned", target,
                                         f"sha256 {got}: no published hash to compare with"))

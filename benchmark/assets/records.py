@@ -24,6 +24,8 @@ class Asset:
     description: str = ""
     unpack: bool = False            # archives: also extract next to the file (<path>.d/)
     homepage: str = ""
+    md5: str = ""                   # where the publisher gives only an md5 (Zenodo records): checked
+                                    # as well; with neither hash, a published `size` is checked
 
     def cached_path(self, root: Path | None = None) -> Path:
         return (root or cache_dir()) / self.path
@@ -47,3 +49,21 @@ def sha256_matches(got: str, asset: Asset) -> bool:
     any file, and `fetch` then warns with the file's own sha256."""
     want = asset.sha256
     return got == want or (len(want) >= 16 and got.startswith(want)) or not want
+
+
+def integrity_problem(asset: Asset, path: Path) -> str:
+    """What is wrong with a downloaded file beyond its sha256 ('' when nothing): the publisher's
+    md5 where one is recorded, and the published size for records with no hash at all."""
+    import hashlib
+
+    size = path.stat().st_size
+    if asset.size and size != asset.size and not (asset.sha256 and len(asset.sha256) == 64):
+        return f"size {size} bytes, published {asset.size}"
+    if asset.md5:
+        h = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        if h.hexdigest() != asset.md5:
+            return f"md5 {h.hexdigest()}, published {asset.md5}"
+    return ""

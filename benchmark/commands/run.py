@@ -16,6 +16,7 @@ Re-running the same command recomputes nothing; an interrupted run continues whe
 example:
   python -m benchmark run --systems masksr2_l voicefixer
   python -m benchmark run --systems unprocessed nsnet2 --testsets dns2020 --profile offline
+  python -m benchmark run --systems voicefixer --testsets sr --metrics lsd:voicefixer2021 dnsmos
 """
 
 
@@ -23,7 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--systems", nargs="+", required=True, metavar="SYSTEM",
                    help="systems to run (see `systems list`)")
     p.add_argument("--testsets", nargs="+", metavar="SET", help="test sets (default: all built)")
-    p.add_argument("--metrics", nargs="+", metavar="METRIC", help="metrics (default: each set's table)")
+    p.add_argument("--metrics", nargs="+", metavar="METRIC[:BACKEND]",
+                   help="metrics, each NAME or NAME:BACKEND (e.g. lsd:voicefixer2021; see `metrics "
+                        "list`); default: the metrics of each set's paper tables, with the backends "
+                        "their published numbers used")
     p.add_argument("--profile", choices=("paper", "offline"), default="paper",
                    help="metric backends: the papers' (needs downloaded weights) or bundled ones")
     p.add_argument("--name", help="run name (default: derived from systems and sets)")
@@ -86,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    from metrics.base import parse_metric_spec
+    for text in args.metrics or []:
+        parse_metric_spec(text)              # a malformed NAME:BACKEND fails before any work
     from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.assets import require_local
     from benchmark.commands._util import print_table
     from benchmark.run.provenance import device_description
-    from metrics.runtime import time_system
+    from benchmark.run.timing import time_system
     from systems import SYSTEMS
 
     if args.repeats < 1 or any(L <= 0 for L in args.lengths):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.core.audio import SUPPORTED_SUFFIXES, read_audio
+from benchmark.core.audio import SUPPORTED_SUFFIXES
 from benchmark.core.errors import BenchmarkError
 
 NAME = "score"
@@ -18,17 +21,19 @@ HELP = "score files or folders with chosen metrics (outside a run)"
 DESCRIPTION = """\
 Scores processed audio produced by any system. PATH is a file or a folder; folders are paired
 with --reference by relative file name (the extension may differ: out/a.wav pairs clean/a.flac);
-unpaired files are listed as errors. Each metric uses its offline backend unless --profile paper
-picks the backend the papers used. Every row records metric, backend, backend version and rate.
+unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
+--profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
+list`). Every row records metric, backend, backend version (after loading: model file sha256,
+resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
+interrupted run keeps what it finished.
 
 example:
-  python -m benchmark score --metrics dnsmos lsd --degraded out/ --reference clean/ --out s.csv
+  python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
 """
-BATCH = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC")
+    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC[:BACKEND]")
     p.add_argument("--degraded", required=True, metavar="PATH", help="file or folder to score")
     p.add_argument("--reference", metavar="PATH", help="clean reference file or folder")
     p.add_argument("--transcripts", metavar="FILE", help="'<relative path or id> <text>' per line")
@@ -98,6 +103,10 @@ def collect(degraded: str, reference: str | None, transcripts: str | None) -> li
     return [pairs[k] for k in sorted(pairs)]
 
 
+FIELDS = ["item", "metric", "column", "value", "error", "backend", "backend_version", "rate",
+          "degraded", "reference", "aux"]
+
+
 def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> dict:
     return {"item": pair.key, "metric": metric, "column": col, "value": value, "error": error,
             "backend": backend, "backend_version": version, "rate": rate,
@@ -105,88 +114,129 @@ def _row(metric, backend, version, rate, pair: Pair, col, value, error, aux) -> 
             "aux": json.dumps(aux, sort_keys=True) if aux else ""}
 
 
-def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu"
+def _problems(pair: Pair, info) -> list[str]:
+    """Why this pair cannot be scored by this metric (nothing: it can)."""
+    if pair.degraded is None:
+        return list(pair.problems)
+    problems = []
+    if info.needs_reference and pair.reference is None:
+        problems = pair.problems or ["no --reference given and this metric needs one"]
+    if info.needs_transcript and not pair.transcript:
+        problems.append("no transcript for this item in --transcripts")
+    return problems
+
+
+def resolve_specs(metric_names: list[str], profile: str) -> list[tuple]:
+    """(MetricInfo, backend) per distinct NAME[:BACKEND] spec, in order; unknown metric or backend
+    and malformed specs raise one clear error."""
+    from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
+    out = []
+    for text in metric_names:
+        spec = parse_metric_spec(text)
+        info = METRICS.get(spec.name).info
+        backend = choose_backend(info, spec.backend, profile, True)
+        if (info, backend) not in out:
+            out.append((info, backend))
+    return out
+
+
+def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu",
+                on_batch: Callable[[list[dict], list[dict]], None] | None = None
                 ) -> tuple[list[dict], list[dict]]:
-    """Per-item rows and per-metric summary rows (aggregate over scored items)."""
-    from metrics import METRICS, MetricItem
-    metrics = []
-    for name in metric_names:
-        cls = METRICS.get(name)
-        if getattr(cls, "measured_by_runner", False):
-            raise BenchmarkError(f"metric '{name}' is measured by the runner around a system call; "
-                                 "it cannot score files (use `python -m benchmark runtime`)")
-        m = cls(backend=cls.info.backend_for(profile), device=device)
-        m.load()                                   # missing weights/extras: one clear error here
-        metrics.append(m)
+    """Per-item rows and per-metric summary rows (aggregate over scored items). Items are scored by
+    the runner's job code (`benchmark.run.jobs.score_job`: batch, then one item at a time when a
+    batch fails, every failure recorded per item), with the metrics loaded once up front.
+    `on_batch(rows, summary)` gets everything so far after each job (to write it as it goes)."""
+    from benchmark.run.jobs import ScoreInput, loaded_metric, score_job, score_jobs
+    from metrics import ItemScore
+    from metrics.base import metric_version
+    loaded = []
+    specs = resolve_specs(metric_names, profile)
+    for info, backend in specs:
+        dev = info.device_for(device)
+        # missing weights/extras: one clear error here, before any scoring; the version is
+        # taken after load() (model file sha256, resampler)
+        loaded.append((info, backend, dev, loaded_metric(info.name, backend, dev)))
     rows, summary = [], []
-    for m in metrics:
-        i = m.info
-        scores, used = [], []
+    for info, backend, dev, m in loaded:
+        version = metric_version(m)
         t0 = time.perf_counter()
-        todo = []
+        inputs, by_key = [], {}
         for p in pairs:
-            if p.degraded is None:
-                problems = list(p.problems)
-            elif i.needs_reference and p.reference is None:
-                problems = p.problems or ["no --reference given and this metric needs one"]
-            else:
-                problems = []
-            if p.degraded is not None and i.needs_transcript and not p.transcript:
-                problems.append("no transcript for this item in --transcripts")
+            problems = _problems(p, info)
             if problems:
-                for col in i.columns:
-                    rows.append(_row(i.name, m.backend, "", i.rate, p, col, None, "; ".join(problems), {}))
+                rows += [_row(info.name, backend, "", info.rate, p, col, None, "; ".join(problems), {})
+                         for col in info.columns]
                 continue
-            todo.append(p)
-        for start in range(0, len(todo), BATCH):
-            chunk, items = todo[start:start + BATCH], []
-            for p in chunk:
-                try:
-                    x, r = read_audio(p.degraded, mix_channels=True)
-                    ref, rr = read_audio(p.reference, mix_channels=True) if p.reference else (None, None)
-                    items.append(MetricItem(p.key, x, r, ref, rr, p.transcript))
-                except BenchmarkError as exc:
-                    items.append(exc)
-            ok = [it for it in items if not isinstance(it, Exception)]
-            got = iter(m.score(ok) if ok else [])
-            for p, it in zip(chunk, items, strict=True):
-                if isinstance(it, Exception):
-                    for col in i.columns:
-                        rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, None, str(it), {}))
-                    continue
-                s = next(got)
-                scores.append(s)
-                used.append(p)
-                for col in i.columns:
-                    v = s.values.get(col) if s.error is None else None
-                    rows.append(_row(i.name, m.backend, m.backend_version, i.rate, p, col, v, s.error, s.aux))
-        agg = m.aggregate(scores) if scores else {c: math.nan for c in i.columns}
+            by_key[p.key] = p
+            inputs.append(ScoreInput((p.key, ""), str(p.degraded),
+                                     str(p.reference) if p.reference else None, p.transcript))
+        scores = []
+        for job in score_jobs(info.name, backend, dev, inputs, mix_channels=True):
+            for oc in score_job(job):
+                p = by_key[oc.key[0]]
+                scores.append(ItemScore(oc.values, oc.error, oc.aux))
+                rows += [_row(info.name, backend, version, info.rate, p, col,
+                              oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
+                         for col in info.columns]
+            if on_batch is not None:
+                on_batch(rows, summary)
+        agg = m.aggregate(scores) if scores else {c: math.nan for c in info.columns}
         n_ok = sum(1 for s in scores if s.error is None)
-        for col in i.columns:
-            summary.append({"metric": i.name, "column": col, "value": agg.get(col, math.nan),
-                            "scored": n_ok, "errors": len(pairs) - n_ok, "backend": m.backend,
-                            "backend_version": m.backend_version, "rate": i.rate,
+        for col in info.columns:
+            summary.append({"metric": info.name, "column": col, "value": agg.get(col, math.nan),
+                            "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
+                            "backend_version": version, "rate": info.rate,
                             "seconds": round(time.perf_counter() - t0, 2)})
+    order = [(info.name, backend) for info, backend in specs]
+    rows.sort(key=lambda r: (order.index((r["metric"], r["backend"])), r["item"]))
     return rows, summary
 
 
+def check_out(out: Path) -> None:
+    """--out must be writable before any scoring starts: a known extension, not a folder, and a
+    folder we can create files in."""
+    if out.suffix.lower() not in (".csv", ".json"):
+        raise BenchmarkError(f"--out {out}: unsupported extension, use .csv or .json")
+    if out.is_dir():
+        raise BenchmarkError(f"--out {out}: is a folder; give a .csv or .json file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise BenchmarkError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+
+
 def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
+    """Write all rows so far atomically (temp file, then rename); called after every batch."""
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        out.write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
-    elif suffix == ".csv":
-        import pandas as pd
-        pd.DataFrame(rows).to_csv(out, index=False)
-    else:
+    if suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        if suffix == ".json":
+            Path(tmp).write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+        else:
+            from benchmark.report.writer import write_csv
+            write_csv(Path(tmp), FIELDS, rows)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
-        raise BenchmarkError(f"--out {args.out}: unsupported extension, use .csv or .json")
+    resolve_specs(args.metrics, args.profile)     # unknown metric/backend: fail before anything else
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out(out)
     pairs = collect(args.degraded, args.reference, args.transcripts)
-    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device)
+    rows, summary = score_pairs(pairs, args.metrics, args.profile, args.device,
+                                on_batch=(lambda r, s: write_rows(r, s, out)) if out else None)
     print_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()
                   if k != "seconds"} for r in summary])
     errors = list({(r["metric"], r["item"]): r for r in rows if r["error"]}.values())
@@ -194,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {r['metric']} {r['item']}: {r['error']}")
     if len(errors) > 20:
         print(f"... and {len(errors) - 20} more item errors (see --out)")
-    if args.out:
-        write_rows(rows, summary, Path(args.out))
-        print(f"wrote {len(rows)} rows to {args.out}")
+    if out is not None:
+        write_rows(rows, summary, out)
+        print(f"wrote {len(rows)} rows to {out}")
     return 0

@@ -20,12 +20,25 @@ $BENCHMARK_DATA/testsets/<name>/ with manifest.jsonl and CHECKSUMS.
 
   testsets list                         each set, its source corpora and whether they are found
   testsets build NAME|all [--items N] [--seed S] [--out DIR] [--workers W] [--allow-repeat]
+                 [--source rebuild|official] [--rirs rir44k|simulate] [--fetch] [--dry-run]
   testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS
+
+--source official: ingest VoiceFixer's released test sets (Zenodo 5528144, unpacked as
+$BENCHMARK_CORPORA/TestSets/) for all_gsr, sr, decli, derev, denoise: exactly their pairs and
+files (001 Table 1 was measured on them). --rirs: RIR-44k's test split (the default of all_gsr and
+derev, Zenodo 5528124 unpacked as $BENCHMARK_CORPORA/RIR_44k/) or rooms simulated from the seed.
 
 --items N: items to simulate (all_gsr, vctk_gsr, libri_noisy), utterances per rate (sr), at most
 N per subset (dns2020, ingested). More items than source utterances is an error for one set
 (unless --allow-repeat); with 'all', such a set is built from every utterance once, with a note. Same corpora + same --seed => byte-identical files, whatever
 --workers is.
+
+--fetch: before building, every missing corpus the chosen sets need is downloaded through the
+asset registry (cache, $BENCHMARK_ASSET_MIRROR, then the official URLs; resumable; sha256 where
+published, md5 or size otherwise), unpacked safely and laid out under $BENCHMARK_CORPORA as the
+builders expect; a marker makes a second call do no work. The plan (corpora, bytes, licences,
+destinations, free disk) is printed first; --dry-run prints it alone. Corpora already present are
+used as they are.
 """
 
 
@@ -40,6 +53,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
     b.add_argument("--allow-repeat", action="store_true",
                    help="reuse source utterances when the corpus has fewer than --items")
+    b.add_argument("--source", choices=("rebuild", "official"), default="rebuild",
+                   help="rebuild from raw corpora (default) or ingest VoiceFixer's released sets")
+    b.add_argument("--rirs", choices=("rir44k", "simulate"),
+                   help="RIRs of the reverberant sets (default: the set's, RIR-44k for all_gsr/derev)")
+    b.add_argument("--fetch", action="store_true",
+                   help="first download, verify and unpack every missing corpus the sets need "
+                        "(prints the plan first; BENCHMARK_OFFLINE=1: one message listing them)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="print the corpus plan (what is present, what would be fetched, bytes, "
+                        "destinations, free disk) and stop")
     v = sub.add_parser("verify", help="re-hash built test sets against their CHECKSUMS")
     v.add_argument("names", nargs="*", metavar="NAME")
     v.add_argument("--out", help="test-set folder (default $BENCHMARK_DATA/testsets)")
@@ -60,6 +83,8 @@ def _list() -> int:
     rows = []
     for name, cls in TESTSETS:
         found = [f"{c} ({'found' if (corpora / c).is_dir() else 'MISSING'})" for c in cls.info.corpora]
+        found += [f"{c} ({'found' if (corpora / c).is_dir() else 'absent: stand-in used'})"
+                  for c in cls.info.optional_corpora]
         rows.append({"set": name, "rate": cls.info.rate, "items": cls.info.default_items or "all",
                      "corpora": ", ".join(found), "recipe": cls.info.paper})
     print_table(rows)
@@ -77,8 +102,25 @@ def _build(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     out = testsets_dir(args.out)
     opts = BuildOptions(corpora=corpora_dir(), out=out, items=args.items, seed=args.seed,
-                        workers=args.workers, allow_repeat=args.allow_repeat)
+                        workers=args.workers, allow_repeat=args.allow_repeat, source=args.source,
+                        rirs=args.rirs)
     names = _names(args.names)
+    if args.source == "official":
+        if "all" in args.names:
+            names = [n for n in names if "official" in TESTSETS.get(n).sources]
+        for n in names:
+            if "official" not in TESTSETS.get(n).sources:
+                raise BenchmarkError(f"test set '{n}' has no official release; --source official "
+                                     f"applies to: {', '.join(x for x, c in TESTSETS if 'official' in c.sources)}")
+    if args.fetch or args.dry_run:
+        from testsets.provision import describe, plan, provision
+        p = plan(names, opts.corpora, source=args.source, rirs=args.rirs)
+        print(describe(p))
+        if args.dry_run:
+            return 0
+        fetched = provision(p)
+        if fetched:
+            print(f"fetched: {', '.join(fetched)}")
     failed = []
     for name in names:
         builder = TESTSETS.get(name)()

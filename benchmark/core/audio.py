@@ -80,7 +80,14 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise AudioError(f"{path}: unsupported extension '{suffix}', expected one of {SUPPORTED_SUFFIXES}")
-    x = check_waveform(np.asarray(x, dtype=np.float32), rate, where=str(path))
+    if isinstance(x, np.ndarray) and x.dtype == np.int16:
+        # integer samples are written as they are (16-bit PCM), e.g. test sets that reproduce a
+        # release's own quantisation (testsets.engine.voicefixer_pcm16)
+        if x.ndim != 1 or x.size == 0:
+            raise AudioError(f"{path}: expected a non-empty mono int16 array, got {x.shape}")
+        subtype = "PCM_16"
+    else:
+        x = check_waveform(np.asarray(x, dtype=np.float32), rate, where=str(path))
     if subtype is None:
         subtype = "FLOAT" if suffix == ".wav" else "PCM_24"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,3 @@ class AssetError(BenchmarkError):
 
 class MissingDependencyError(BenchmarkError):
     """An optional Python package (an extra) that is not installed."""
-
-
-class NotImplementedYet(BenchmarkError):
-    """A command whose implementation has not landed yet; never pretends to work."""

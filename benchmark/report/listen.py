@@ -91,17 +91,18 @@ def stratum(manifest: dict) -> tuple[str, ...]:
     return (dom, f.get("SNR", ""), f.get("bandwidth", ""))
 
 
-def _rank(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, (LISTEN_SEED, *parts))).encode()).hexdigest()
+def _rank(*parts: object, seed: int = LISTEN_SEED) -> str:
+    return hashlib.sha256("|".join(map(str, (seed, *parts))).encode()).hexdigest()
 
 
-def choose(ids_manifests: list[tuple[str, dict]], n: int) -> list[str]:
-    """Up to n item ids, round-robin over the strata (largest first), each in seeded order."""
+def choose(ids_manifests: list[tuple[str, dict]], n: int, seed: int = LISTEN_SEED) -> list[str]:
+    """Up to n item ids, round-robin over the strata (largest first), each in seeded order
+    (`seed`: the listening page uses LISTEN_SEED; a listening test its own --seed)."""
     strata: dict[tuple[str, ...], list[str]] = {}
     for iid, man in ids_manifests:
         strata.setdefault(stratum(man), []).append(iid)
-    queues = [sorted(v, key=lambda i: _rank(i)) for _, v in
-              sorted(strata.items(), key=lambda kv: (-len(kv[1]), _rank(*kv[0])))]
+    queues = [sorted(v, key=lambda i: _rank(i, seed=seed)) for _, v in
+              sorted(strata.items(), key=lambda kv: (-len(kv[1]), _rank(*kv[0], seed=seed)))]
     out: list[str] = []
     while len(out) < n and any(queues):
         for q in queues:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.report import breakdown
-from benchmark.report.results import RunData, select, summarize
+from benchmark.report.results import RunData, item_timings, select, summarize
 from benchmark.report.stats import Cell, mean_ci
 from benchmark.report.tables import (
     Column,
@@ -63,7 +63,7 @@ def _columns(data: RunData, testset: str) -> list[tuple[Column, str]]:
     """(column, metric sub-score) pairs scored for this set: the paper layout's, else all."""
     layout = layout_for(testset)
     every = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
-             for m in data.metrics for c in data.columns(m) if m != "runtime"]
+             for m in data.metrics for c in data.columns(m)]
 
     def scored(cols: list[Column]) -> list[tuple[Column, str]]:
         out = []
@@ -105,7 +105,7 @@ def set_plots(data: RunData, out: Path, testset: str, plots: list[Plot]) -> None
             for system in data.systems:
                 recs = [r for r in select(data.records, testset=testset, system=system, metric=col.metric,
                                           column=column) if r.item_id in ids]
-                cell = summarize(recs, col.metric, column)
+                cell = summarize(recs, data.info(col.metric), column)
                 if cell.n:
                     names.append(system)
                     cells.append(cell)
@@ -166,7 +166,7 @@ def sweep_plots(data: RunData, out: Path, testset: str, plots: list[Plot]) -> No
         for ax, (col, column) in zip(axes, cols, strict=True):
             for k, system in enumerate(data.systems):
                 recs = select(data.records, testset=testset, system=system, metric=col.metric, column=column)
-                cells = [summarize([r for r in recs if labels.get(r.item_id) == lb], col.metric, column)
+                cells = [summarize([r for r in recs if labels.get(r.item_id) == lb], data.info(col.metric), column)
                          for lb in order]
                 if not any(c.n for c in cells):
                     continue
@@ -200,12 +200,12 @@ def runtime_plot(data: RunData, out: Path, plots: list[Plot]) -> None:
                         label=f"{name} (paper, {ref['device']})")
         ax.set_title("Runtime protocol (MaskSR Table 2): seconds per call, warm-up excluded", fontsize=9)
     else:
-        recs = [r for r in data.records if r.metric == "runtime" and r.column == "seconds" and r.error is None]
-        if not recs:
+        timings = item_timings(data)
+        if not timings:
             return
         for k, system in enumerate(data.systems):
-            pts = [(data.items[(r.testset, r.item_id)]["manifest"]["duration"], r.value)
-                   for r in recs if r.system == system and (r.testset, r.item_id) in data.items]
+            pts = [(data.items[(t.testset, t.item_id)]["manifest"]["duration"], t.seconds)
+                   for t in timings if t.system == system]
             if pts:
                 ax.scatter(*zip(*pts, strict=True), s=10, label=system, color=f"C{k % 10}")
         ax.set_title("Runtime per item as measured by the runner (no runtime protocol stored)", fontsize=9)

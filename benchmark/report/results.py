@@ -1,20 +1,18 @@
 """Read a run's store into long-form per-item scores and per-cell summaries (the report's data).
 
-Everything here comes from the store alone: items and their manifests, outputs, score rows and
-the metric records (key, backend, version, needs), so a report can be rebuilt at any time.
+Everything here comes from the store alone: items and their manifests, outputs (with the wall
+time of each system call), score rows and the metric records (key, backend, version, info), so a
+report can be rebuilt at any time.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from benchmark.report.stats import Cell, corpus_wer, mean_ci
+from benchmark.report.stats import Cell, corpus_ratio, mean_ci
 from benchmark.run.store import Store, reference_key
-
-EDIT_KEYS = ("edits", "errors", "word_errors", "n_errors")
-WORD_KEYS = ("words", "ref_words", "reference_words", "n_words", "n_ref")
 
 
 @dataclass
@@ -50,6 +48,21 @@ class RunData:
         m = self.metrics.get(metric)
         return bool(m["info"]["higher_is_better"]) if m else True
 
+    def info(self, metric: str) -> dict | None:
+        """The metric's stored `MetricInfo` (as a dict), None for a metric this run did not score.
+        A store written before MetricInfo declared its aggregation takes the registered metric's
+        (so an old run's WER is still the corpus value, not the mean of item WERs)."""
+        m = self.metrics.get(metric)
+        if not m:
+            return None
+        info = m["info"]
+        if "aggregation" not in info:
+            from metrics import METRICS
+            if metric in METRICS:
+                now = asdict(METRICS.get(metric).info)
+                return {**info, "aggregation": now["aggregation"], "corpus": now["corpus"]}
+        return info
+
     def columns(self, metric: str) -> list[str]:
         m = self.metrics.get(metric)
         return list(m["info"]["columns"]) if m else []
@@ -69,7 +82,7 @@ def load(store: Store, run: str) -> RunData:
                 systems.append(s["name"])
         keys.update(inv["config"].get("metrics", {}))
     metric_rows = {m["key"]: m for m in store.metrics()}
-    metrics = {name: metric_rows[k] for name, k in keys.items() if k in metric_rows}
+    metrics = display_metrics([metric_rows[k] for k in keys.values() if k in metric_rows])
     items = {(r["testset"], r["item_id"]): r for r in store.items()}
     outputs = store.item_outputs()
     by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -85,35 +98,85 @@ def load(store: Store, run: str) -> RunData:
             info = m["info"]
             rkey = reference_key(info["needs_reference"], info["needs_transcript"],
                                  item["target_sha256"], man.get("transcript"))
-            for s in by_key.get((m["key"], o["sha256"], rkey), []):
+            rows = by_key.get((m["key"], o["sha256"], rkey), [])
+            aux = next((s["aux"] for s in rows if s["aux"]), None)   # stored once per item
+            for s in rows:
                 records.append(ItemScoreRecord(
                     o["testset"], man.get("subset") or "", o["item_id"], o["system"], name,
                     s["column_name"], s["value"], s["error"], s["backend"], s["backend_version"],
-                    s["rate"], s["aux"]))
+                    s["rate"], aux or {}))
     return RunData(run, invocations, store.testsets(), items, systems,
                    {s["name"]: s for s in store.systems()}, metrics, outputs, records,
                    store.runtime_rows())
 
 
-def _aux_number(aux: dict, names: tuple[str, ...]) -> float | None:
-    for k in names:
-        v = aux.get(k)
-        if isinstance(v, int | float) and math.isfinite(v):
-            return float(v)
-    return None
+def display_metrics(rows: list[dict]) -> dict[str, dict]:
+    """The run's metric rows by the name the report uses: one backend per metric under its bare
+    name (the papers' backend when it ran, else the first run), any other backend of the same
+    metric under `name:backend` (e.g. `lsd` = voicefixer2022 and `lsd:voicefixer2021` on sr). For
+    each (name, backend) the row of the latest invocation wins."""
+    latest: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        latest.pop((r["name"], r["backend"]), None)
+        latest[(r["name"], r["backend"])] = r
+    out: dict[str, dict] = {}
+    names = list(dict.fromkeys(n for n, _ in latest))
+    for name in names:
+        mine = [r for (n, _), r in latest.items() if n == name]
+        primary = next((r for r in mine if r["backend"] == r["info"].get("paper_backend")), mine[0])
+        out[name] = primary
+        for r in mine:
+            if r is not primary:
+                out[f"{name}:{r['backend']}"] = r
+    return out
 
 
-def summarize(records: list[ItemScoreRecord], metric: str, column: str) -> Cell:
-    """Mean ± 95 % CI over items; for WER the corpus-level value (in %) when edit counts exist."""
+def _aux_number(aux: dict, name: str) -> float | None:
+    v = aux.get(name)
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+
+
+def summarize(records: list[ItemScoreRecord], info: dict | None, column: str) -> Cell:
+    """The set value of one metric column over these records: mean ± 95 % CI over items, or, for a
+    column the metric declares corpus-level (`MetricInfo.corpus`, e.g. WER), the corpus ratio of
+    the per-item statistics it returned, with a bootstrap CI. Items of a corpus column that lack
+    those statistics (rows stored before they were recorded) give the mean of per-item values."""
     good = [r for r in records if r.error is None and r.value is not None]
-    if metric == "wer":
-        firsts = [r for r in records if r.error is None and r.aux]
-        edits = [_aux_number(r.aux, EDIT_KEYS) for r in firsts]
-        words = [_aux_number(r.aux, WORD_KEYS) for r in firsts]
-        if firsts and None not in edits and None not in words:
-            return corpus_wer(edits, words)
-        return mean_ci([r.value for r in good])   # no edit counts: mean of per-item WER (%)
+    ratio = next((r for r in (info or {}).get("corpus", ()) if r["column"] == column), None)
+    if ratio is not None:
+        nums = [_aux_number(r.aux, ratio["numerator"]) for r in good]
+        dens = [_aux_number(r.aux, ratio["denominator"]) for r in good]
+        if good and None not in nums and None not in dens:
+            return corpus_ratio(nums, dens, ratio["scale"])
     return mean_ci([r.value for r in good])
+
+
+@dataclass(frozen=True)
+class ItemTiming:
+    """The wall time the runner measured around one item's system call (its share of the batch)."""
+    testset: str
+    item_id: str
+    system: str
+    seconds: float
+    audio_seconds: float
+    device: str
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing seconds per second of audio."""
+        return self.seconds / self.audio_seconds
+
+
+def item_timings(data: RunData) -> list[ItemTiming]:
+    """Per-item runtime of the run's systems, read from the output rows (`outputs.seconds`,
+    `audio_seconds`, `device`): every restored item of the run that has a timing."""
+    out = []
+    for o in data.outputs:
+        if (o["system"] in data.systems and (o["testset"], o["item_id"]) in data.items
+                and o["error"] is None and o["sha256"] and o["seconds"] is not None and o["audio_seconds"]):
+            out.append(ItemTiming(o["testset"], o["item_id"], o["system"], float(o["seconds"]),
+                                  float(o["audio_seconds"]), o["device"] or "?"))
+    return out
 
 
 def select(records: list[ItemScoreRecord], **where) -> list[ItemScoreRecord]:

@@ -1,5 +1,5 @@
 """Summary statistics for report cells: mean with a 95 % confidence interval (Student t over
-items) and corpus-level WER with a bootstrap interval over utterances."""
+items) and corpus-level ratios (WER) with a bootstrap interval over items."""
 
 from __future__ import annotations
 
@@ -41,17 +41,24 @@ def mean_ci(values: list[float], level: float = 0.95) -> Cell:
 
 def corpus_wer(edits: list[float], words: list[float], level: float = 0.95) -> Cell:
     """Sum of edits / sum of reference words (in %), CI by bootstrap resampling of utterances."""
-    e = np.asarray(edits, dtype=np.float64)
-    w = np.asarray(words, dtype=np.float64)
+    return corpus_ratio(edits, words, 100.0, level)
+
+
+def corpus_ratio(numerators: list[float], denominators: list[float], scale: float = 1.0,
+                 level: float = 0.95) -> Cell:
+    """scale * sum(numerators) / sum(denominators) over items (a corpus-level metric such as WER),
+    CI by bootstrap resampling of items."""
+    e = np.asarray(numerators, dtype=np.float64)
+    w = np.asarray(denominators, dtype=np.float64)
     n = int(e.size)
     if n == 0 or w.sum() <= 0:
         return Cell(float("nan"), float("nan"), n)
-    wer = 100.0 * e.sum() / w.sum()
+    value = scale * e.sum() / w.sum()
     if n < 2:
-        return Cell(wer, float("nan"), n)
+        return Cell(value, float("nan"), n)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     idx = rng.integers(0, n, size=(BOOTSTRAP_ROUNDS, n))
     tot_w = w[idx].sum(axis=1)
-    boot = 100.0 * e[idx].sum(axis=1) / np.where(tot_w > 0, tot_w, np.nan)
+    boot = scale * e[idx].sum(axis=1) / np.where(tot_w > 0, tot_w, np.nan)
     lo, hi = np.nanpercentile(boot, [50 * (1 - level), 100 - 50 * (1 - level)])
-    return Cell(wer, float(hi - lo) / 2, n)
+    return Cell(value, float(hi - lo) / 2, n)

@@ -12,20 +12,21 @@ from pathlib import Path
 
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, plots
-from benchmark.report.results import RunData, item_errors, load, select, summarize
+from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
 from benchmark.report.stats import Cell, mean_ci
 from benchmark.report.tables import (
     FOOTNOTES,
     Column,
     Layout,
     canonical_subset,
-    layout_for,
+    layouts_for,
     paper_rows,
     paper_runtime,
     resolve_column,
 )
-from benchmark.run.store import Store
+from benchmark.run.store import Store, run_folder
 
+SECTIONS_DIR = "report_sections"   # in the run's folder: sections other layers add to the report
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
 
 
@@ -53,8 +54,40 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _mkey(data: RunData, col: Column) -> str:
+    """The run's metric (report name, see results.display_metrics) that fills a column: the backend
+    the published numbers used (`lsd:voicefixer2021`) when the run scored it, else the metric's
+    main backend (the column note then says the backends differ)."""
+    if col.backend:
+        label = f"{col.metric}:{col.backend}"
+        if label in data.metrics:
+            return label
+    return col.metric
+
+
 def _resolve(data: RunData, col: Column) -> str | None:
-    return resolve_column(data.columns(col.metric), col.sub)
+    return resolve_column(data.columns(_mkey(data, col)), col.sub)
+
+
+def _column_notes(data: RunData, cols: list[Column]) -> list[str]:
+    """Which backend (and version) produced each column, and whether the published numbers used it;
+    one line per metric backend."""
+    groups: dict[str, list[Column]] = {}
+    for c in cols:
+        if c.metric and _mkey(data, c) in data.metrics:
+            groups.setdefault(_mkey(data, c), []).append(c)
+    out = []
+    for mk, cs in groups.items():
+        m = data.metrics[mk]
+        note = (f"{', '.join(c.header for c in cs)}: {m['name']} backend `{m['backend']}` "
+                f"{m['backend_version']}")
+        wanted = {c.backend for c in cs if c.backend}
+        if wanted and m["backend"] not in wanted:
+            note += f" (the published numbers used `{'`, `'.join(sorted(wanted))}`)"
+        elif m["backend"] != m["info"]["paper_backend"]:
+            note += " (not the papers' backend)"
+        out.append(note)
+    return out
 
 
 def _n_outputs(data: RunData, testset: str, system: str, ids: set[str]) -> int:
@@ -80,11 +113,12 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
             if sub is None:
                 row.append(None)
                 continue
-            recs = [r for r in select(data.records, testset=testset, system=system, metric=col.metric,
+            mk = _mkey(data, col)
+            recs = [r for r in select(data.records, testset=testset, system=system, metric=mk,
                                       column=sub) if r.item_id in ids]
-            cell = summarize(recs, col.metric, sub)
+            cell = summarize(recs, data.info(mk), sub)
             row.append(cell)
-            summary.setdefault(system, {})[col.paper_id] = {"metric": col.metric, "column": sub,
+            summary.setdefault(system, {})[col.paper_id] = {"metric": mk, "column": sub,
                                                             **cell.to_dict()}
         cells[system] = row
     best: dict[int, set[str]] = {}     # ties at the shown precision are all bold
@@ -111,19 +145,31 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
 
 def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
     name = ts["name"]
-    layout: Layout | None = layout_for(name)
+    layouts: tuple[Layout, ...] = layouts_for(name)
     items = {k[1]: v for k, v in data.items.items() if k[0] == name}
     md = [f"## Test set `{name}` ({len(items)} items)"]
     summary: dict = {}
-    if layout is None:
+    if not layouts:
         cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
-                for m in data.metrics for c in data.columns(m) if m != "runtime"]
+                for m in data.metrics for c in data.columns(m)]
         md.append("No paper table for this set; every metric scored is shown.")
         table, summary["all"] = measured_table(data, name, cols, set(items), None)
         md.append(table)
         return md + _breakdown(data, name, items), summary
-    md.append(f"Layout: {layout.source}. Mean ± 95 % CI over items; **bold** = best measured "
-              "system per column (oracle rows excluded).")
+    for k, layout in enumerate(layouts):
+        md += _layout_section(data, name, layout, items, summary, "" if k == 0 else f"{layout.name}/")
+    md += _breakdown(data, name, items)
+    return md, summary
+
+
+def _layout_section(data: RunData, name: str, layout: Layout, items: dict, summary: dict,
+                    prefix: str) -> list[str]:
+    """One paper layout of a set; its summary cells go under `<prefix><subset or 'all'>` (the
+    set's first layout has no prefix, a second one e.g. `vf_sr/2kHz`)."""
+    md = [f"Layout: {layout.source}. Mean ± 95 % CI over items; **bold** = best measured "
+          "system per column (oracle rows excluded)."]
+    if prefix:
+        md[0] = f"### `{name}` in the layout of {layout.source}\n\n" + md[0]
     groups: dict[str, set[str]] = {}
     if layout.by_subset:
         for iid, it in items.items():
@@ -136,29 +182,25 @@ def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
             cols = [c for c in cols if c.paper_id in layout.subset_columns[sub]]
         if sub:
             md.append(f"### `{name}` / {sub} ({len(ids)} items)")
-        prows = paper_rows(name, sub)
-        table, summary[sub or "all"] = measured_table(data, name, cols, ids, prows)
+        prows = paper_rows(name, sub, layout.papers)
+        table, summary[prefix + (sub or "all")] = measured_table(data, name, cols, ids, prows)
         md.append(table)
         if prows:
             sources = sorted({s for p in prows for s in p.sources})
             md.append(f"(paper) rows: published numbers from {'; '.join(sources)}; "
                       "the papers' full-size test sets, not this build.")
         notes = [FOOTNOTES[c.paper_id] for c in cols if c.paper_id in FOOTNOTES]
-        notes += [f"{m}: backend `{data.metrics[m]['backend']}` {data.metrics[m]['backend_version']}"
-                  + (" (not the papers' backend)" if data.metrics[m]["backend"]
-                     != data.metrics[m]["info"]["paper_backend"] else "")
-                  for m in dict.fromkeys(c.metric for c in cols) if m in data.metrics]
+        notes += _column_notes(data, cols)
         md.append("\n".join(f"- {n}" for n in notes))
-    md += _breakdown(data, name, items)
-    return md, summary
+    return md
 
 
 def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
     fac = {iid: breakdown.factors(it["manifest"]) for iid, it in items.items()}
     cols = [(m, resolve_column(data.columns(m), c), h) for m, c, h in BREAKDOWN_COLUMNS
             if m in data.metrics and resolve_column(data.columns(m), c)]
-    if not cols:   # sets without the papers' metrics: the first non-runtime metric
-        cols = [(m, data.columns(m)[0], m) for m in data.metrics if m != "runtime" and data.columns(m)][:1]
+    if not cols:   # sets without the papers' metrics: the first metric
+        cols = [(m, data.columns(m)[0], m) for m in data.metrics if data.columns(m)][:1]
     out = []
     for factor in breakdown.FACTORS:
         labels = {f[factor] for f in fac.values() if factor in f}
@@ -175,7 +217,7 @@ def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
                 row = [system]
                 for label in order:
                     sel = [r for r in recs if fac.get(r.item_id, {}).get(factor) == label]
-                    row.append(_fmt(summarize(sel, metric, column), 3))
+                    row.append(_fmt(summarize(sel, data.info(metric), column), 3))
                 rows.append(row)
             if rows:
                 counts = [sum(1 for f in fac.values() if f.get(factor) == lb) for lb in order]
@@ -188,13 +230,12 @@ def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
 def _runtime_section(data: RunData) -> list[str]:
     md = []
     per_item = []
+    timings = item_timings(data)
     for system in data.systems:
-        recs = select(data.records, system=system, metric="runtime")
-        if recs:
-            secs = mean_ci([r.value for r in recs if r.column == "seconds" and r.error is None])
-            rtf = mean_ci([r.value for r in recs if r.column == "rtf" and r.error is None])
-            dev = next((r.aux.get("device") for r in recs if r.aux.get("device")), "?")
-            per_item.append([system, str(rtf.n), _fmt_g(secs), _fmt_g(rtf), dev])
+        mine = [t for t in timings if t.system == system]
+        if mine:
+            secs, rtf = mean_ci([t.seconds for t in mine]), mean_ci([t.rtf for t in mine])
+            per_item.append([system, str(rtf.n), _fmt_g(secs), _fmt_g(rtf), mine[0].device])
     if per_item:
         md += ["## Runtime per item (measured by the runner)",
                _table(["System", "N", "seconds per item", "RTF", "device"], per_item)]
@@ -237,6 +278,12 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
     md.append(_table(["metric", "backend", "version", "rate (Hz)", "paper backend"],
                      [[n, m["backend"], m["backend_version"], str(m["info"]["rate"]),
                        m["info"]["paper_backend"]] for n, m in data.metrics.items()]))
+    if prov.get("assets"):
+        md.append("\nAsset files (unpinned: the catalogue has no published sha256 for it, so this "
+                  "hash is the only record of which file was used):\n")
+        md.append(_table(["asset", "sha256", "pinned"],
+                         [[n, f"`{a['sha256']}`", "yes" if a["pinned"] else "**unpinned**"]
+                          for n, a in sorted(prov["assets"].items())]))
     md.append("\nSystems:\n")
     md.append(_table(["system", "version", "native rate", "cache key", "config"],
                      [[s, str(r["info"]["version"]), str(r["info"]["rate"]), f"`{r['key']}`",
@@ -255,6 +302,22 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
         if len(errors) > 100:
             md.append(f"... and {len(errors) - 100} more (see scores.csv)")
     return md
+
+
+def extra_sections(run: str) -> list[str]:
+    """Markdown sections saved by other layers beside the run's store (e.g. a listening test's
+    MOS section: benchmark.listentest.report), in file-name order; none when the folder is absent."""
+    folder = run_folder(run) / SECTIONS_DIR
+    return [p.read_text().strip() for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
+    per dict, `fields` in order, other keys ignored, None as an empty cell."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
@@ -276,18 +339,17 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         sec, summ = _set_sections(data, ts)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
-    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out) + [""] + _provenance(data, errors)
+    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out)
+    for extra in extra_sections(run):
+        md += ["", extra]
+    md += [""] + _provenance(data, errors)
     (out / "report.md").write_text("\n\n".join(x for x in md if x is not None).replace("\n\n\n", "\n\n") + "\n")
-    with open(out / "scores.csv", "w", newline="") as f:
-        fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
-                  "backend", "backend_version", "rate"]
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in data.records:
-            w.writerow(asdict(r))
-        for e in (e for e in errors if e["stage"] == "restore"):
-            w.writerow({"testset": e["testset"], "item_id": e["item"], "system": e["system"],
-                        "metric": "restore", "error": e["error"]})
+    fields = ["testset", "subset", "item_id", "system", "metric", "column", "value", "error",
+              "backend", "backend_version", "rate"]
+    write_csv(out / "scores.csv", fields,
+              [asdict(r) for r in data.records]
+              + [{"testset": e["testset"], "item_id": e["item"], "system": e["system"],
+                  "metric": "restore", "error": e["error"]} for e in errors if e["stage"] == "restore"])
     summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}

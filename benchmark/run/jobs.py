@@ -1,6 +1,7 @@
 """The runner's units of work, as picklable dataclasses plus the module-level functions that do
 them (`restore_job`, `score_job`). They run in any executor's worker; models stay loaded per
-process between jobs. Per-item failures come back as error strings; only failures that concern
+process between jobs. `python -m benchmark run` and `python -m benchmark score` score through the
+same `score_jobs` / `score_job`. Per-item failures come back as error strings; only failures that concern
 the whole job (a system or metric that cannot load) raise.
 """
 
@@ -63,6 +64,7 @@ class ScoreJob:
     backend: str
     device: str
     items: list[ScoreInput]
+    mix_channels: bool = False          # average multi-channel files (files given to `score`)
 
 
 @dataclass
@@ -72,6 +74,8 @@ class ScoreOutcome:
     error: str | None = None
     aux: dict[str, Any] = field(default_factory=dict)
 
+
+SCORE_BATCH = 16                      # items per score job
 
 _SYSTEMS: dict[tuple, Any] = {}
 _METRICS: dict[tuple, Any] = {}
@@ -174,6 +178,13 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
     return list(outcomes.values())
 
 
+def score_jobs(metric: str, backend: str, device: str, inputs: list[ScoreInput], *,
+               mix_channels: bool = False) -> list[ScoreJob]:
+    """The inputs of one metric backend as jobs of SCORE_BATCH items."""
+    return [ScoreJob(metric, backend, device, inputs[i:i + SCORE_BATCH], mix_channels)
+            for i in range(0, len(inputs), SCORE_BATCH)]
+
+
 def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     """Read each output (+ reference) and score the readable ones in one metric call."""
     from metrics import MetricItem
@@ -182,8 +193,9 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     batch: list[tuple[int, MetricItem]] = []
     for i, it in enumerate(job.items):
         try:
-            x, sr = read_audio(it.audio)
-            ref, ref_sr = (read_audio(it.reference) if it.reference else (None, None))
+            x, sr = read_audio(it.audio, mix_channels=job.mix_channels)
+            ref, ref_sr = (read_audio(it.reference, mix_channels=job.mix_channels) if it.reference
+                           else (None, None))
         except Exception as exc:
             outcomes[i].error = _describe(exc)
             continue

@@ -58,7 +58,15 @@ def device_description(device: str) -> str:
     return f"cpu: {cpu} ({os.cpu_count()} logical cores)"
 
 
-def collect(device: str) -> dict:
+def asset_files(names: list[str]) -> dict[str, dict]:
+    """Every asset a run used, with the sha256 of the file it used and whether the catalogue pins
+    it (an unpinned record accepts any file: the hash recorded here is the only identification)."""
+    from benchmark.assets import asset_fingerprints, get_asset
+    shas = asset_fingerprints(sorted(set(names)))
+    return {n: {"sha256": sha, "pinned": bool(get_asset(n).sha256)} for n, sha in shas.items()}
+
+
+def collect(device: str, assets: list[str] | None = None) -> dict:
     return {"git_commit": git_commit(), "python": sys.version.split()[0],
             "platform": platform.platform(), "device": device_description(device),
-            "packages": package_versions()}
+            "packages": package_versions(), "assets": asset_files(list(assets or []))}

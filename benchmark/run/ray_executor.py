@@ -10,8 +10,8 @@ a time. Jobs are already batched by the runner (a system's `max_batch` items per
 items per score job). Pools are sized from the cluster:
 
 - restore jobs with `--device cuda`: one actor per GPU of the cluster (`num_gpus=1` each);
-- score jobs with `--device cuda`: GPU actors only for GPU-capable metric backends, CPU actors
-  for the CPU-only ones (`CPU_ONLY_METRICS`, or a metric class's `ray_gpu = False`);
+- score jobs with `--device cuda`: GPU actors only for metrics whose `MetricInfo.devices` has
+  "cuda", CPU actors for the others;
 - otherwise `workers` CPU actors (`num_cpus=1` each), at most the cluster's CPU count.
 
 Only the driver (the `python -m benchmark run` process) writes the store, one transaction per
@@ -32,12 +32,10 @@ from typing import Any
 from benchmark.core.deps import require
 from benchmark.core.errors import BenchmarkError
 from benchmark.run.executor import EXECUTORS, Executor, Finished, R, T
+from benchmark.run.jobs import RestoreJob, ScoreJob
 
 MAX_RETRIES = 3           # restarts of a dead actor, and retries of the jobs it was running
 IN_FLIGHT_PER_ACTOR = 2   # one running + one queued keeps every actor busy
-# Metric backends that never use a GPU: with --device cuda they still run on CPU actors.
-CPU_ONLY_METRICS = frozenset({"pesq", "pesq_nb", "stoi", "estoi", "lsd", "si_snr", "sispnr", "ssim", "dnsmos",
-                              "runtime"})
 PATH_VARS = ("BENCHMARK_DATA", "BENCHMARK_CACHE", "BENCHMARK_REPORTS", "BENCHMARK_CORPORA")
 
 _ACTOR_CLASS: Any = None
@@ -106,22 +104,20 @@ def _actor_class():
     return _ACTOR_CLASS
 
 
-def wants_gpu(task: Any) -> bool:
-    """GPU actor for a cuda job, except score jobs of CPU-only metric backends."""
-    if not str(getattr(task, "device", "cpu")).startswith("cuda"):
+def wants_gpu(task: RestoreJob | ScoreJob) -> bool:
+    """GPU actor for a cuda job, except score jobs of metrics that cannot use CUDA
+    (`MetricInfo.devices`)."""
+    if not task.device.startswith("cuda"):
         return False
-    metric = getattr(task, "metric", None)
-    if metric is None:
-        return True
-    from metrics import METRICS
-    cls = METRICS.get(metric) if metric in METRICS else None
-    explicit = getattr(cls, "ray_gpu", None)
-    return bool(explicit) if explicit is not None else metric not in CPU_ONLY_METRICS
+    if isinstance(task, ScoreJob):
+        from metrics import METRICS
+        return METRICS.get(task.metric).info.device_for(task.device) != "cpu"
+    return True
 
 
-def _describe(task: Any) -> str:
-    what = getattr(task, "system", None) or getattr(task, "metric", None) or type(task).__name__
-    return f"{type(task).__name__} '{what}' ({len(getattr(task, 'items', []))} item(s))"
+def _describe(task: RestoreJob | ScoreJob) -> str:
+    what = task.system if isinstance(task, RestoreJob) else task.metric
+    return f"{type(task).__name__} '{what}' ({len(task.items)} item(s))"
 
 
 class RayExecutor(Executor):

@@ -16,26 +16,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.assets import fetch, get_asset
 from benchmark.core.audio import sha256_file
-from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.paths import testsets_dir
-from benchmark.core.progress import progress
-from benchmark.report.tables import default_metrics
-from benchmark.run import provenance
+from benchmark.core.progress import progress, stage_summary
+from benchmark.run import preflight, provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
     RestoreJob,
     ScoreInput,
-    ScoreJob,
     restore_job,
     score_job,
+    score_jobs,
 )
 from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
-from systems.base import SYSTEMS, SystemSpec
-
-SCORE_BATCH = 16
+from systems.base import SYSTEMS, SystemSpec, system_key
 
 
 @dataclass
@@ -78,10 +74,15 @@ class LoadedSet:
 class MetricPlan:
     name: str
     backend: str
-    version: str
-    key: str
+    version: str                          # "" until load_versions, after the asset check
+    key: str                              # cache key: name + backend + version
     info: Any                             # MetricInfo
-    runner_measured: bool
+    specs: list[str] = field(default_factory=list)   # the specs it serves ("lsd", "lsd:voicefixer2022")
+
+    @property
+    def label(self) -> str:
+        """`name:backend`: how the run's config names it (two backends of one metric can run)."""
+        return f"{self.name}:{self.backend}"
 
 
 def default_run_name(cfg: RunConfig) -> str:
@@ -118,6 +119,34 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     return LoadedSet(name, folder, items, shas)
 
 
+def default_metrics(testsets: list[str]) -> list[str]:
+    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`, as specs with
+    the backend each table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets
+    that are not registered builders (e.g. built by a test) add none."""
+    from testsets import TESTSETS
+    names: list[str] = []
+    for t in testsets:
+        if t in TESTSETS:
+            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
+    return names
+
+
+def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
+    """Metric spec -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
+    default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
+    computed there. Sets that are not registered builders get every default metric."""
+    from testsets import TESTSETS
+    out: dict[str, set[str]] = {}
+    unregistered = [t for t in testsets if t not in TESTSETS]
+    for t in testsets:
+        if t in TESTSETS:
+            for m in TESTSETS.get(t).info.metrics:
+                out.setdefault(m, set()).add(t)
+    for m in out:
+        out[m].update(unregistered)
+    return out
+
+
 def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
     info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
     try:
@@ -132,41 +161,40 @@ def _metric_key(name: str, backend: str, version: str) -> str:
 
 
 def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
+    """One plan per metric spec (`lsd`, `lsd:voicefixer2021`; see metrics.base.choose_backend),
+    from the registry's info alone (no metric is built). The version and key are filled by
+    `load_versions` once the assets are known to be there."""
     from metrics import METRICS
+    from metrics.base import choose_backend, parse_metric_spec
     plans, notes = [], []
-    for name in names:
-        if name not in METRICS:
+    for text in names:
+        spec = parse_metric_spec(text)
+        if spec.name not in METRICS:
             if explicit:
-                METRICS.get(name)   # raises the registry's clear "unknown metric" error
-            notes.append(f"metric '{name}' of the paper tables is not available (not registered); "
+                METRICS.get(spec.name)   # raises the registry's clear "unknown metric" error
+            notes.append(f"metric '{spec.name}' of the paper tables is not available (not registered); "
                          "its columns are empty")
             continue
-        cls = METRICS.get(name)
-        backend = cls.info.backend_for(profile)
-        metric = cls(backend=backend, device=device)
-        version = str(metric.backend_version)
-        plans.append(MetricPlan(name, backend, version, _metric_key(name, backend, version), cls.info,
-                                bool(getattr(cls, "measured_by_runner", False))))
+        cls = METRICS.get(spec.name)
+        backend = choose_backend(cls.info, spec.backend, profile, explicit)
+        same = next((p for p in plans if p.name == spec.name and p.backend == backend), None)
+        if same is not None:
+            same.specs.append(text)
+            continue
+        plans.append(MetricPlan(spec.name, backend, "", "", cls.info, [text]))
     return plans, notes
 
 
-def check_assets(specs: list[tuple[str, tuple[str, ...]]], profile: str) -> None:
-    """Every asset the run needs must be in the cache or the mirror; else one message listing all."""
-    missing: list[str] = []
-    for user, names in specs:
-        for n in names:
-            try:
-                fetch(n, offline=True)
-            except AssetError:
-                a = get_asset(n)
-                missing.append(f"  {n} ({user}): {a.urls[0] if a.urls else 'no public URL'} -> "
-                               f"{a.cached_path()}")
-    if missing:
-        names = sorted({m.split()[0] for m in missing})
-        hint = (" or use --profile offline for the bundled metric backends"
-                if profile == "paper" else "")
-        raise AssetError(f"{len(missing)} asset(s) needed by this run are missing:\n" + "\n".join(missing)
-                         + f"\nFetch them: python -m benchmark assets fetch {' '.join(names)}{hint}")
+def load_versions(plans: list[MetricPlan], device: str) -> None:
+    """Load each planned metric (in this process, where the local executor's worker reuses it) and
+    take its version after load() through `metrics.base.metric_version`, the one place that decides
+    what a version names (model-based backends know their model file's hash only once loaded).
+    The version is part of the metric's store key, so a changed backend is rescored."""
+    from benchmark.run.jobs import loaded_metric
+    from metrics.base import metric_version
+    for p in plans:
+        p.version = metric_version(loaded_metric(p.name, p.backend, p.info.device_for(device)))
+        p.key = _metric_key(p.name, p.backend, p.version)
 
 
 def _safe(part: str) -> str:
@@ -181,13 +209,14 @@ class Runner:
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
+        """(spec, class, cache key) per selected system: keys from info and config, no instance."""
         out = []
         for spec in self.cfg.systems:
             cls = SYSTEMS.get(spec.name)
             if self.cfg.device not in cls.info.devices:
                 raise BenchmarkError(f"system '{spec.name}' runs on {', '.join(cls.info.devices)}, "
                                      f"not on --device {self.cfg.device}")
-            out.append((spec, cls, cls(device=self.cfg.device, config=spec.config)))
+            out.append((spec, cls, system_key(cls.info, spec.config)))
         return out
 
     def load_sets(self, names: list[str]) -> list[LoadedSet]:
@@ -202,37 +231,46 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
-        for n in names:      # an unbuilt set is the first thing to say, before assets
-            if not (testsets_dir() / n / "manifest.jsonl").exists():
-                load_testset(n, cfg.limit)
         metric_names = cfg.metrics or default_metrics(names)
+        # --metrics given: every chosen metric on every set; default: each set's tables' metrics
+        self._metric_sets = None if cfg.metrics else metric_sets(names)
         plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
         self.notes += notes
-        check_assets([(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
-                     + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
-                        for p in plans], cfg.profile)
+        # every missing prerequisite (unbuilt sets, assets, checkpoints) in one message, first
+        pf = preflight.check(
+            names,
+            [(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
+            + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
+               for p in plans],
+            [(spec.name, c, spec.config) for spec, c, _ in systems])
+        if not pf.ok:
+            raise preflight.MissingPrerequisites(pf.message(cfg.profile))
+        load_versions(plans, cfg.device)
         sets = self.load_sets(names)
 
         store = Store.open(cfg.name)
         try:
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
-                      "metrics": {p.name: p.key for p in plans}, "profile": cfg.profile,
+                      "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
                       "device": cfg.device, "workers": cfg.workers, "limit": cfg.limit,
                       "executor": cfg.executor}
-            inv = store.begin_invocation(argv or [], config, provenance.collect(cfg.device))
+            used = [n for _, c, _ in systems for n in c.info.assets] + \
+                   [n for p in plans for n in p.info.assets.get(p.backend, ())]
+            inv = store.begin_invocation(argv or [], config,
+                                         provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
                 info, sums = _set_info(ls)
                 store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
-            for spec, cls, inst in systems:
-                store.put_system(spec.name, inst.cache_key(), asdict(cls.info), spec.config)
+            for spec, cls, key in systems:
+                store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
             executor = self.executor or make_executor(cfg.executor, cfg.workers)
             try:
-                for spec, cls, inst in systems:
-                    self._restore(store, inv, summary, executor, spec, cls, inst, sets)
+                for spec, cls, key in systems:
+                    self._restore(store, inv, summary, executor, spec, cls, key, sets)
                 for p in plans:
                     self._score(store, inv, summary, executor, p, sets)
             finally:
@@ -246,8 +284,7 @@ class Runner:
         return summary
 
     # --- restoration -------------------------------------------------------------------------------
-    def _restore(self, store, inv, summary, executor, spec, cls, inst, sets) -> None:
-        key = inst.cache_key()
+    def _restore(self, store, inv, summary, executor, spec, cls, key, sets) -> None:
         info = cls.info
         done = store.output_keys(key)
         out_root = run_folder(self.cfg.name) / "outputs" / f"{_safe(spec.name)}-{key[:8]}"
@@ -281,6 +318,7 @@ class Runner:
         jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch])
                 for i in range(0, len(inputs), batch)]
         bar = progress(desc=f"restore {spec.name}", total=total, initial=len(cached_links), unit="item")
+        t_stage, errors = time.perf_counter(), 0
         with bar:
             for fin in executor.stream(restore_job, jobs):
                 if fin.error is not None:
@@ -295,11 +333,18 @@ class Runner:
                     store.count_work(inv, restored=1)
                     summary.restored += 1
                     summary.item_errors += oc.error is not None
+                    errors += oc.error is not None
                     bar.update(len(links[oc.input_sha256]))
+        stage_summary(f"restore {spec.name}", len(inputs), len(cached_links),
+                      time.perf_counter() - t_stage, errors)
 
     # --- scoring -----------------------------------------------------------------------------------
     def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items}
+        by_spec = getattr(self, "_metric_sets", None) or {}
+        found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
+        only = set().union(*found) if found else None
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
+                 if only is None or ls.name in only}
         selected = {s.name for s in self.cfg.systems}
         wanted: dict[tuple[str, str], ScoreInput] = {}
         for row in store.item_outputs():
@@ -330,11 +375,9 @@ class Runner:
         store.count_work(inv, cached_scores=cached)
         if not todo:
             return
-        if plan.runner_measured:
-            self._score_runtime(store, inv, summary, plan, todo)
-            return
-        jobs = [ScoreJob(plan.name, plan.backend, self.cfg.device, todo[i:i + SCORE_BATCH])
-                for i in range(0, len(todo), SCORE_BATCH)]
+        device = plan.info.device_for(self.cfg.device)
+        jobs = score_jobs(plan.name, plan.backend, device, todo)
+        t_stage, errors = time.perf_counter(), 0
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
                 if fin.error is not None:
@@ -345,7 +388,10 @@ class Runner:
                 for oc in fin.result:
                     self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
-                    bar.update(1)
+                    errors += oc.error is not None
+                bar.update(len(fin.result))        # one update per finished batch
+        stage_summary(f"score {plan.name} ({plan.backend})", len(todo), cached,
+                      time.perf_counter() - t_stage, errors)
 
     def _put_score(self, store, inv, plan, key, values, error, aux) -> None:
         cols = list(plan.info.columns)
@@ -356,14 +402,3 @@ class Runner:
                 for i, c in enumerate(cols)]
         store.put_scores(rows, inv)
         store.count_work(inv, scored=1)
-
-    def _score_runtime(self, store, inv, summary, plan, todo) -> None:
-        """Runner-measured metrics (runtime): values come from the outputs table, not audio."""
-        from metrics import METRICS
-        metric = METRICS.get(plan.name)(backend=plan.backend)
-        by_sha = {r["sha256"]: r for r in store.item_outputs() if r["sha256"]}
-        for si in todo:
-            row = by_sha[si.key[0]]
-            s = metric.from_timing(row["seconds"], row["audio_seconds"], row["device"])
-            self._put_score(store, inv, plan, si.key, s.values, s.error, s.aux)
-            summary.scored += 1

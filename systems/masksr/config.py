@@ -7,6 +7,7 @@ Every variant (paper sizes, the tiny test config, and later the ablations of 001
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ class ConfigError(BenchmarkError):
 class MaskSRConfig:
     name: str
     paper_row: str = ""
+    paper: str = ""                      # the paper this configuration follows: "001" (MaskSR,
+                                         # Interspeech 2024) or "002" (MaskSR2); "" for test configs
     # --- architecture (001 Sec. 2.2-2.3, 3.2; 002 Sec. II, III-B) ---------------------------
     d_model: int = 512
     encoder_blocks: int = 6
@@ -50,6 +53,8 @@ class MaskSRConfig:
     guidance: float = 2.0
     window_seconds: float = 3.0
     noise_var_start: float = 4.0
+    score: str = "logit"                 # ranking score, registry decoding.SCORES: "logit" (001
+                                         # Sec. 2.3, 002 Sec. II-B) or "log_prob"
     # --- training ---------------------------------------------------------------------------------
     segment_seconds: float = 3.0
     lr: float = 1e-4
@@ -71,13 +76,16 @@ class MaskSRConfig:
                                          # pre-extracted per bin (systems/masksr/prepare.py); 1: none
     extra: dict = field(default_factory=dict)
 
+    # Frames of a window / training segment as the codec counts them: ceil(samples / hop) (the
+    # codec pads to whole frames), so 3 s give ceil(132300 / 512) = 259 frames and UniAudio's
+    # 9 x 259 = 2331 decoding steps (001 Sec. 3.2).
     @property
     def window_frames(self) -> int:
-        return int(round(self.window_seconds * self.rate / self.hop))
+        return math.ceil(round(self.window_seconds * self.rate) / self.hop)
 
     @property
     def segment_frames(self) -> int:
-        return int(round(self.segment_seconds * self.rate / self.hop))
+        return math.ceil(round(self.segment_seconds * self.rate) / self.hop)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -152,18 +160,25 @@ def override(cfg: MaskSRConfig, items: list[str] | dict) -> MaskSRConfig:
 
 
 # --- the papers' configurations -----------------------------------------------------------------
-_MASKSR = dict(input_norm="none", input_proj="mlp", embedding="table", kd_target="none",
+# 001's MaskSR (Sec. 2.2-2.3, 3.2): |STFT|^0.3 -> MLP, 9 embedding tables of 1025 x d, 3 s,
+# 40 iterations, w = 2.
+_MASKSR = dict(paper="001", input_norm="none", input_proj="mlp", embedding="table", kd_target="none",
                iterations=40, guidance=2.0, window_seconds=3.0, segment_seconds=3.0)
-_MASKSR2 = dict(input_norm="batchnorm", input_proj="fc", embedding="dac", kd_target="avg_feature",
-                iterations=20, guidance=1.0, window_seconds=4.0, segment_seconds=4.0)
+# 002's system (Sec. II, III-B, App. A), for MaskSR and MaskSR2 alike: 1025-channel BatchNorm1d ->
+# FC, DAC-initialised embedding blocks ("when training MaskSR and MaskSR2", App. A), 4 s segments
+# and windows, 20 iterations, w = 1; MaskSR2 adds the Avg-feature KD, 002's MaskSR has none.
+_MASKSR_002 = dict(paper="002", input_norm="batchnorm", input_proj="fc", embedding="dac",
+                   kd_target="none", iterations=20, guidance=1.0, window_seconds=4.0,
+                   segment_seconds=4.0)
+_MASKSR2 = {**_MASKSR_002, "kd_target": "avg_feature"}
 
+# 001 Tables 1, 4 and 5 ("STFT (MaskSR)"); the base of 001's SoundStorm / UniAudio / input rows
 register_config(MaskSRConfig(name="masksr_s", paper_row="MaskSR-S", d_model=512, lm_blocks=8, **_MASKSR))
 register_config(MaskSRConfig(name="masksr_m", paper_row="MaskSR-M", d_model=768, lm_blocks=12,
                              batch=256, **_MASKSR))
-# 002 trains MaskSR-L on 4 s segments with 20 iterations and w = 1 beside MaskSR2-L
+# 002 Table I's MaskSR-L (001 has no L size); 002's MaskSR-S is `masksr2_s_none` (variants.py)
 register_config(MaskSRConfig(name="masksr_l", paper_row="MaskSR-L", d_model=1024, lm_blocks=12,
-                             batch=256, **{**_MASKSR, "iterations": 20, "guidance": 1.0,
-                                           "window_seconds": 4.0, "segment_seconds": 4.0}))
+                             batch=256, **_MASKSR_002))
 register_config(MaskSRConfig(name="masksr2_s", paper_row="MaskSR2-S", d_model=512, lm_blocks=8,
                              batch=128, **_MASKSR2))
 register_config(MaskSRConfig(name="masksr2_l", paper_row="MaskSR2-L", d_model=1024, lm_blocks=12,
@@ -173,7 +188,7 @@ register_config(MaskSRConfig(name="masksr2_l", paper_row="MaskSR2-L", d_model=10
 register_config(MaskSRConfig(
     name="masksr2_tiny", paper_row="", d_model=64, encoder_blocks=1, lm_blocks=2, heads=4,
     codec="dac_random_small", kd_teacher="hubert_random_tiny",
-    **{**_MASKSR2, "iterations": 8, "window_seconds": 0.5, "segment_seconds": 0.5},
+    **{**_MASKSR2, "paper": "", "iterations": 8, "window_seconds": 0.5, "segment_seconds": 0.5},
     batch=4, steps=300, lr=2e-3, checkpoint_every=100, log_every=25, simulated_rirs=2,
     gain_bins=1))   # one level: the overfit tests measure one target per segment (8 bins measured:
                     # SoundStorm masked accuracy 0.80 instead of 0.94 after 500 steps)

@@ -1,5 +1,6 @@
-"""Speech encoder of the corrupted input (001 Sec. 2.2, 002 Sec. II): |STFT|^0.3 frames aligned
-with the codegram, MaskSR2's per-bin BatchNorm1d, projection to d, transformer blocks."""
+"""Speech encoder of the corrupted input (001 Sec. 2.2, 002 Sec. II): input features (`features.py`,
+|STFT|^0.3 frames aligned with the codegram by default), MaskSR2's per-bin BatchNorm1d, projection
+to d, transformer blocks."""
 
 from __future__ import annotations
 
@@ -8,34 +9,22 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from systems.masksr.config import MaskSRConfig
+from systems.masksr.config import ConfigError, MaskSRConfig
+from systems.masksr.features import DacInputEncoder, STFTFeature, WaveformFeature
 from systems.masksr.layers import TransformerStack
-
-
-class STFTFeature(nn.Module):
-    """Power-law compressed magnitude STFT X^0.3; frame t covers samples around t * hop, so that
-    frame t lines up with codegram frame t (the last centred frame is dropped)."""
-
-    def __init__(self, n_fft: int, hop: int):
-        super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        self.channels = n_fft // 2 + 1
-
-    def frames(self, n_samples: int) -> int:
-        return -(-n_samples // self.hop)
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:          # (B, N) -> (B, T, F)
-        t = self.frames(wave.shape[-1])
-        wave = nn.functional.pad(wave.float(), (0, t * self.hop - wave.shape[-1]))
-        spec = torch.stft(wave, self.n_fft, self.hop, window=self.window, center=True,
-                          return_complex=True)
-        return spec.abs().pow(0.3)[..., :t].transpose(1, 2)
-
 
 # name -> builder(config) of a module mapping (B, N) waveforms to (B, T, C) frames
 INPUT_FEATURES: dict[str, Callable[[MaskSRConfig], nn.Module]] = {
     "stft": lambda cfg: STFTFeature(cfg.n_fft, cfg.hop),
+    "waveform": lambda cfg: WaveformFeature(cfg.n_fft, cfg.n_fft, cfg.hop),
+    "dac": DacInputEncoder,      # listed for error messages; built through ENCODERS
+}
+
+
+# input_proj -> builder(channels, d): MaskSR's MLP (001 Sec. 2.2) or MaskSR2's FC (002 Sec. II)
+PROJECTIONS: dict[str, Callable[[int, int], nn.Module]] = {
+    "mlp": lambda c, d: nn.Sequential(nn.Linear(c, d), nn.GELU(), nn.Linear(d, d)),
+    "fc": nn.Linear,
 }
 
 
@@ -43,16 +32,13 @@ class SpeechEncoder(nn.Module):
     def __init__(self, cfg: MaskSRConfig):
         super().__init__()
         if cfg.input_feature not in INPUT_FEATURES:
-            raise ValueError(f"unknown input_feature '{cfg.input_feature}'; known: {sorted(INPUT_FEATURES)}")
+            raise ConfigError(f"unknown input_feature '{cfg.input_feature}'; known: {sorted(INPUT_FEATURES)}")
         self.feature = INPUT_FEATURES[cfg.input_feature](cfg)
         c, d = self.feature.channels, cfg.d_model
         self.norm = nn.BatchNorm1d(c) if cfg.input_norm == "batchnorm" else nn.Identity()
-        if cfg.input_proj == "mlp":
-            self.proj = nn.Sequential(nn.Linear(c, d), nn.GELU(), nn.Linear(d, d))
-        elif cfg.input_proj == "fc":
-            self.proj = nn.Linear(c, d)
-        else:
-            raise ValueError(f"unknown input_proj '{cfg.input_proj}'")
+        if cfg.input_proj not in PROJECTIONS:
+            raise ConfigError(f"unknown input_proj '{cfg.input_proj}'; known: {sorted(PROJECTIONS)}")
+        self.proj = PROJECTIONS[cfg.input_proj](c, d)
         self.blocks = TransformerStack(d, cfg.encoder_blocks, cfg.heads, cfg.mlp_ratio, cfg.dropout)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:         # (B, N) -> (B, T, d)
@@ -61,13 +47,10 @@ class SpeechEncoder(nn.Module):
         return self.blocks(self.proj(x))
 
 
-# input_feature -> builder of a whole encoder replacing SpeechEncoder (issue 6: `dac` input)
-ENCODERS: dict[str, Callable[[MaskSRConfig], nn.Module]] = {}
+# input_feature -> builder of a whole encoder replacing SpeechEncoder (001 App. A: `dac` input
+# shares the LM's tables and has no speech encoder)
+ENCODERS: dict[str, Callable[[MaskSRConfig], nn.Module]] = {"dac": DacInputEncoder}
 
 
 def build_encoder(cfg: MaskSRConfig) -> nn.Module:
     return ENCODERS.get(cfg.input_feature, SpeechEncoder)(cfg)
-
-
-# issue 6: waveform and DAC input features register themselves (systems/masksr/features.py)
-from systems.masksr import features  # noqa: E402,F401

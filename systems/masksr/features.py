@@ -1,6 +1,7 @@
-"""Input features of the corrupted speech (001 App. A, Table 5), `input_feature=...`:
+"""Input features of the corrupted speech (001 Sec. 2.2, App. A Table 5), `input_feature=...`
+(the table `encoder.INPUT_FEATURES`):
 
-- `stft` (MaskSR's default, encoder.STFTFeature);
+- `stft` (MaskSR's default): |STFT|^0.3 frames aligned with the codegram;
 - `waveform`: a learnable 2048-channel Conv1d (kernel 2048, stride 512) + ReLU + LayerNorm, whose
   frames line up with the codegram like the STFT's (zero padding of 1024 samples each side, frame
   t centred on sample t * 512); the config's `input_proj=fc` and 6 encoder blocks follow;
@@ -14,7 +15,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from systems.masksr.encoder import ENCODERS, INPUT_FEATURES
+
+class STFTFeature(nn.Module):
+    """Power-law compressed magnitude STFT X^0.3; frame t covers samples around t * hop, so that
+    frame t lines up with codegram frame t (the last centred frame is dropped)."""
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.channels = n_fft // 2 + 1
+
+    def frames(self, n_samples: int) -> int:
+        return -(-n_samples // self.hop)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:          # (B, N) -> (B, T, F)
+        t = self.frames(wave.shape[-1])
+        wave = nn.functional.pad(wave.float(), (0, t * self.hop - wave.shape[-1]))
+        spec = torch.stft(wave, self.n_fft, self.hop, window=self.window, center=True,
+                          return_complex=True)
+        return spec.abs().pow(0.3)[..., :t].transpose(1, 2)
 
 
 class WaveformFeature(nn.Module):
@@ -61,8 +81,3 @@ class DacInputEncoder(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self._lm.embed(self.tokenise(wave))
-
-
-INPUT_FEATURES["waveform"] = lambda cfg: WaveformFeature(cfg.n_fft, cfg.n_fft, cfg.hop)
-INPUT_FEATURES["dac"] = DacInputEncoder      # listed for error messages; built through ENCODERS
-ENCODERS["dac"] = DacInputEncoder

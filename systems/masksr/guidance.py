@@ -76,7 +76,7 @@ def sweep_guidance(checkpoint: str | Path, data: str | Path, pools_factory, ws: 
     scores: dict[str, dict[str, float]] = {}
     for w in ws:
         with torch.no_grad():
-            restored = [restore(model, codec, x, seed=seed, device=device, guidance=w) for x, _ in pairs]
+            restored = [restore(model, codec, x, seed=seed, guidance=w) for x, _ in pairs]
         restored = [r[: len(t)] for r, t in zip(restored, targets, strict=True)]
         row = {}
         for name, (scorer, _) in scorers.items():

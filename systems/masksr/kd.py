@@ -13,6 +13,11 @@ from torch import nn
 
 from benchmark.core.audio import resample
 from benchmark.core.deps import require
+from benchmark.core.errors import BenchmarkError
+from systems.masksr.kd_targets import KD_TARGETS, KDTarget, normalise_per_channel
+
+__all__ = ["HUBERT_RATE", "KD_TARGETS", "KDHead", "KDTarget", "TEACHERS", "TeacherRunner", "TeacherSpec",
+           "hubert_frames", "kd_loss", "load_teacher_state", "normalise_per_channel"]
 
 HUBERT_RATE = 16000
 
@@ -40,8 +45,32 @@ def _hubert_base() -> nn.Module:
     path = fetch("hubert_base")
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = transformers.HubertModel(transformers.HubertConfig())
-    model.load_state_dict({k.removeprefix("hubert."): v for k, v in state.items()}, strict=False)
+    load_teacher_state(model, state, str(path))
     return model
+
+
+class TeacherLoadError(BenchmarkError):
+    """A teacher checkpoint whose parameter names do not match the teacher model."""
+
+
+# HubertModel's SpecAugment mask vector: used only when training HuBERT itself with time masking,
+# never at inference (eval mode), and absent from checkpoints exported without it.
+OPTIONAL_TEACHER_KEYS = frozenset({"masked_spec_embed"})
+
+
+def load_teacher_state(model: nn.Module, state: dict, source: str) -> None:
+    """Load a teacher checkpoint strictly: every parameter of `model` from `state` (a leading
+    `hubert.` is removed, as in checkpoints of HubertFor* heads) and no key left over, else one
+    error naming the missing and unexpected keys. Old weight-norm names (`weight_g`/`weight_v`)
+    are converted by torch's own load hook."""
+    state = {k.removeprefix("hubert."): v for k, v in state.items()}
+    result = model.load_state_dict(state, strict=False)
+    missing = sorted(set(result.missing_keys) - OPTIONAL_TEACHER_KEYS)
+    unexpected = sorted(result.unexpected_keys)
+    if missing or unexpected:
+        raise TeacherLoadError(
+            f"teacher checkpoint {source} does not match {type(model).__name__}: "
+            f"missing keys {missing or 'none'}; unexpected keys {unexpected or 'none'}")
 
 
 def _hubert_base_kmeans() -> np.ndarray:
@@ -74,42 +103,6 @@ TEACHERS: dict[str, TeacherSpec] = {
     "hubert_base": TeacherSpec("hubert_base", 768, 12, _hubert_base, _hubert_base_kmeans),
     "hubert_random_tiny": TeacherSpec("hubert_random_tiny", 32, 12, _hubert_random_tiny,
                                       _random_kmeans(32)),
-}
-
-
-def normalise_per_channel(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """(T, C) -> per-channel zero mean / unit variance over time, statistics of this sample only."""
-    return ((x - x.mean(axis=0, keepdims=True)) / (x.std(axis=0, keepdims=True) + eps)).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class KDTarget:
-    name: str
-    loss: str                                               # "mse" or "ce"
-    dim: Callable[[TeacherSpec], int]                       # head output size
-    extract: Callable[[list[np.ndarray], np.ndarray | None], np.ndarray]  # hidden states -> target
-    # targets computed from the clean 44.1 kHz segment itself, no teacher (issue 6: stft44k/16k)
-    compute: Callable[[np.ndarray, int], np.ndarray] | None = None
-
-
-def _avg(hs, _km):
-    return normalise_per_channel(np.mean(np.stack(hs[1:]), axis=0))
-
-
-def _l9(hs, _km):
-    return normalise_per_channel(hs[9])
-
-
-def _l9_k500(hs, km):
-    d = ((hs[9][:, None, :] - km[None]) ** 2).sum(-1)
-    return d.argmin(axis=1).astype(np.int64)
-
-
-# Issue 6 adds stft44k / stft16k (regression on the target STFT) as further entries.
-KD_TARGETS: dict[str, KDTarget] = {
-    "avg_feature": KDTarget("avg_feature", "mse", lambda t: t.dim, _avg),
-    "l9_feature": KDTarget("l9_feature", "mse", lambda t: t.dim, _l9),
-    "l9_k500": KDTarget("l9_k500", "ce", lambda t: 500, _l9_k500),
 }
 
 
@@ -154,6 +147,3 @@ def kd_loss(target_name: str, pred: torch.Tensor, target: torch.Tensor) -> torch
         return nn.functional.cross_entropy(pred.flatten(0, 1).float(), target.flatten())
     return nn.functional.mse_loss(pred.float(), target.float())
 
-
-# issue 6: the spectral regression targets stft44k / stft16k register themselves
-from systems.masksr import kd_spectral  # noqa: E402,F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from systems.masksr.config import MaskSRConfig
+from systems.masksr.config import ConfigError, MaskSRConfig
 from systems.masksr.encoder import build_encoder
 from systems.masksr.kd import KD_TARGETS, TEACHERS, KDHead
 from systems.masksr.lm import DacEmbedding
@@ -23,14 +23,15 @@ class MaskSRModel(nn.Module):
         self.kd_head = None
         if cfg.kd_target != "none":
             if cfg.kd_target not in KD_TARGETS:
-                raise ValueError(f"unknown kd_target '{cfg.kd_target}'; known: none, {sorted(KD_TARGETS)}")
+                raise ConfigError(f"unknown kd_target '{cfg.kd_target}'; known: none, {sorted(KD_TARGETS)}")
             dim = KD_TARGETS[cfg.kd_target].dim(TEACHERS[cfg.kd_teacher])
             self.kd_head = KDHead(cfg.d_model, dim)
 
     def init_from_codec(self, codec) -> None:
-        """002 App. A initialisation (only for the `dac` embedding)."""
-        if isinstance(self.lm.embed, DacEmbedding):
-            self.lm.embed.init_from_codec(codec.codebook_blocks())
+        """002 App. A initialisation of every `dac` embedding of the LM (UniAudio has two)."""
+        for module in self.lm.modules():
+            if isinstance(module, DacEmbedding):
+                module.init_from_codec(codec.codebook_blocks())
         if hasattr(self.encoder, "attach_codec"):   # DAC input: tokenise with the loaded codec
             self.encoder.attach_codec(codec)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import AssetError, BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 from systems.masksr.config import MaskSRConfig, get_config
 
@@ -15,8 +15,8 @@ PLUGIN_CONFIGS = ("masksr_s", "masksr_m", "masksr_l", "masksr2_s", "masksr2_l", 
 CHECKPOINT_ROOT = Path("checkpoints")
 
 
-class MissingCheckpointError(BenchmarkError):
-    pass
+class MissingCheckpointError(AssetError):
+    """A missing local file, like a missing asset (`doctor` reports it as missing, not failed)."""
 
 
 def checkpoint_file(name: str, given: str | None) -> Path:
@@ -36,47 +36,63 @@ class MaskSRSystem(System):
     """Restores with the masked LM: encoder + iterative sampling + DAC decoder (44.1 kHz)."""
 
     cfg: MaskSRConfig
+    checkpoint_name: str = ""          # the configuration whose trained checkpoint is used
+    default_guidance: float | None = None   # a row decoded at another w than the config's
+
+    @classmethod
+    def prerequisites(cls, config: dict) -> list[str]:
+        """The trained checkpoint, checked before a run starts (benchmark.run.preflight)."""
+        try:
+            checkpoint_file(cls.checkpoint_name, (config or {}).get("checkpoint"))
+        except MissingCheckpointError as exc:
+            return [str(exc)]
+        return []
 
     def load(self) -> None:
-        import torch
-
+        from systems.masksr.checkpoint import load_model
         from systems.masksr.codec import Codec
-        from systems.masksr.model import MaskSRModel
-        from systems.masksr.trainer import load_checkpoint
-        file = checkpoint_file(self.info.name, self.config.get("checkpoint"))
-        ckpt = load_checkpoint(file)
-        cfg = MaskSRConfig.from_dict(ckpt["config"])
-        if cfg.name != self.info.name:
-            raise BenchmarkError(f"{file} holds a '{cfg.name}' model, not '{self.info.name}'")
-        self.model = MaskSRModel(cfg)
-        self.model.load_state_dict(ckpt["model"])
-        self.model.to(self.device).eval()
-        self.codec = Codec(cfg.codec, self.device)
-        self.cfg = cfg
-        self.step = int(ckpt["step"])
-        torch.set_grad_enabled(False)
+        file = checkpoint_file(self.checkpoint_name, self.config.get("checkpoint"))
+        loaded = load_model(file, self.device)
+        if loaded.cfg.name != self.checkpoint_name:
+            raise BenchmarkError(f"{file} holds a '{loaded.cfg.name}' model, not '{self.checkpoint_name}'")
+        self.model, self.cfg, self.step = loaded.model, loaded.cfg, loaded.step
+        self.codec = Codec(self.cfg.codec, self.device)
 
     def restore(self, items: list[RestoreItem]) -> list[np.ndarray]:
-        from systems.masksr.sampler import restore
+        from systems.masksr.sampler import restore  # inference mode for the call only
         seed = int(self.config.get("seed", 0))
+        guidance = self.config.get("guidance", self.default_guidance)
         return [restore(self.model, self.codec, np.asarray(it.audio, dtype=np.float32), seed=seed,
-                        device=self.device, iterations=self.config.get("iterations"),
-                        guidance=self.config.get("guidance"))
+                        iterations=self.config.get("iterations"), guidance=guidance)
                 for it in items]
 
 
-def _system_class(name: str) -> type[System]:
-    cfg = get_config(name)
+PAPERS = {"001": "MaskSR (001)", "002": "MaskSR2 (002)"}
+DECODERS = {"parallel": "masked LM", "soundstorm": "masked LM, SoundStorm decoding",
+            "uniaudio": "UniAudio multi-scale autoregressive LM"}
+
+
+def system_class(name: str, config: str | None = None, guidance: float | None = None,
+                 paper_row: str | None = None) -> type[System]:
+    """The System of configuration `config` (default: `name`), registered as `name`; with
+    `guidance` it decodes that configuration's checkpoint at another w (002's MaskSR-S w = 0)."""
+    cfg = get_config(config or name)
+    w = cfg.guidance if guidance is None else guidance
+    row = cfg.paper_row if paper_row is None else paper_row
     assets = ("dac_44khz",) if cfg.codec == "dac_44khz" else ()
+    steps = (f"{cfg.n_codebooks} x {cfg.window_frames} steps" if cfg.codebook_modelling == "uniaudio"
+             else f"{cfg.iterations} iterations")
     info = SystemInfo(
         name=name, version="1", rate=cfg.rate, backend="torch", assets=assets,
-        description=(f"{cfg.paper_row or name}: masked LM on DAC tokens, d={cfg.d_model}, "
-                     f"{cfg.encoder_blocks}+{cfg.lm_blocks} blocks, {cfg.iterations} iterations, "
-                     f"w={cfg.guidance:g}, {cfg.window_seconds:g} s windows"),
-        devices=("cpu", "cuda"), max_batch=1, paper_row=cfg.paper_row, extra="codec")
-    cls = type(f"MaskSR_{name}", (MaskSRSystem,), {"info": info, "__module__": __name__})
-    return cls
+        description=(f"{PAPERS.get(cfg.paper, 'test configuration')} {row or name}: "
+                     f"{DECODERS[cfg.codebook_modelling]} on DAC tokens, d={cfg.d_model}, "
+                     f"{cfg.encoder_blocks}+{cfg.lm_blocks} blocks, {steps}, w={w:g}, "
+                     f"{cfg.window_seconds:g} s windows ({cfg.window_frames} frames)"),
+        devices=("cpu", "cuda"), max_batch=1, paper_row=row, extra="codec")
+    attrs = {"info": info, "__module__": __name__, "checkpoint_name": cfg.name,
+             "default_guidance": guidance}
+    return type(f"MaskSR_{name}", (MaskSRSystem,), attrs)
 
 
 for _name in PLUGIN_CONFIGS:
-    SYSTEMS.add(_name, lambda n=_name: _system_class(n))
+    SYSTEMS.add(_name, lambda n=_name: system_class(n))

@@ -12,8 +12,8 @@ import math
 import torch
 
 from benchmark.core.errors import BenchmarkError
-from systems.masksr.decoding import guided_forward, iterative_decode
-from systems.masksr.strategies import STRATEGIES, CodebookStrategy
+from systems.masksr.decoding import fully_masked, guided_forward, iterative_decode
+from systems.masksr.strategy_base import CodebookStrategy
 
 
 def chosen_codebook(mask: torch.Tensor) -> torch.Tensor:
@@ -48,13 +48,9 @@ class SoundStormStrategy(CodebookStrategy):
         if first < 1:
             raise BenchmarkError(f"soundstorm needs more than {k - 1} iterations (one per codebook "
                                  f"after the first), got {iterations}")
-        b, t, _ = cond.shape
-        codes = torch.full((b, k, t), lm.mask_id, dtype=torch.long, device=cond.device)
-        codes = iterative_decode(lm, cond, codes, [0], 1, first, guidance, cfg.noise_var_start, generator)
+        codes = iterative_decode(lm, cond, fully_masked(lm, cond, k), [0], 1, first, guidance,
+                                 cfg.noise_var_start, generator, cfg.score)
         for level in range(1, k):
             logits = guided_forward(lm, codes, cond, guidance)
             codes[:, level] = logits[:, level].argmax(-1)
         return codes
-
-
-STRATEGIES["soundstorm"] = SoundStormStrategy()

@@ -1,6 +1,9 @@
-"""`runtime`: wall time and real-time factor (RTF = processing seconds / audio seconds) per item,
-as measured by the runner around each system call, plus the MaskSR Table 2 protocol
-(`time_system`: synthetic inputs of fixed lengths, one warm-up call excluded, N timed repeats).
+"""The MaskSR (001) Table 2 runtime protocol (`time_system`): synthetic inputs of fixed lengths,
+one warm-up call excluded, N timed repeats, on the system's device.
+
+Runtime is not a metric: the per-item wall time of every system call is measured by
+`benchmark.run.jobs.restore_job` and stored with each output (`outputs.seconds`, `audio_seconds`,
+`device`); the report reads it from there.
 """
 
 from __future__ import annotations
@@ -9,34 +12,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
-from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
-
-
-@METRICS.register
-class Runtime(Metric):
-    info = MetricInfo(
-        name="runtime", rate=0, needs_reference=False, needs_transcript=False,
-        higher_is_better=False, columns=("seconds", "rtf"), backends=("runner",),
-        paper_backend="runner",
-        description="wall time of the system call per item and its real-time factor, measured "
-                    "by the runner (rate 0: not an audio metric)")
-    measured_by_runner = True
-
-    @property
-    def backend_version(self) -> str:
-        return "1"
-
-    def from_timing(self, seconds: float | None, audio_seconds: float | None, device: str) -> ItemScore:
-        if seconds is None or not audio_seconds:
-            return ItemScore(error="no timing recorded for this output")
-        return ItemScore(values={"seconds": float(seconds), "rtf": float(seconds) / float(audio_seconds)},
-                         aux={"device": device, "audio_seconds": float(audio_seconds)})
-
-    def score(self, items: list[MetricItem]) -> list[ItemScore]:
-        msg = ("runtime is measured by the runner around the system call; it cannot be computed "
-               "from audio (use `python -m benchmark run` or `python -m benchmark runtime`)")
-        return [ItemScore(error=msg) for _ in items]
 
 
 @dataclass

@@ -1,0 +1,73 @@
+"""The layering is checked, not just described: the import-linter contracts of pyproject.toml hold
+on this tree, and each one breaks when a module violates it (shown on a copy of the tree)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("benchmark", "systems", "metrics", "testsets")
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    if not LINT.exists():
+        pytest.fail(f"{LINT} is missing: install the dev extra (import-linter)")
+    env = {**os.environ, "PYTHONPATH": str(cwd)}   # the tree under test, not an installed copy
+    return subprocess.run([str(LINT), "--no-cache"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_import_contracts_are_kept():
+    r = _lint(ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Contracts: 3 kept, 0 broken." in r.stdout
+
+
+def _copy_tree(dst: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", dst / "pyproject.toml")
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, dst / pkg, ignore=lambda d, names: [   # Python sources only
+            n for n in names if n == "__pycache__" or not (n.endswith(".py") or (Path(d) / n).is_dir())])
+
+
+def test_each_contract_breaks_on_a_violating_module(tmp_path):
+    _copy_tree(tmp_path)
+    assert _lint(tmp_path).returncode == 0            # the copy itself is clean
+    # a metric that reads the report, the runner reading the report, a two-module cycle
+    (tmp_path / "metrics" / "_leak.py").write_text("from benchmark.report import tables\n")
+    (tmp_path / "benchmark" / "run" / "_upward.py").write_text("import benchmark.report.results\n")
+    (tmp_path / "testsets" / "_cycle_a.py").write_text("from testsets import _cycle_b\n")
+    (tmp_path / "testsets" / "_cycle_b.py").write_text(
+        "def f():\n    from testsets import _cycle_a   # a function-level import counts too\n")
+    r = _lint(tmp_path)
+    out = r.stdout
+    assert r.returncode == 1, out + r.stderr
+    assert "Contracts: 0 kept, 3 broken." in out
+    assert "metrics._leak -> benchmark.report.tables" in out
+    assert "benchmark.run._upward -> benchmark.report.results" in out
+    assert "No cycles are allowed in testsets" in out and "_cycle_a" in out
+
+
+def test_default_metrics_of_a_set_are_the_metrics_its_paper_table_lays_out():
+    """The runner's default metrics (`TestSetInfo.metrics`) and the report's layouts name the same
+    metrics in the same order, for every set that has a paper table."""
+    from benchmark.report.tables import LAYOUTS, layout_metrics
+    from benchmark.run.runner import default_metrics
+    from testsets import TESTSETS
+    checked = 0
+    for name in dict.fromkeys(n for layout in LAYOUTS for n in layout.testsets):
+        # a set may have several layouts (sr, all_gsr: MaskSR's and VoiceFixer's tables)
+        assert list(TESTSETS.get(name).info.metrics) == layout_metrics([name]), name
+        assert default_metrics([name]) == layout_metrics([name])
+        checked += 1
+    assert checked == 8
+    assert default_metrics(["vctk_gsr", "libri_noisy"]) == ["dnsmos", "nisqa", "lsd:voicefixer2022", "wer",
+                                                            "spk_sim"]
+    assert default_metrics(["a_set_built_by_hand"]) == []

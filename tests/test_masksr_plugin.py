@@ -1,0 +1,129 @@
+"""systems/masksr/plugin.py: the registered MaskSR-family systems restore from trained checkpoints
+(`checkpoints/<name>/`), and 001's Table 2 protocol (`python -m benchmark runtime`) runs for all
+three codebook strategies (MaskSR-S, SoundStorm, UniAudio) through them."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import benchmark.assets
+import systems.masksr.plugin as plugin
+from benchmark.cli import main
+from systems import SYSTEMS
+from systems.masksr.config import get_config, override
+from systems.masksr.model import MaskSRModel
+from systems.masksr.trainer import CHECKPOINT, save_checkpoint
+
+# the registered architecture shrunk for 2 CPU cores; name, strategy, window (3 s = 259 frames),
+# iterations and guidance stay the registered ones
+SMALL = {"d_model": 32, "encoder_blocks": 1, "lm_blocks": 2, "heads": 2, "codec": "dac_random_small"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _checkpoint(root, name: str, **changes):
+    cfg = override(get_config(name), {**SMALL, **changes})
+    torch.manual_seed(0)
+    model = MaskSRModel(cfg)
+    save_checkpoint(root / name / CHECKPOINT, cfg, model, None, step=7)
+    return cfg
+
+
+@pytest.fixture
+def checkpoints(isolated_env, monkeypatch):
+    root = isolated_env / "checkpoints"
+    monkeypatch.setattr(plugin, "CHECKPOINT_ROOT", root)
+    # the registered systems declare the pretrained DAC asset; these checkpoints use the seeded
+    # small DAC (codec=dac_random_small), which needs no asset
+    monkeypatch.setattr(benchmark.assets, "require_local", lambda name: None)
+    return root
+
+
+def test_table_2_protocol_runs_for_the_three_codebook_strategies(checkpoints, isolated_env, monkeypatch):
+    from systems.masksr.layers import TransformerStack
+    from systems.masksr.lm import MaskedLM
+    names = ("masksr_s", "soundstorm_s", "uniaudio_s")
+    for name in names:
+        _checkpoint(checkpoints, name, window_seconds=0.5)         # 44-frame windows on CPU
+    calls = {"lm": 0, "step": 0}
+    lm_forward, step = MaskedLM.forward, TransformerStack.step
+
+    def count(key, fn):
+        def wrapped(*a, **k):
+            calls[key] += 1
+            return fn(*a, **k)
+        return wrapped
+    monkeypatch.setattr(MaskedLM, "forward", count("lm", lm_forward))
+    monkeypatch.setattr(TransformerStack, "step", count("step", step))
+    out = isolated_env / "table2.csv"
+    per_system = {}
+    for name in names:                     # one command per system to count its LM passes
+        before = dict(calls)
+        assert main(["runtime", "--systems", name, "--lengths", "1", "--repeats", "2",
+                     "--out", str(out)]) == 0
+        per_system[name] = {k: calls[k] - before[k] for k in calls}
+        rows = list(csv.DictReader(open(out)))
+        assert [r["system"] for r in rows] == [name]
+        assert float(rows[0]["mean_s"]) > 0 and int(rows[0]["repeats"]) == 2
+        assert rows[0]["device"].startswith("cpu")
+    # 3 restores each (1 warm-up + 2 timed); 1 s = 2 windows of 44 frames decoded as one batch:
+    # MaskSR 40 LM passes, SoundStorm 40 + 8 = 48 (001 Sec. 3.2), UniAudio 44 global + 9 x 44 local
+    # cached steps per restore (the 3 s window's 259 + 2331 are in test_masksr_sizes.py)
+    assert per_system == {"masksr_s": {"lm": 3 * 40, "step": 0},
+                          "soundstorm_s": {"lm": 3 * 48, "step": 0},
+                          "uniaudio_s": {"lm": 0, "step": 3 * (44 + 9 * 44)}}
+
+
+def test_a_system_restores_from_its_checkpoint_with_the_model_on_its_device(checkpoints):
+    cfg = _checkpoint(checkpoints, "masksr_s", window_seconds=0.25)
+    system = SYSTEMS.get("masksr_s")(device="cpu")
+    system.load()
+    assert system.step == 7 and not system.model.training and system.cfg == cfg
+    x = (0.1 * np.random.default_rng(0).standard_normal(20000)).astype(np.float32)
+    from systems.base import RestoreItem
+    out = system.restore([RestoreItem("a", x, None)])[0]
+    assert out.shape == x.shape and np.isfinite(out).all()
+    assert torch.is_grad_enabled()           # inference mode was scoped to the call
+
+
+def test_a_missing_checkpoint_is_a_prerequisite_naming_the_train_command(checkpoints):
+    w0 = SYSTEMS.get("masksr2_s_none_w0")
+    [line] = w0.prerequisites({})
+    assert "no trained checkpoint" in line and "python -m benchmark train masksr2_s_none " in line
+    _checkpoint(checkpoints, "masksr2_s_none")
+    assert w0.prerequisites({}) == [] and SYSTEMS.get("masksr2_s_none").prerequisites({}) == []
+    assert len(w0.prerequisites({"checkpoint": str(checkpoints / "nowhere")})) == 1
+
+
+def test_002_masksr_s_w0_decodes_the_w1_checkpoint_without_guidance(checkpoints, monkeypatch):
+    _checkpoint(checkpoints, "masksr2_s_none", window_seconds=0.25)
+    w0, w1 = SYSTEMS.get("masksr2_s_none_w0")(), SYSTEMS.get("masksr2_s_none")()
+    assert (w0.info.paper_row, w1.info.paper_row) == ("MaskSR-S (w = 0)", "MaskSR-S (w = 1)")
+    seen = []
+    import systems.masksr.sampler as sampler
+    real = sampler.restore
+    monkeypatch.setattr(sampler, "restore", lambda *a, **k: seen.append(k["guidance"]) or real(*a, **k))
+    from systems.base import RestoreItem
+    item = RestoreItem("a", np.zeros(12000, np.float32), None)
+    for s in (w0, w1):
+        s.load()
+        assert s.cfg.name == "masksr2_s_none" and s.cfg.input_norm == "batchnorm"
+        s.restore([item])
+    assert seen == [0.0, None]               # None: the checkpoint's own w = 1
+    # a checkpoint of another configuration is refused
+    other = dataclasses.replace(get_config("masksr2_s_none"), name="masksr2_s_l9_k500")
+    save_checkpoint(checkpoints / "masksr2_s_none" / CHECKPOINT, override(other, SMALL),
+                    MaskSRModel(override(other, SMALL)), None, step=1)
+    with pytest.raises(Exception, match="holds a 'masksr2_s_l9_k500' model, not 'masksr2_s_none'"):
+        w0.load()
