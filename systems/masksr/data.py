@@ -206,18 +206,23 @@ class NoiseRirPools:
 
 def degrade_item(cfg: MaskSRConfig, dcfg: DistortionConfig, gains: np.ndarray, pools: NoiseRirPools,
                  clean: np.ndarray, codes: np.ndarray, rng: np.random.Generator, gain_bin: int | None = None):
-    """One training pair by Algorithm 1: (q * degraded input, codegram of q * clean). The gain bin
-    is the one holding Algorithm 1's draw q ~ U(Qlow, Qhigh), uniform over the grid's bins, unless
-    `gain_bin` fixes it."""
+    """One training pair by Algorithm 1: (degraded input, target waveform, codegram of the target).
+
+    `render` leaves the pair at voicefixer_main's level: both divided by their common peak, then
+    times q ~ U(Qlow, Qhigh), so the target's level is t = q / max(1, peak of the degraded mix).
+    The pair is then scaled by one factor so that the target's level is the grid gain nearest to
+    t (whose codegram was pre-extracted): input / target ratio untouched, level within half a
+    bin (0.044 for 8 bins) of voicefixer_main's, except below the grid. `gain_bin` fixes the bin."""
     params = sample_params(rng, dcfg)
-    lo, hi = dcfg.gain_range
-    g = int(np.clip((params.gain - lo) / (hi - lo) * len(gains), 0, len(gains) - 1))
-    g = g if gain_bin is None else gain_bin
-    params = dataclasses.replace(params, gain=float(gains[g]))
     rir = pools.rir_for(rng) if params.reverb else None
     noise = pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
     out = render(clean, cfg.rate, params, noise=noise, rir=rir)
-    return out.degraded.astype(np.float32), codes[g], out.target
+    level = float(np.max(np.abs(out.target))) / max(float(np.max(np.abs(clean))), 1e-12)
+    if level <= 0:
+        level = params.gain
+    g = int(np.argmin(np.abs(gains - level))) if gain_bin is None else gain_bin
+    scale = np.float32(gains[g] / level)
+    return (out.degraded * scale).astype(np.float32), codes[g], (out.target * scale).astype(np.float32)
 
 
 def _gain_range(gains: np.ndarray) -> tuple[float, float]:

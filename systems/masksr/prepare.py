@@ -13,8 +13,8 @@ and the HuBERT targets before the online data creation").
 - Random gain q (Algorithm 1, 003 App. C.2: "we randomly conduct a q ~ U(Qlow, Qhigh) scaling to
   the input and target data pair"): DAC is not scale-equivariant (its codegram of q*s differs from
   that of s; measured in tests), so the target codegram is pre-extracted at each of `cfg.gain_bins` grid
-  gains, the centres of equal bins of [0.3, 1.0]; the trainer draws one bin uniformly, which is
-  q ~ U(0.3, 1.0) discretised, and scales the input by the same q. The KD targets are extracted
+  gains, the centres of equal bins of [0.3, 1.0]; the trainer renders the pair at Algorithm 1's
+  level and snaps it to the nearest bin (`data.degrade_item`), input and target by one factor. The KD targets are extracted
   once, at q = 1: HuBERT's first conv layer has no bias and is followed by a per-channel
   GroupNorm (feat_extract_norm="group", conv_bias=False), so its features depend on q only
   through GroupNorm's eps (measured with the tiny random teacher: RMS difference 0.02-0.034 of
