@@ -125,18 +125,47 @@ def data_wait(tmp: Path) -> dict:
 
 
 _RSS_CHILD = r"""
-import json, resource, sys, torch
+import json, os, sys, threading, time, torch
 sys.path.insert(0, sys.argv[1])
 torch.set_num_threads(1)
 from systems.masksr.config import get_config, override
 from systems.masksr.train_options import TrainOptions
 from systems.masksr.trainer import train
+
+def rss_kb(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def children(pid):
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out += [int(c) for c in open(f"/proc/{pid}/task/{tid}/children").read().split()]
+        except OSError:
+            pass
+    return out
+
+peak = {"main_kb": 0, "worker_kb": 0, "rank_kb": 0}
+done = False
+def sample():
+    me = os.getpid()
+    while not done:
+        m = rss_kb(me); w = [rss_kb(c) for c in children(me)]
+        peak["main_kb"] = max(peak["main_kb"], m); peak["worker_kb"] = max([peak["worker_kb"], *w])
+        peak["rank_kb"] = max(peak["rank_kb"], m + sum(w))
+        time.sleep(0.05)
+t = threading.Thread(target=sample, daemon=True); t.start()
 cfg = override(get_config("masksr2_tiny"), {"segments_per_file": 2, "steps": int(sys.argv[4]), "batch": 8,
               "log_every": 1000, "checkpoint_every": 100000, "simulated_rirs": 2})
 train(cfg, None, [sys.argv[5]], [sys.argv[6]], sys.argv[3], options=TrainOptions(workers=2, tensorboard=False),
       data=sys.argv[2])
-print(json.dumps({"main_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "worker_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+done = True; t.join()
+print(json.dumps(peak))
 """
 
 
@@ -177,22 +206,24 @@ def rss_scaling(tmp: Path) -> dict:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append({"tiling": times, "items": items, "steps": steps, "main_peak_mb": round(r["main_kb"] / 1024, 1),
                      "worker_peak_mb": round(r["worker_kb"] / 1024, 1),
-                     "rank_peak_mb": round((r["main_kb"] + 2 * r["worker_kb"]) / 1024, 1)})
+                     "rank_peak_mb": round(r["rank_kb"] / 1024, 1)})
         print("   rss:", rows[-1], flush=True)
     peaks = [r["rank_peak_mb"] for r in rows]
     return {"rows": rows, "max_over_min": round(max(peaks) / min(peaks), 3),
-            "note": "rank_peak_mb = main + 2 x the largest worker (an upper bound of the rank's total)"}
+            "note": "VmRSS sampled every 50 ms; rank_peak_mb = peak of main + its 2 DataLoader workers "
+                    "(shared copy-on-write pages counted in each: an upper bound)"}
 
 
-def main() -> dict:
+def main(parts: tuple[str, ...] = ("prepare", "degradation_4s", "data_wait", "rss")) -> dict:
     os.environ.setdefault("BENCHMARK_NO_PROGRESS", "1")
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        funcs = {"prepare": prepare_throughput, "degradation_4s": degradation_throughput,
+                 "data_wait": data_wait, "rss": rss_scaling}
         result = {"cpu_threads": torch.get_num_threads(), "load_average_at_start": round(load, 2),
-                  "prepare": prepare_throughput(tmp), "degradation_4s": degradation_throughput(tmp),
-                  "data_wait": data_wait(tmp), "rss": rss_scaling(tmp)}
+                  **{k: funcs[k](tmp) for k in parts}}
     return result
 
 
