@@ -1,12 +1,24 @@
 """Training data: clean 44.1 kHz segments with their DAC codegrams and KD targets pre-extracted
-and cached (002 Sec. III-A), degraded on the fly with the shared distortion pipeline
-(`testsets.distortions`) at the papers' ranges. A batch is a pure function of (seed, step, rank),
-so a resumed run sees exactly the batches an uninterrupted run would."""
+into shards (`prepare.py`, 002 Sec. III-A), degraded on the fly with the shared distortion
+pipeline (`testsets.distortions`, Algorithm 1 of 003 App. C.2) at the papers' ranges.
+
+- `StepBatches` is a map-style dataset indexed by the training step: DataLoader workers build
+  whole batches, reading segments from the shards (pread) and noise / RIRs from disk. Item j of
+  step s on rank r is drawn from `default_rng([seed, s, r, j])`: a batch is a pure function of
+  (seed, step, rank), whichever worker builds it and however many workers there are, so a
+  resumed run sees exactly the batches an uninterrupted run would.
+- Sampling is epoch-wise without replacement: per epoch a seeded permutation of the shards, items
+  shuffled within blocks of `shuffle_block` consecutive shards (reads stay local), and rank r of
+  W takes positions r, r + W, ... of that order, so ranks see disjoint items.
+- Random gain q: the input is the degraded signal times q and the target is the codegram of q
+  times the clean segment (pre-extracted on a gain grid, see `prepare.py`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,17 +58,6 @@ def distortion_config(cfg: MaskSRConfig) -> DistortionConfig:
                             snr_range=tuple(cfg.snr_db), p_reverb=cfg.p_reverb, order=TRAIN_ORDER)
 
 
-@dataclass
-class SegmentBank:
-    """Clean segments (S, N), their codegrams (S, K, T) and KD targets (S, Th[, C]) or None."""
-    waves: torch.Tensor
-    codes: torch.Tensor
-    kd: torch.Tensor | None
-
-    def __len__(self) -> int:
-        return self.waves.shape[0]
-
-
 def cut_segments(x: np.ndarray, n: int) -> list[np.ndarray]:
     """Non-overlapping segments of n samples; a tail shorter than n/2 is dropped, a file shorter
     than n is zero-padded to one segment."""
@@ -69,94 +70,266 @@ def cut_segments(x: np.ndarray, n: int) -> list[np.ndarray]:
     return segs
 
 
-def _bank_key(cfg: MaskSRConfig, files: list[Path]) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([cfg.codec, cfg.kd_target, cfg.kd_teacher, cfg.segment_seconds, cfg.rate,
-                           cfg.segments_per_file]).encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+@dataclass
+class SegmentBank:
+    """Clean segments (S, N) peak-normalised, their codegrams (S, G, K, T) on the gain grid
+    `gains` (G,), and KD targets (S, Th[, C]) or None, in memory (evaluation, small sets)."""
+    waves: torch.Tensor
+    codes: torch.Tensor
+    kd: torch.Tensor | None
+    gains: np.ndarray
+
+    def __len__(self) -> int:
+        return self.waves.shape[0]
+
+    def item(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return (self.waves[i].numpy(), self.codes[i].numpy(),
+                self.kd[i].numpy() if self.kd is not None else None)
 
 
-def build_segment_bank(cfg: MaskSRConfig, speech: list[Path], cache: Path, codec,
+class ShardSource:
+    """The items of one split of a prepared folder, read from its shards on demand."""
+
+    def __init__(self, root: str | Path, split: str = "train", cache: int = 8):
+        from systems.masksr.prepare import load_index
+        from systems.masksr.shards import ShardSet
+        self.root = Path(root)
+        self.index = load_index(root)
+        entries = self.index["splits"].get(split, [])
+        self.split = split
+        self.shards = ShardSet(self.root, [e["shard"] for e in entries], [e["items"] for e in entries], cache)
+        self.shards.check_sizes([e.get("bytes") for e in entries])
+        self.gains = np.asarray(self.index["key"]["gains"], dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.shards)
+
+    @property
+    def shard_counts(self) -> np.ndarray:
+        return self.shards.counts
+
+    def item(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        from systems.masksr.prepare import PCM_SCALE
+        r = self.shards.read(i)
+        return (r.pcm.astype(np.float32) / PCM_SCALE, r.codes,
+                r.kd.astype(np.float32) if r.kd is not None and r.kd.dtype == np.float16 else r.kd)
+
+
+def prepared_dir(cfg: MaskSRConfig, speech: list[Path], cache: Path) -> Path:
+    """Where `train` / `build_segment_bank` keep the shards they prepare from speech folders."""
+    from systems.masksr.prepare import PrepareOptions, data_key, files_digest
+    key = json.dumps([data_key(cfg, PrepareOptions()), files_digest(speech)], sort_keys=True)
+    return cache / f"shards-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def build_segment_bank(cfg: MaskSRConfig, speech: list[Path], cache: Path, codec=None,
                        device: str = "cpu", is_main: bool = True) -> SegmentBank:
-    """Pre-extract (or load from `cache`) codegrams and KD targets of every clean segment."""
-    path = cache / f"segments-{_bank_key(cfg, speech)}.pt"
-    if path.exists():
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        return SegmentBank(blob["waves"], blob["codes"], blob.get("kd"))
-    if not is_main:
-        raise BenchmarkError(f"segment cache {path} missing on a non-main rank")
-    n = int(round(cfg.segment_seconds * cfg.rate))
-    per_file = cfg.segments_per_file or None
-    waves = [s for f in speech for s in cut_segments(load_at(f, cfg.rate), n)[:per_file]]
-    teacher = None
-    if cfg.kd_target != "none":
-        from systems.masksr.kd import TeacherRunner
-        teacher = TeacherRunner(cfg.kd_target, cfg.kd_teacher, cfg.rate, device)
-    codes, kd = [], []
-    for w in progress(waves, desc="pre-extract DAC codes / KD targets", unit="seg"):
-        codes.append(codec.encode(torch.from_numpy(w)[None])[0].to(torch.int16).cpu())
-        if teacher is not None:
-            kd.append(torch.from_numpy(teacher(w)))
-    bank = SegmentBank(torch.from_numpy(np.stack(waves)), torch.stack(codes),
-                       torch.stack(kd) if kd else None)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    torch.save({"waves": bank.waves, "codes": bank.codes, **({"kd": bank.kd} if kd else {})}, tmp)
-    tmp.replace(path)
-    return bank
+    """Prepare (or reuse) the shards of `speech` under `cache` and load them into memory."""
+    from systems.masksr.prepare import prepare
+    root = prepared_dir(cfg, speech, cache)
+    if is_main:
+        prepare(cfg, speech, root, device=device, codec=codec)
+    src = ShardSource(root)
+    items = [src.item(i) for i in range(len(src))]
+    kd = torch.from_numpy(np.stack([k for *_, k in items])) if items[0][2] is not None else None
+    return SegmentBank(torch.from_numpy(np.stack([w for w, *_ in items])),
+                       torch.from_numpy(np.stack([c for _, c, _ in items])), kd, src.gains)
+
+
+def _read_noise(path: Path, start: int, frames: int) -> np.ndarray:
+    import soundfile as sf
+    try:
+        x, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise BenchmarkError(f"{path}: cannot read noise audio ({exc})") from exc
+    return x.mean(axis=1)
 
 
 class NoiseRirPools:
-    """Noise recordings and RIRs at the training rate; RIRs simulated (VoiceFixer rooms,
-    `testsets.rir`) when no folder is given."""
+    """Noise recordings and RIRs read from disk when drawn (only file names and lengths are held);
+    RIRs simulated (VoiceFixer rooms, `testsets.rir`) when no folder is given. A noise excerpt is
+    read at the file's rate (soundfile seek) and resampled to the training rate."""
 
-    def __init__(self, cfg: MaskSRConfig, noise: list[Path], rirs: list[Path], simulated: int, seed: int):
-        self.noises = [load_at(f, cfg.rate) for f in noise]
-        if rirs:
-            self.rirs = [load_at(f, cfg.rate) for f in rirs]
-        else:
+    def __init__(self, cfg: MaskSRConfig, noise: list[Path], rirs: list[Path], simulated: int, seed: int,
+                 rir_cache: int = 64):
+        import soundfile as sf
+        self.rate = cfg.rate
+        self.noise_files = [Path(f) for f in noise]
+        infos = [sf.info(str(f)) for f in self.noise_files]
+        self.noise_frames = np.array([i.frames for i in infos], dtype=np.int64)
+        self.noise_rates = np.array([i.samplerate for i in infos], dtype=np.int64)
+        self.rir_files = [Path(f) for f in rirs]
+        self._rir_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._rir_cache_size = rir_cache
+        self.simulated: list[np.ndarray] = []
+        if not rirs:
             from testsets.rir import sample_voicefixer_room, simulate_rir
             rng = np.random.default_rng([seed, 7])
-            self.rirs = [simulate_rir(sample_voicefixer_room(rng, cfg.rate))
-                         for _ in progress(range(simulated), desc="simulate RIRs", unit="rir")]
+            self.simulated = [simulate_rir(sample_voicefixer_room(rng, cfg.rate))
+                              for _ in progress(range(simulated), desc="simulate RIRs", unit="rir")]
+
+    @property
+    def n_rirs(self) -> int:
+        return len(self.rir_files) or len(self.simulated)
+
+    def rir(self, i: int) -> np.ndarray:
+        if not self.rir_files:
+            return self.simulated[i]
+        x = self._rir_cache.pop(i, None)
+        if x is None:
+            x = load_at(self.rir_files[i], self.rate)
+        self._rir_cache[i] = x
+        while len(self._rir_cache) > self._rir_cache_size:
+            self._rir_cache.popitem(last=False)
+        return x
+
+    def rir_for(self, rng: np.random.Generator) -> np.ndarray:
+        return self.rir(int(rng.integers(self.n_rirs)))
 
     def noise_for(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        x = self.noises[int(rng.integers(len(self.noises)))]
-        if len(x) < n:
+        k = int(rng.integers(len(self.noise_files)))
+        rate, frames = int(self.noise_rates[k]), int(self.noise_frames[k])
+        need = -(-n * rate // self.rate) + 64 if rate != self.rate else n
+        if frames <= need:
+            x = _read_noise(self.noise_files[k], 0, frames)
+            x = resample(x, rate, self.rate) if rate != self.rate else x
             x = np.tile(x, -(-n // len(x)))
-        start = int(rng.integers(0, len(x) - n + 1))
-        return x[start:start + n]
+            start = int(rng.integers(0, len(x) - n + 1))
+            return x[start:start + n]
+        start = int(rng.integers(0, frames - need + 1))
+        x = _read_noise(self.noise_files[k], start, need)
+        x = resample(x, rate, self.rate) if rate != self.rate else x
+        if len(x) < n:
+            x = np.pad(x, (0, n - len(x)))
+        return x[:n]
 
 
-class BatchMaker:
-    """batch(step, rank) -> (degraded (B, N), codes (B, K, T), kd targets or None)."""
+def degrade_item(cfg: MaskSRConfig, dcfg: DistortionConfig, gains: np.ndarray, pools: NoiseRirPools,
+                 clean: np.ndarray, codes: np.ndarray, rng: np.random.Generator, gain_bin: int | None = None):
+    """One training pair by Algorithm 1: (degraded input, target waveform, codegram of the target).
 
-    def __init__(self, cfg: MaskSRConfig, bank: SegmentBank, pools: NoiseRirPools, batch: int):
-        self.cfg, self.bank, self.pools, self.batch = cfg, bank, pools, batch
-        self.dcfg = distortion_config(cfg)
+    `render` leaves the pair at voicefixer_main's level: both divided by their common peak, then
+    times q ~ U(Qlow, Qhigh), so the target's level is t = q / max(1, peak of the degraded mix).
+    The pair is then scaled by one factor so that the target's level is the grid gain nearest to
+    t (whose codegram was pre-extracted): input / target ratio untouched, level within half a
+    bin (0.044 for 8 bins) of voicefixer_main's, except below the grid. `gain_bin` fixes the bin."""
+    params = sample_params(rng, dcfg)
+    rir = pools.rir_for(rng) if params.reverb else None
+    noise = pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
+    out = render(clean, cfg.rate, params, noise=noise, rir=rir)
+    level = float(np.max(np.abs(out.target))) / max(float(np.max(np.abs(clean))), 1e-12)
+    if level <= 0:
+        level = params.gain
+    g = int(np.argmin(np.abs(gains - level))) if gain_bin is None else gain_bin
+    scale = np.float32(gains[g] / level)
+    return (out.degraded * scale).astype(np.float32), codes[g], (out.target * scale).astype(np.float32)
 
-    def degrade(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        params = sample_params(rng, self.dcfg)
-        rir = self.pools.rirs[int(rng.integers(len(self.pools.rirs)))] if params.reverb else None
-        noise = self.pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
-        out = render(clean, self.cfg.rate, params, noise=noise, rir=rir)
-        # the target codegram is of the clean segment as cached; keep the input at its level
-        scale = np.abs(clean).max() / max(np.abs(out.target).max(), 1e-8)
-        return (out.degraded * scale).astype(np.float32)
 
-    def _degradation_rng(self, rng: np.random.Generator, segment: int) -> np.random.Generator:
+def _gain_range(gains: np.ndarray) -> tuple[float, float]:
+    """(Qlow, Qhigh) of a grid of bin centres."""
+    step = float(gains[1] - gains[0]) if len(gains) > 1 else 0.0
+    if not step:
+        return float(gains[0]), float(gains[0]) + 1e-6
+    return float(gains[0]) - step / 2, float(gains[-1]) + step / 2
+
+
+class ItemMaker:
+    """Degraded training pairs of a source (SegmentBank or ShardSource) by global item position."""
+
+    def __init__(self, cfg: MaskSRConfig, source, pools: NoiseRirPools):
+        self.cfg, self.source, self.pools = cfg, source, pools
+        self.gains = np.asarray(source.gains, dtype=np.float32)
+        self.dcfg = dataclasses.replace(distortion_config(cfg), gain_range=_gain_range(self.gains))
+
+    def degradation_rng(self, rng: np.random.Generator, position: int) -> np.random.Generator:
         if not self.cfg.fixed_degradations:
             return rng
         k = int(rng.integers(self.cfg.fixed_degradations))
-        return np.random.default_rng([self.cfg.seed, 1, segment, k])
+        return np.random.default_rng([self.cfg.seed, 1, position, k])
+
+    def pair(self, position: int, rng: np.random.Generator):
+        """(degraded input, target waveform, target codegram, KD target) of one item."""
+        clean, codes, kd = self.source.item(position)
+        # overfitting / debugging mode: one gain per segment, so a segment keeps one target
+        gain_bin = (int(np.random.default_rng([self.cfg.seed, 4, position]).integers(len(self.gains)))
+                    if self.cfg.fixed_degradations else None)
+        wave, target_codes, target = degrade_item(self.cfg, self.dcfg, self.gains, self.pools, clean,
+                                                  codes, self.degradation_rng(rng, position), gain_bin)
+        return wave, target, target_codes, kd
+
+    def __call__(self, position: int, rng: np.random.Generator):
+        wave, _, codes, kd = self.pair(position, rng)
+        return wave, codes, kd
+
+    def batch(self, positions, rngs) -> dict:
+        items = [self(int(p), r) for p, r in zip(positions, rngs, strict=True)]
+        kd = [k for *_, k in items]
+        return {"wave": torch.from_numpy(np.stack([w for w, *_ in items])),
+                "codes": torch.from_numpy(np.stack([c for _, c, _ in items]).astype(np.int64)),
+                "kd": torch.from_numpy(np.stack(kd)) if kd[0] is not None else None,
+                "positions": torch.as_tensor(np.asarray(positions, dtype=np.int64))}
+
+
+def epoch_order(counts: np.ndarray, seed: int, epoch: int, block: int) -> np.ndarray:
+    """Global item positions of one epoch: shards in a seeded order, items shuffled within blocks
+    of `block` consecutive shards of that order."""
+    rng = np.random.default_rng([seed, 2, epoch])
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    shards = rng.permutation(len(counts))
+    parts = []
+    for b in range(0, len(shards), block):
+        pos = np.concatenate([np.arange(starts[s], starts[s + 1]) for s in shards[b:b + block]])
+        parts.append(rng.permutation(pos))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """dataset[step] -> this rank's batch of step `step` (see the module docstring)."""
+
+    def __init__(self, maker: ItemMaker, batch: int, rank: int = 0, world: int = 1,
+                 shuffle_block: int = 8, steps: int | None = None):
+        self.maker, self.batch, self.rank, self.world = maker, batch, rank, world
+        self.block, self.steps = shuffle_block, steps
+        counts = getattr(maker.source, "shard_counts", None)
+        self.counts = np.asarray(counts if counts is not None else [len(maker.source)], dtype=np.int64)
+        self.per_rank = int(self.counts.sum()) // world
+        if self.per_rank < 1:
+            raise BenchmarkError(f"{int(self.counts.sum())} training segments cannot feed {world} processes")
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.steps if self.steps is not None else 1 << 62
+
+    def positions(self, step: int) -> np.ndarray:
+        out = np.empty(self.batch, dtype=np.int64)
+        for j in range(self.batch):
+            p = step * self.batch + j
+            epoch, i = divmod(p, self.per_rank)
+            if self._order is None or self._order[0] != epoch:
+                self._order = (epoch, epoch_order(self.counts, self.maker.cfg.seed, epoch, self.block))
+            out[j] = self._order[1][i * self.world + self.rank]
+        return out
+
+    def __getitem__(self, step: int) -> dict:
+        from systems.masksr.shards import ShardError
+        seed = self.maker.cfg.seed
+        rngs = [np.random.default_rng([seed, step, self.rank, j]) for j in range(self.batch)]
+        try:
+            return self.maker.batch(self.positions(step), rngs)
+        except ShardError as exc:          # handed to the main process as one clear message
+            return {"error": str(exc)}
+
+
+class BatchMaker:
+    """batch(step, rank) -> (degraded (B, N), codes (B, K, T), kd targets or None), items drawn
+    with replacement from an in-memory bank (evaluation on fresh degradations)."""
+
+    def __init__(self, cfg: MaskSRConfig, bank: SegmentBank, pools: NoiseRirPools, batch: int):
+        self.cfg, self.bank, self.pools, self.batch = cfg, bank, pools, batch
+        self.items = ItemMaker(cfg, bank, pools)
 
     def __call__(self, step: int, rank: int = 0):
         rng = np.random.default_rng([self.cfg.seed, step, rank])
         idx = rng.integers(len(self.bank), size=self.batch)
-        degraded = [self.degrade(self.bank.waves[i].numpy(), self._degradation_rng(rng, int(i)))
-                    for i in idx]
-        kd = self.bank.kd[idx] if self.bank.kd is not None else None
-        return torch.from_numpy(np.stack(degraded)), self.bank.codes[idx].long(), kd
+        b = self.items.batch(idx, [rng] * self.batch)
+        return b["wave"], b["codes"], b["kd"]
