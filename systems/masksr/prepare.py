@@ -122,7 +122,7 @@ class Extractor:
             self.teacher = TeacherRunner(cfg.kd_target, cfg.kd_teacher, cfg.rate, device)
 
     def segments(self, job: ShardJob) -> list[tuple[np.ndarray, dict]]:
-        from systems.masksr.data import cut_segments, load_at
+        from systems.masksr.segments import cut_segments, load_at
         n = int(round(self.cfg.segment_seconds * self.cfg.rate))
         per_file = self.cfg.segments_per_file or None
         out = []
