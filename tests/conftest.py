@@ -40,3 +40,15 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.delenv("BENCHMARK_ASSET_MIRROR", raising=False)
     monkeypatch.setenv("BENCHMARK_OFFLINE", "1")
     return tmp_path
+
+
+@pytest.fixture
+def plugins(monkeypatch, tmp_path):
+    """The runner's test plugins (tests/runner_support.py) registered; yields their call log.
+    Test files that need other plugins define their own `plugins` fixture (it takes precedence)."""
+    import runner_support as rs
+    rs.register()
+    calls = tmp_path / "calls.log"
+    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
+    yield calls
+    rs.unregister()

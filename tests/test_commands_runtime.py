@@ -12,15 +12,6 @@ from benchmark.cli import main
 from benchmark.core import paths
 
 
-@pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    rs.register()
-    calls = tmp_path / "calls.log"
-    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
-    yield calls
-    rs.unregister()
-
-
 def test_runtime_command_times_repeats_after_a_warmup(isolated_env, plugins, monkeypatch, capsys):
     monkeypatch.setenv("RUNNER_TEST_DELAY", "0.02")    # t_half sleeps 20 ms per call
     out = isolated_env / "timings.csv"

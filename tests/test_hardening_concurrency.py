@@ -10,23 +10,12 @@ import sqlite3
 import subprocess
 import time
 
-import pytest
 import runner_support as rs
 from hardening_support import PY, ROOT, SUPPORT
 
 from benchmark.cli import main
 from benchmark.core import paths
 from benchmark.run.lock import report_lock, run_active
-
-
-@pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    rs.register()
-    calls = tmp_path / "calls.log"
-    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
-    yield calls
-    rs.unregister()
-
 
 ARGS = ["run", "--systems", "t_half", "--metrics", "t_rms", "--name", "cc", "--profile", "offline"]
 

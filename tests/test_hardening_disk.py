@@ -33,15 +33,6 @@ def tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
-@pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    rs.register()
-    calls = tmp_path / "calls.log"
-    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
-    yield calls
-    rs.unregister()
-
-
 def _fill(mnt, leave: int = 0) -> None:
     """Fill the tmpfs until at most `leave` bytes are free."""
     with open(mnt / "filler", "wb", buffering=0) as f:

@@ -10,7 +10,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import runner_support as rs
 import soundfile as sf
 from hardening_support import GOOD, MAX_SECONDS, cli, hostile_set, patch_rate, vb
 
@@ -21,15 +20,6 @@ from benchmark.run.jobs import RestoreInput, RestoreJob, restore_job
 from benchmark.run.runner import RunConfig, Runner
 from benchmark.run.store import Store
 from systems.base import SystemSpec
-
-
-@pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    rs.register()
-    calls = tmp_path / "calls.log"
-    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
-    yield calls
-    rs.unregister()
 
 
 def _db(run: str) -> sqlite3.Connection:

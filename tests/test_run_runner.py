@@ -20,15 +20,6 @@ from systems.base import SystemSpec
 
 
 @pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    rs.register()
-    calls = tmp_path / "calls.log"
-    monkeypatch.setenv(rs.CALLS_ENV, str(calls))
-    yield calls
-    rs.unregister()
-
-
-@pytest.fixture
 def sets(isolated_env, corpora):
     root = paths.testsets_dir()
     return rs.make_vb_set(corpora, root), rs.make_vctk_set(corpora, root)
