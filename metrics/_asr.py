@@ -29,23 +29,57 @@ class ASR:
         raise NotImplementedError
 
 
+# Long items are decoded in pieces: pocketsphinx keeps the whole utterance's search history
+# (backpointers, the fwdflat lattice), so one 30-minute utterance grows past 1.5 GB and keeps
+# growing. Items up to MAX_UTTERANCE_S are one utterance, exactly as before; longer ones are cut
+# at the quietest 10 ms frame between PIECE_MIN_S and PIECE_MAX_S after each piece's start and
+# the pieces' hypotheses are joined (memory then depends on the piece, not on the item).
+MAX_UTTERANCE_S = 60.0
+PIECE_MIN_S, PIECE_MAX_S = 20.0, 30.0
+
+
+def utterance_pieces(x: np.ndarray, rate: int = 16000) -> list[tuple[int, int]]:
+    """(start, end) sample ranges covering `x` contiguously: the whole item when it is at most
+    MAX_UTTERANCE_S long, else pieces of PIECE_MIN_S..PIECE_MAX_S each ending at the quietest
+    10 ms frame of that span (the last piece is at most PIECE_MAX_S)."""
+    n, frame = x.size, rate // 100
+    if n <= MAX_UTTERANCE_S * rate:
+        return [(0, n)]
+    lo, hi = int(PIECE_MIN_S * rate), int(PIECE_MAX_S * rate)
+    out, a = [], 0
+    while n - a > hi:
+        span = x[a + lo: a + hi].astype(np.float64)
+        energy = (span[: span.size // frame * frame].reshape(-1, frame) ** 2).sum(axis=1)
+        cut = a + lo + int(np.argmin(energy)) * frame
+        out.append((a, cut))
+        a = cut
+    out.append((a, n))
+    return out
+
+
 class PocketSphinxASR(ASR):
     def load(self, device: str) -> None:
         require("pocketsphinx", "core", "the pocketsphinx WER backend")
         from pocketsphinx import Decoder, get_model_path
         self._decoder = Decoder(samprate=16000, loglevel="FATAL")
         model = os.path.join(get_model_path(), "en-us")
-        self.version = f"{pkg_version('pocketsphinx')} bundled en-us model sha256:{folder_sha256(model)}"
+        self.version = (f"{pkg_version('pocketsphinx')} bundled en-us model sha256:{folder_sha256(model)}"
+                        f"; utterances over {MAX_UTTERANCE_S:g} s decoded in "
+                        f"{PIECE_MIN_S:g}-{PIECE_MAX_S:g} s pieces cut at the quietest 10 ms")
+
+    def _decode(self, x: np.ndarray) -> str:
+        pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm, no_search=False, full_utt=True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
 
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
         out = []
         for x in batch:
-            pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-            self._decoder.start_utt()
-            self._decoder.process_raw(pcm, no_search=False, full_utt=True)
-            self._decoder.end_utt()
-            hyp = self._decoder.hyp()
-            out.append(hyp.hypstr if hyp is not None else "")
+            words = (self._decode(x[a:b]) for a, b in utterance_pieces(x))
+            out.append(" ".join(w for w in words if w))
         return out
 
 

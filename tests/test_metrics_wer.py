@@ -1,5 +1,5 @@
 import pytest
-from metrics_support import item, voicebank
+from metrics_support import item, vctk_clips, voicebank
 
 from metrics import METRICS, ItemScore
 from metrics._text_norm import normalize
@@ -92,3 +92,44 @@ def test_wer_item_without_transcript_is_a_recorded_error(corpora):
     _, clean, _ = voicebank(corpora)[0]
     (s,) = METRICS.get("wer")().score([item(clean)])
     assert s.error and "transcript" in s.error
+
+
+def _long_speech(corpora, seconds: float):
+    """Real VCTK speech (16 kHz) repeated to `seconds`, with its pauses between utterances."""
+    import numpy as np
+
+    from benchmark.core.audio import read_audio, resample
+    parts = [resample(*read_audio(f), 16000) for f in vctk_clips(corpora)]
+    return np.resize(np.concatenate(parts), int(seconds * 16000)).astype(np.float32)
+
+
+def test_long_items_are_cut_at_quiet_frames_into_bounded_pieces(corpora):
+    import numpy as np
+
+    from metrics import _asr
+    x = _long_speech(corpora, 200.0)
+    assert _asr.utterance_pieces(x[:16000 * 60]) == [(0, 16000 * 60)]     # up to 60 s: one utterance
+    pieces = _asr.utterance_pieces(x)
+    assert pieces[0][0] == 0 and pieces[-1][1] == x.size
+    assert all(b == a2 for (_, b), (a2, _) in zip(pieces, pieces[1:], strict=False))   # contiguous
+    lengths = np.array([b - a for a, b in pieces]) / 16000
+    assert lengths.max() <= 30.0 and lengths[:-1].min() >= 20.0, lengths
+    # each cut is at the quietest 10 ms of its 20-30 s span: far below the item's median frame
+    energy = (x[: x.size // 160 * 160].reshape(-1, 160).astype(np.float64) ** 2).sum(axis=1)
+    for _, cut in pieces[:-1]:
+        assert energy[cut // 160] <= np.quantile(energy, 0.05), cut
+
+
+def test_pocketsphinx_decodes_long_items_piece_by_piece(corpora, monkeypatch):
+    from metrics import _asr
+    asr = _asr.PocketSphinxASR()
+    asr.load("cpu")
+    x = _long_speech(corpora, 9.0)
+    monkeypatch.setattr(_asr, "MAX_UTTERANCE_S", 4.0)
+    monkeypatch.setattr(_asr, "PIECE_MIN_S", 2.0)
+    monkeypatch.setattr(_asr, "PIECE_MAX_S", 3.0)
+    pieces = _asr.utterance_pieces(x)
+    assert len(pieces) >= 3
+    alone = [asr._decode(x[a:b]) for a, b in pieces]
+    (joined,) = asr.transcribe([x])
+    assert joined == " ".join(h for h in alone if h) and len(joined.split()) >= 5, joined
