@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
-from benchmark.core.files import confine, unique_stem
+from benchmark.core.files import atomic_write, confine, unique_stem
 from benchmark.core.progress import progress
 from benchmark.report import breakdown, mdhtml
 from benchmark.report.listen_media import (
@@ -36,6 +37,7 @@ from benchmark.report.listen_media import (
     Spec,
     render_png,
     render_scale,
+    scale_labels,
     spectrogram,
     write_flac16,
 )
@@ -216,36 +218,90 @@ def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
     return tables
 
 
-def render_media(tables: list[Table], out: Path) -> int:
-    """Write FLAC + PNG per cell and one legend per row; returns the number of cells rendered."""
-    n = 0
-    todo = [(t, r) for t in tables for r in t.rows]
-    for t, row in progress(todo, desc="listening page", unit="item"):
-        rel = Path(MEDIA) / unique_stem(t.testset) / unique_stem(row.item_id)   # unique per item
-        for cell in row.cells:
-            if cell.src is None:
-                continue
-            dst = rel / f"{unique_stem(cell.column)}.flac"
-            try:
-                x, rate = write_flac16(Path(cell.src), out / dst)
-            except AudioError as exc:
-                cell.note = f"audio unreadable: {exc}"
-                continue
-            cell.audio, cell.rate = dst.as_posix(), rate
-            cell.spec = spectrogram(x, rate)
-        specs = [c.spec for c in row.cells if c.spec is not None]
-        if not specs:
+def render_row(testset: str, row: Row, out: Path) -> Row:
+    """Write one row's media (FLAC + PNG per cell, the row's colour-scale legend) and return the
+    row with its cells' page paths filled in. Module level and picklable: `MediaJob` runs it in
+    worker processes."""
+    rel = Path(MEDIA) / unique_stem(testset) / unique_stem(row.item_id)   # unique per item
+    for cell in row.cells:
+        if cell.src is None:
             continue
-        vmax = max(s.peak for s in specs)
-        for cell in row.cells:
-            if cell.spec is not None:
-                png = rel / f"{unique_stem(cell.column)}.png"
-                render_png(cell.spec, vmax, out / png)
-                cell.image, cell.spec = png.as_posix(), None
-                n += 1
-        row.scale = (rel / "scale.png").as_posix()
+        dst = rel / f"{unique_stem(cell.column)}.flac"
+        try:
+            x, rate = write_flac16(Path(cell.src), out / dst)
+        except AudioError as exc:
+            cell.note = f"audio unreadable: {exc}"
+            continue
+        cell.audio, cell.rate = dst.as_posix(), rate
+        cell.spec = spectrogram(x, rate)
+    specs = [c.spec for c in row.cells if c.spec is not None]
+    if not specs:
+        return row
+    vmax = max(s.peak for s in specs)
+    for cell in row.cells:
+        if cell.spec is not None:
+            png = rel / f"{unique_stem(cell.column)}.png"
+            render_png(cell.spec, vmax, out / png)
+            cell.image, cell.spec = png.as_posix(), None
+    # the legend depends only on its three tick labels: rows with equal labels share one file
+    labels = scale_labels(vmax)
+    row.scale = (Path(MEDIA) / "scales" / f"{unique_stem('|'.join(labels))}.png").as_posix()
+    if not (out / row.scale).exists():
         render_scale(vmax, out / row.scale)
-    return n
+    return row
+
+
+class MediaJob:
+    """The listening page's media, rendered in worker processes while the caller goes on (the
+    report's plots are drawn meanwhile); `finish()` waits and writes index.html.
+
+    Rows are independent (each writes only its own folder; shared legends are written
+    atomically), so they are spread over `workers` processes (default: every core)."""
+
+    def __init__(self, data: RunData, out: Path, items_per_table: int | None = None,
+                 workers: int | None = None):
+        from benchmark.core.files import replace_dir
+        n = listen_items(items_per_table)
+        self.data, self.out = data, out
+        # items may differ from the last page: a fresh folder (only one the benchmark wrote is removed)
+        replace_dir(out, MEDIA)
+        self.tables = plan_tables(data, n)
+        self.todo = [(t, i) for t in self.tables for i in range(len(t.rows))]
+        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self._pool = None
+        self._futures = []
+        if self.workers > 1 and len(self.todo) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self._pool = ProcessPoolExecutor(min(self.workers, len(self.todo)),
+                                             mp_context=multiprocessing.get_context("spawn"))
+            self._futures = [self._pool.submit(render_row, t.testset, t.rows[i], out)
+                             for t, i in self.todo]
+
+    def finish(self) -> Path:
+        try:
+            bar = progress(total=len(self.todo), desc="listening page", unit="item")
+            with bar:
+                if self._pool is None:
+                    for t, i in self.todo:
+                        t.rows[i] = render_row(t.testset, t.rows[i], self.out)
+                        bar.update()
+                else:
+                    for (t, i), fut in zip(self.todo, self._futures, strict=True):
+                        t.rows[i] = fut.result()
+                        bar.update()
+        finally:
+            self.close()
+        report = self.out / "report.md"
+        md = report.read_text() if report.exists() else ""
+        page = self.out / PAGE
+        atomic_write(page, page_html(self.data.run, self.tables, md))
+        return page
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 # --- HTML --------------------------------------------------------------------------------------
@@ -313,17 +369,7 @@ def listen_items(n: int | None) -> int:
     return int(n)
 
 
-def write_listening_page(data: RunData, out: Path, items_per_table: int | None = None) -> Path:
+def write_listening_page(data: RunData, out: Path, items_per_table: int | None = None,
+                         workers: int | None = None) -> Path:
     """Write `out/index.html` and its media under `out/listen/` (report.md must exist in `out`)."""
-    from benchmark.core.files import atomic_write, replace_dir
-
-    n = listen_items(items_per_table)
-    # items may differ from the last page: a fresh folder (only one the benchmark wrote is removed)
-    replace_dir(out, MEDIA)
-    tables = plan_tables(data, n)
-    render_media(tables, out)
-    report = out / "report.md"
-    md = report.read_text() if report.exists() else ""
-    page = out / PAGE
-    atomic_write(page, page_html(data.run, tables, md))
-    return page
+    return MediaJob(data, out, items_per_table, workers).finish()

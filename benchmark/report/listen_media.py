@@ -8,6 +8,7 @@ below 8 kHz; the band above a file's Nyquist frequency is drawn in a neutral gre
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.audio import read_audio, write_audio
+from benchmark.core.files import atomic_write
 
 FMAX = 22050.0                 # shared frequency axis top (Hz): Nyquist of 44.1 kHz
 WINDOW_S = 2048 / 44100        # analysis window in seconds
@@ -79,6 +81,12 @@ def render_png(spec: Spec, vmax: float, path: Path) -> Path:
     return path
 
 
+def scale_labels(vmax: float) -> tuple[str, str, str]:
+    """The legend's tick labels (dB/Hz): its bottom, middle and top. They are all that differs
+    between two rows' legends (the ticks always sit at the bar's two ends and middle)."""
+    return tuple(f"{v:.0f}" for v in (vmax - DYNAMIC_RANGE_DB, vmax - DYNAMIC_RANGE_DB / 2, vmax))
+
+
 def render_scale(vmax: float, path: Path) -> Path:
     """The legend of one row: the frequency axis (kHz) and the row's colour bar (dB/Hz)."""
     import matplotlib
@@ -98,11 +106,12 @@ def render_scale(vmax: float, path: Path) -> Path:
     cax.set_xticks([])
     cax.yaxis.tick_right()
     ticks = [vmax - DYNAMIC_RANGE_DB, vmax - DYNAMIC_RANGE_DB / 2, vmax]
-    cax.set_yticks(ticks, [f"{v:.0f}" for v in ticks], fontsize=7)
+    cax.set_yticks(ticks, list(scale_labels(vmax)), fontsize=7)
     cax.set_title("dB/Hz", fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return atomic_write(path, buf.getvalue())      # rows rendered in parallel may share a legend
 
 
 def write_flac16(src: Path, dst: Path) -> tuple[np.ndarray, int]:

@@ -363,6 +363,21 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
 
 
 def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | None) -> Path:
+    media = None
+    if html:   # the page's media render in worker processes while the tables and plots are made
+        from benchmark.report.listen import MediaJob
+        media = MediaJob(data, out, listen_items)
+    try:
+        path = _write_files(data, run, out)
+        if media is not None:
+            media.finish()
+        return path
+    finally:
+        if media is not None:
+            media.close()
+
+
+def _write_files(data: RunData, run: str, out: Path) -> Path:
     errors = item_errors(data)
     md = [f"# Speech-restoration benchmark: run `{run}`", "",
           f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t['name'] for t in data.testsets)}. "
@@ -388,7 +403,4 @@ def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | N
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str))
-    if html:
-        from benchmark.report.listen import write_listening_page
-        write_listening_page(data, out, listen_items)
     return out / "report.md"
