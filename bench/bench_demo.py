@@ -45,7 +45,9 @@ def main() -> dict:
             env.setdefault("BENCHMARK_ASSET_MIRROR", str(shared / "assets"))
         first = _run(env)
         cached = _run(env)
+    from benchmark.demo import DEMO_ITEMS, DEMO_SYSTEMS
     out = {"cpu_count": os.cpu_count(), "load_average_1min_after": round(os.getloadavg()[0], 2),
+           "demo_items_per_set": int(DEMO_ITEMS), "demo_systems": DEMO_SYSTEMS,
            "first_run": first, "cached_rerun": cached,
            "cached_fraction": round(cached["wall_seconds"] / first["wall_seconds"], 3)}
     print(out)

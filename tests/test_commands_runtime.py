@@ -32,6 +32,27 @@ def test_runtime_command_times_repeats_after_a_warmup(isolated_env, plugins, mon
     assert "--repeats must be >= 1" in capsys.readouterr().err
 
 
+def test_runtime_keep_stored_times_only_missing_lengths(isolated_env, plugins, monkeypatch, capsys):
+    monkeypatch.setenv("RUNNER_TEST_DELAY", "0.01")
+    base = ["runtime", "--systems", "t_half", "--repeats", "2", "--name", "rt2", "--no-report"]
+    assert main(base + ["--lengths", "1"]) == 0
+    assert len(plugins.read_text().splitlines()) == 3               # warm-up + 2 repeats
+    assert not (paths.reports_dir() / "rt2" / "report.md").exists()   # --no-report
+    plugins.write_text("")
+    out = isolated_env / "t.json"
+    assert main(base + ["--lengths", "1", "2", "--keep-stored", "--out", str(out)]) == 0
+    # length 1 is kept from the store; only length 2 is timed (one warm-up + 2 repeats)
+    assert plugins.read_text().splitlines() == ["restore t_half 1"] * 3   # one item per call
+    assert "kept 1 stored timing(s)" in capsys.readouterr().out
+    import json
+    assert [r["length_s"] for r in json.loads(out.read_text())] == [1.0, 2.0]
+    plugins.write_text("")
+    assert main(base + ["--lengths", "1", "2", "--repeats", "3", "--keep-stored"]) == 0
+    assert len(plugins.read_text().splitlines()) == 8               # 2 stored repeats < 3: re-timed
+    assert main(["runtime", "--systems", "t_half", "--keep-stored"]) == 2
+    assert "need --name RUN" in capsys.readouterr().err
+
+
 def test_per_item_runtime_is_read_from_the_output_rows(isolated_env, corpora, plugins, monkeypatch):
     """Runtime is not a metric: the report's per-item seconds and RTF are the runner's timings of
     each system call, stored with the outputs (`outputs.seconds` / `audio_seconds`)."""

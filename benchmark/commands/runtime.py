@@ -28,31 +28,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", metavar="FILE", help="write the timings as CSV/JSON")
     p.add_argument("--name", metavar="RUN", help="also store the timings in this run's store")
+    p.add_argument("--keep-stored", action="store_true",
+                   help="with --name: keep timings RUN already stores for the same system version, "
+                        "device, length and number of repeats; time only what is missing")
+    p.add_argument("--no-report", action="store_true",
+                   help="with --name: do not rewrite RUN's report (a later `run` or `report` does)")
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.assets import require_local
     from benchmark.commands._util import print_table
     from benchmark.run.provenance import device_description
-    from benchmark.run.timing import time_system
+    from benchmark.run.timing import Timing, time_system
     from systems import SYSTEMS
+    from systems.base import system_key
 
     if args.repeats < 1 or any(L <= 0 for L in args.lengths):
         raise BenchmarkError("--repeats must be >= 1 and every --lengths value > 0")
     if args.out and Path(args.out).suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {args.out}: expected a .csv or .json file name")
-    timings, keys = [], {}
+    if (args.keep_stored or args.no_report) and not args.name:
+        raise BenchmarkError("--keep-stored and --no-report need --name RUN")
+    device = device_description(args.device)
+    stored = _stored(args.name, device, args.repeats) if args.keep_stored else {}
+    timings, keys, kept = [], {}, 0
     for name in dict.fromkeys(args.systems):
         cls = SYSTEMS.get(name)
         if args.device not in cls.info.devices:
             raise BenchmarkError(f"system '{name}' runs on {', '.join(cls.info.devices)}, not {args.device}")
         for asset in cls.info.assets:
             require_local(asset)
-        system = cls(device=args.device)
-        system.load()
-        keys[name] = system.cache_key()
-        timings += time_system(system, args.lengths, args.repeats, needs_target=cls.info.needs_target)
-    device = device_description(args.device)
+        keys[name] = system_key(cls.info, {})
+        have = {L: stored[(name, keys[name], L)] for L in args.lengths if (name, keys[name], L) in stored}
+        kept += len(have)
+        timings += [Timing(name, float(L), secs, args.device) for L, secs in have.items()]
+        missing = [L for L in args.lengths if L not in have]
+        if missing:
+            system = cls(device=args.device)
+            system.load()
+            timings += time_system(system, missing, args.repeats, needs_target=cls.info.needs_target)
+    timings.sort(key=lambda t: (list(keys).index(t.system), t.length))
+    if kept:
+        print(f"kept {kept} stored timing(s) of run '{args.name}' (--keep-stored); timed {len(timings) - kept}")
     rows = [{"system": t.system, "length_s": t.length, "mean_s": float(f"{t.mean:.4g}"),
              "std_s": float(f"{t.std:.3g}"), "rtf": float(f"{t.rtf:.4g}"), "repeats": len(t.seconds),
              "device": device} for t in timings]
@@ -78,5 +95,26 @@ def run(args: argparse.Namespace) -> int:
                 store.put_runtime(t.system, keys[t.system], device, t.length, t.seconds)
         finally:
             store.close()
-        print(f"stored in run '{args.name}'; report: {write_report(args.name)}")
+        if args.no_report:
+            print(f"stored in run '{args.name}' (report not rewritten: --no-report)")
+        else:
+            print(f"stored in run '{args.name}'; report: {write_report(args.name)}")
     return 0
+
+
+def _stored(run: str, device: str, repeats: int) -> dict[tuple[str, str, float], list[float]]:
+    """(system, system key, length) -> the first `repeats` stored seconds, where RUN's store has
+    at least that many for this device; nothing when the run has no store yet."""
+    from benchmark.run.store import STORE_NAME, Store, run_folder
+    if not (run_folder(run) / STORE_NAME).exists():
+        return {}
+    store = Store.open(run)
+    try:
+        rows = store.runtime_rows()
+    finally:
+        store.close()
+    got: dict[tuple[str, str, float], list[float]] = {}
+    for r in rows:
+        if r["device"] == device:
+            got.setdefault((r["system"], r["system_key"], float(r["length"])), []).append(float(r["seconds"]))
+    return {k: v[:repeats] for k, v in got.items() if len(v) >= repeats}

@@ -69,6 +69,7 @@ class ScoreInput:
     reference: str | None = None
     transcript: str | None = None
     problem: str | None = None           # e.g. the reference path was refused: the item's error
+    seconds: float = 0.0                 # the audio's duration (scheduling: longest first)
 
 
 @dataclass
@@ -224,11 +225,13 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
 
 def score_jobs(metric: str, backend: str, device: str, inputs: list[ScoreInput], *,
                mix_channels: bool = ITEM_MIX_CHANNELS,
-               max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS) -> list[ScoreJob]:
-    """The inputs of one metric backend as jobs of SCORE_BATCH items."""
-    return [ScoreJob(metric, backend, device, inputs[i:i + SCORE_BATCH],
+               max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS,
+               batch: int | None = None) -> list[ScoreJob]:
+    """The inputs of one metric backend, in order, as jobs of `batch` items (SCORE_BATCH)."""
+    batch = max(1, SCORE_BATCH if batch is None else batch)
+    return [ScoreJob(metric, backend, device, inputs[i:i + batch],
                      max_item_seconds=max_item_seconds, mix_channels=mix_channels)
-            for i in range(0, len(inputs), SCORE_BATCH)]
+            for i in range(0, len(inputs), batch)]
 
 
 def score_job(job: ScoreJob) -> list[ScoreOutcome]:

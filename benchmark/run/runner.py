@@ -21,6 +21,7 @@ from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
 from benchmark.core.files import unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
+from benchmark.run import jobs as run_jobs
 from benchmark.run import preflight, provenance
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
@@ -212,6 +213,22 @@ def load_versions(plans: list[MetricPlan], device: str) -> None:
         p.key = _metric_key(p.name, p.backend, p.version)
 
 
+JOBS_PER_WORKER = 8     # a stage is cut into at least this many jobs per worker when it can be
+
+
+def job_size(n_items: int, max_batch: int, workers: int) -> int:
+    """Items per job: at most `max_batch` (what one call handles well), and small enough that
+    each worker gets JOBS_PER_WORKER jobs, so that a stage's last jobs are short and no core
+    idles for long at its end (35 WER items on 2 workers: 3 per job, not 16, 16 and 3)."""
+    return max(1, min(max_batch, -(-n_items // (JOBS_PER_WORKER * max(1, workers)))))
+
+
+def longest_first(inputs: list, seconds) -> list:
+    """Inputs ordered longest first (stable): the largest jobs start first and the shortest
+    fill the end of the stage (longest-processing-time-first scheduling)."""
+    return sorted(inputs, key=seconds, reverse=True)
+
+
 def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
 
@@ -324,6 +341,7 @@ class Runner:
         todo: dict[str, RestoreInput] = {}
         links: dict[str, list[tuple[str, str, str]]] = {}
         cached_links, total = [], 0
+        seconds: dict[str, float] = {}
         for ls in sets:
             for it in ls.items:
                 if info.needs_target and not it.target:
@@ -337,6 +355,7 @@ class Runner:
                     continue
                 links.setdefault(input_sha, []).append(link)
                 if input_sha not in todo:
+                    seconds[input_sha] = float(it.duration or 0.0)
                     dprob, tprob = ls.problems.get(it.id, (None, None))
                     todo[input_sha] = RestoreInput(
                         ls.name, it.id, str(ls.folder / it.degraded) if not dprob else "",
@@ -348,8 +367,8 @@ class Runner:
         store.count_work(inv, cached_outputs=len(cached_links))
         if not todo:
             return
-        batch = max(1, info.max_batch)
-        inputs = list(todo.values())
+        batch = job_size(len(todo), max(1, info.max_batch), executor.workers)
+        inputs = longest_first(list(todo.values()), lambda x: seconds[x.input_sha256])
         jobs = [RestoreJob(spec.name, spec.config, self.cfg.device, key, inputs[i:i + batch],
                            self.cfg.max_item_seconds)
                 for i in range(0, len(inputs), batch)]
@@ -401,7 +420,7 @@ class Runner:
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob)
+                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
         return wanted
 
     def _score(self, store, inv, summary, executor, plan: MetricPlan, sets) -> None:
@@ -414,8 +433,9 @@ class Runner:
         if not todo:
             return
         device = plan.info.device_for(self.cfg.device)
-        jobs = score_jobs(plan.name, plan.backend, device, todo,
-                          max_item_seconds=self.cfg.max_item_seconds)
+        jobs = score_jobs(plan.name, plan.backend, device, longest_first(todo, lambda x: x.seconds),
+                          max_item_seconds=self.cfg.max_item_seconds,
+                          batch=job_size(len(todo), run_jobs.SCORE_BATCH, executor.workers))
         t_stage, errors = time.perf_counter(), 0
         with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
             for fin in executor.stream(score_job, jobs):
