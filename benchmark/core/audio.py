@@ -20,7 +20,7 @@ import soundfile as sf
 import soxr
 
 from benchmark.core.errors import AudioError, BenchmarkError
-from benchmark.core.files import errno_name, is_transient, temp_path, transient_error
+from benchmark.core.files import atomic_target, errno_name, is_transient, transient_error
 
 RESAMPLE_QUALITY = "VHQ"
 SUPPORTED_SUFFIXES = (".wav", ".flac")
@@ -170,31 +170,20 @@ def write_audio(path: str | os.PathLike, x: np.ndarray, rate: int, *, subtype: s
         x = check_waveform(np.asarray(x, dtype=np.float32), rate, where=str(path))
     if subtype is None:
         subtype = "FLOAT" if suffix == ".wav" else "PCM_24"
-    tmp = temp_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        try:
-            sf.write(str(tmp), x, rate, subtype=subtype, format=suffix[1:].upper())
-        except sf.LibsndfileError as exc:
-            cause = _write_failure(tmp)
-            if cause is not None:
-                raise cause from exc
-            raise AudioError(f"{path}: cannot write audio ({exc})") from exc
-        if suffix == ".wav":
-            with open(tmp, "r+b") as f:
-                _zero_peak_timestamp(f)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        if is_transient(exc):
-            raise transient_error(exc, "writing", path) from exc
-        if isinstance(exc, OSError):
-            raise AudioError(f"{path}: cannot write audio: {errno_name(exc)}") from exc
-        raise
+        with atomic_target(path) as tmp:
+            try:
+                sf.write(str(tmp), x, rate, subtype=subtype, format=suffix[1:].upper())
+            except sf.LibsndfileError as exc:
+                cause = _write_failure(tmp)
+                if cause is not None:
+                    raise cause from exc       # ENOSPC/EFBIG: atomic_target names it
+                raise AudioError(f"{path}: cannot write audio ({exc})") from exc
+            if suffix == ".wav":
+                with open(tmp, "r+b") as f:
+                    _zero_peak_timestamp(f)
+    except OSError as exc:      # not transient (atomic_target raised those as TransientIOError)
+        raise AudioError(f"{path}: cannot write audio: {errno_name(exc)}") from exc
     return path
 
 

@@ -11,6 +11,8 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmark.core.errors import TransientIOError, UnsafePathError
@@ -56,23 +58,19 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name[:64]}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, encoding: str = "utf-8") -> Path:
-    """Write `data` to `path` through a temp file in the same folder and one rename: readers see
-    the old file or the new one, never a half-written one. The file is created with mode 0666
-    minus the process umask (mkstemp would force 0600). OSErrors with a transient errno come back
-    as TransientIOError naming the errno; the old file is then unchanged and no temp file is left."""
+@contextmanager
+def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new, empty temp file beside `path` (mode 0666 minus the process umask: mkstemp
+    would force 0600) for the caller to fill; when the block ends normally it is renamed over
+    `path` in one step, so readers see the old file or the new one, never a half-written one.
+    On any failure the temp file is removed and the old file is unchanged; OSErrors with a
+    transient errno (ENOSPC, EFBIG, EIO...) come back as TransientIOError naming the errno."""
     path = Path(path)
-    payload = data.encode(encoding) if isinstance(data, str) else memoryview(data).cast("B")
     tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            view = memoryview(payload)
-            while len(view):
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -82,7 +80,20 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, enc
         if is_transient(exc):
             raise transient_error(exc, "writing", path) from exc
         raise
-    return path
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, encoding: str = "utf-8") -> Path:
+    """Write `data` to `path` atomically (`atomic_target`)."""
+    payload = data.encode(encoding) if isinstance(data, str) else memoryview(data).cast("B")
+    with atomic_target(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY)
+        try:
+            view = memoryview(payload)
+            while len(view):
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    return Path(path)
 
 
 def replace_dir(parent: Path, name: str) -> Path:

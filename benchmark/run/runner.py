@@ -245,6 +245,8 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
+        # metric spec -> the sets whose tables show it (default metrics); None: every metric on every set
+        self._metric_sets: dict[str, set[str]] | None = None
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
@@ -395,7 +397,7 @@ class Runner:
 
     # --- scoring -----------------------------------------------------------------------------------
     def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        by_spec = getattr(self, "_metric_sets", None) or {}
+        by_spec = self._metric_sets or {}
         found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
         only = set().union(*found) if found else None
         items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
