@@ -79,3 +79,12 @@ def test_float_wav_bytes_are_reproducible(tmp_path, corpora):
     time.sleep(1.1)  # libsndfile's PEAK chunk stores a timestamp in seconds
     b = write_audio(tmp_path / "b.wav", x, rate)
     assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("rate_in, rate_out", [(16000, 500), (1, 16000), (16000, 768000)])
+def test_resample_refuses_rates_outside_the_item_limits(rate_in, rate_out):
+    """The rates a header may declare (1 kHz to 384 kHz) bound resampling too: a hostile rate is
+    one clear error, never a huge allocation."""
+    with pytest.raises(AudioError, match=rf"cannot resample from {rate_in} Hz to {rate_out} Hz: "
+                                         r"rates must be 1000 to 384000 Hz"):
+        resample(np.zeros(1000, np.float32), rate_in, rate_out)

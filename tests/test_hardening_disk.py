@@ -152,6 +152,9 @@ def test_report_on_a_full_disk_leaves_whole_files_only(isolated_env, corpora, pl
     out = paths.reports_dir() / "rep"
     names = ("report.md", "scores.csv", "summary.json", "index.html")
     complete = {n: (out / n).read_bytes() for n in names}     # what a finished report writes
+    media = {p.relative_to(out): p.read_bytes() for d in ("listen", "plots") for p in (out / d).rglob("*")
+             if p.is_file()}
+    assert len(media) > 4
     for n in names:
         (out / n).write_bytes(b"previous\n")
     # 40 kB per file: the store (and its 32 kB -shm) still opens, the media do not fit
@@ -163,6 +166,10 @@ def test_report_on_a_full_disk_leaves_whole_files_only(isolated_env, corpora, pl
         assert (out / n).read_bytes() in (b"previous\n", complete[n]), n
     assert (out / "index.html").read_bytes() == b"previous\n"
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    # the previous page's media and plots are whole (the new ones were staged and discarded)
+    assert {p.relative_to(out): p.read_bytes() for d in ("listen", "plots") for p in (out / d).rglob("*")
+            if p.is_file()} == media
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".lock"], list(out.iterdir())
     again = cli(["report", "rep", "--html"])
     assert again.returncode == 0, again.stderr
     assert {n: (out / n).read_bytes() for n in names} == complete

@@ -141,13 +141,27 @@ def test_files_follow_the_process_umask(isolated_env, corpora, plugins):
     assert np.array_equal(read_audio(isolated_env / "a.wav")[0], x)
 
 
-def test_replace_dir_refuses_a_symlinked_media_folder(tmp_path):
-    from benchmark.core.files import replace_dir
+def test_staged_media_folder_refuses_a_symlinked_media_folder(tmp_path):
+    from benchmark.core.files import StagedDir
     (tmp_path / "victim").mkdir()
     (tmp_path / "victim" / MEDIA_MARKER).write_text("")
     (tmp_path / "victim" / "keep.png").write_bytes(b"png")
     (tmp_path / "report").mkdir()
     os.symlink(tmp_path / "victim", tmp_path / "report" / "listen")
     with pytest.raises(UnsafePathError, match="nothing was deleted"):
-        replace_dir(tmp_path / "report", "listen")
+        StagedDir(tmp_path / "report", "listen")
     assert (tmp_path / "victim" / "keep.png").read_bytes() == b"png"
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["listen"]   # nothing made
+
+
+def test_staged_media_folder_replaces_the_old_one_only_on_success(tmp_path):
+    from benchmark.core.files import StagedDir
+    with StagedDir(tmp_path, "plots") as st:
+        (st.path / "a.png").write_bytes(b"1")
+    assert (tmp_path / "plots" / "a.png").read_bytes() == b"1"
+    with pytest.raises(OSError), StagedDir(tmp_path, "plots") as st:
+        (st.path / "b.png").write_bytes(b"2")
+        raise OSError(28, "No space left on device")
+    # the failed replacement left the old folder whole and no staged folder behind
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [MEDIA_MARKER, "a.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"]

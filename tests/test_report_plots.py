@@ -60,8 +60,9 @@ def test_plots_exist_are_linked_and_not_blank(isolated_env, corpora, plugins, mo
     vb = [v["manifest"] for k, v in data.items.items() if k[0] == "vb_pairs"]
     assert len({factor_label(m, "SNR") for m in vb}) >= 2
     # Regenerating from the store alone gives the same set of plots.
-    again = write_plots(data, out)
+    again = write_plots(data, out / "again")
     assert sorted(p.path.split("/")[-1] for p in again) == sorted(names)
+    assert sorted(p.name for p in (out / "again").glob("*.png")) == sorted(names)
 
 
 def test_no_runtime_protocol_falls_back_to_per_item_timings(isolated_env, corpora, plugins, monkeypatch):

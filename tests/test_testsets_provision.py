@@ -256,7 +256,15 @@ def test_corrupt_archive_is_one_clear_error(tmp_path):
     data = good.read_bytes()
     bad = tmp_path / "b.zip"
     bad.write_bytes(data[:30] + b"\0" * 40 + data[70:])
-    with pytest.raises(AssetError, match="corrupt or truncated|not a tar or zip"):
+    with pytest.raises(AssetError, match="corrupt or truncated"):
         extract(bad, tmp_path / "dest")
+    cut = tmp_path / "c.zip"                    # a download cut in half: no central directory
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AssetError, match=r"c.zip: corrupt or truncated archive \(starts like a zip"):
+        extract(cut, tmp_path / "dest")
+    text = tmp_path / "d.txt"                   # really not an archive
+    text.write_text("hello")
+    with pytest.raises(AssetError, match="not a tar or zip archive"):
+        extract(text, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "b.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "b.zip", "c.zip", "d.txt"]

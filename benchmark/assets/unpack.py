@@ -65,7 +65,25 @@ def list_members(archive: Path) -> list[Member]:
                 return [Member(m.name, m.isdir(), m.size) for m in tf.getmembers()]
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise AssetError(f"{archive}: corrupt or truncated archive ({exc})") from None
-    raise AssetError(f"{archive}: not a tar or zip archive")
+    raise _unknown_format(archive)
+
+
+# Leading bytes of the formats we unpack: a file that starts like one of them but does not open
+# is a damaged download (e.g. a zip cut short has no central directory), not another format.
+_MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+
+
+def _unknown_format(archive: Path) -> AssetError:
+    try:
+        with open(archive, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        return AssetError(f"{archive}: cannot read it ({exc})")
+    kind = next((k for m, k in _MAGIC.items() if head.startswith(m)), None)
+    if kind is not None:
+        return AssetError(f"{archive}: corrupt or truncated archive (starts like a {kind} file but "
+                          "does not open as one); delete it and fetch it again")
+    return AssetError(f"{archive}: not a tar or zip archive")
 
 
 def _tar_members(archive: Path, tf: tarfile.TarFile, prefix, dest_tmp: Path
@@ -162,7 +180,7 @@ def _extract_into(archive: Path, tmp: Path, prefix) -> int:
             raise AssetError(f"{archive}: cannot unpack: {os.strerror(exc.errno)} "
                              f"({exc.filename or tmp})") from None
         raise AssetError(f"{archive}: corrupt or truncated archive ({exc})") from None
-    raise AssetError(f"{archive}: not a tar or zip archive")
+    raise _unknown_format(archive)
 
 
 def _merge(src: Path, dest: Path) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
-from benchmark.core.files import atomic_write, confine, unique_stem
+from benchmark.core.files import StagedDir, atomic_write, confine, unique_stem
 from benchmark.core.progress import progress
 from benchmark.report import breakdown, mdhtml
 from benchmark.report.listen_media import (
@@ -218,21 +218,22 @@ def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
     return tables
 
 
-def render_row(testset: str, row: Row, out: Path) -> Row:
-    """Write one row's media (FLAC + PNG per cell, the row's colour-scale legend) and return the
-    row with its cells' page paths filled in. Module level and picklable: `MediaJob` runs it in
-    worker processes."""
-    rel = Path(MEDIA) / unique_stem(testset) / unique_stem(row.item_id)   # unique per item
+def render_row(testset: str, row: Row, media: Path) -> Row:
+    """Write one row's media (FLAC + PNG per cell, the row's colour-scale legend) into the folder
+    `media` (what becomes the page's listen/ folder) and return the row with its cells' page
+    paths (`listen/...`) filled in. Module level and picklable: `MediaJob` runs it in worker
+    processes."""
+    sub = Path(unique_stem(testset)) / unique_stem(row.item_id)         # unique per item
     for cell in row.cells:
         if cell.src is None:
             continue
-        dst = rel / f"{unique_stem(cell.column)}.flac"
+        name = sub / f"{unique_stem(cell.column)}.flac"
         try:
-            x, rate = write_flac16(Path(cell.src), out / dst)
+            x, rate = write_flac16(Path(cell.src), media / name)
         except AudioError as exc:
             cell.note = f"audio unreadable: {exc}"
             continue
-        cell.audio, cell.rate = dst.as_posix(), rate
+        cell.audio, cell.rate = f"{MEDIA}/{name.as_posix()}", rate
         cell.spec = spectrogram(x, rate)
     specs = [c.spec for c in row.cells if c.spec is not None]
     if not specs:
@@ -240,31 +241,32 @@ def render_row(testset: str, row: Row, out: Path) -> Row:
     vmax = max(s.peak for s in specs)
     for cell in row.cells:
         if cell.spec is not None:
-            png = rel / f"{unique_stem(cell.column)}.png"
-            render_png(cell.spec, vmax, out / png)
-            cell.image, cell.spec = png.as_posix(), None
+            name = sub / f"{unique_stem(cell.column)}.png"
+            render_png(cell.spec, vmax, media / name)
+            cell.image, cell.spec = f"{MEDIA}/{name.as_posix()}", None
     # the legend depends only on its three tick labels: rows with equal labels share one file
-    labels = scale_labels(vmax)
-    row.scale = (Path(MEDIA) / "scales" / f"{unique_stem('|'.join(labels))}.png").as_posix()
-    if not (out / row.scale).exists():
-        render_scale(vmax, out / row.scale)
+    name = Path("scales") / f"{unique_stem('|'.join(scale_labels(vmax)))}.png"
+    if not (media / name).exists():
+        render_scale(vmax, media / name)
+    row.scale = f"{MEDIA}/{name.as_posix()}"
     return row
 
 
 class MediaJob:
     """The listening page's media, rendered in worker processes while the caller goes on (the
-    report's plots are drawn meanwhile); `finish()` waits and writes index.html.
+    report's plots are drawn meanwhile); `finish()` waits, writes index.html and only then puts
+    the new listen/ folder in place of the old one (`StagedDir`): a page that fails half-way
+    (full disk) leaves the previous index.html and its media whole.
 
     Rows are independent (each writes only its own folder; shared legends are written
     atomically), so they are spread over `workers` processes (default: every core)."""
 
     def __init__(self, data: RunData, out: Path, items_per_table: int | None = None,
                  workers: int | None = None):
-        from benchmark.core.files import replace_dir
         n = listen_items(items_per_table)
         self.data, self.out = data, out
-        # items may differ from the last page: a fresh folder (only one the benchmark wrote is removed)
-        replace_dir(out, MEDIA)
+        # items may differ from the last page: a fresh folder, swapped in by finish()
+        self.staged = StagedDir(out, MEDIA)
         self.tables = plan_tables(data, n)
         self.todo = [(t, i) for t in self.tables for i in range(len(t.rows))]
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
@@ -275,7 +277,7 @@ class MediaJob:
             from concurrent.futures import ProcessPoolExecutor
             self._pool = ProcessPoolExecutor(min(self.workers, len(self.todo)),
                                              mp_context=multiprocessing.get_context("spawn"))
-            self._futures = [self._pool.submit(render_row, t.testset, t.rows[i], out)
+            self._futures = [self._pool.submit(render_row, t.testset, t.rows[i], self.staged.path)
                              for t, i in self.todo]
 
     def finish(self) -> Path:
@@ -284,24 +286,33 @@ class MediaJob:
             with bar:
                 if self._pool is None:
                     for t, i in self.todo:
-                        t.rows[i] = render_row(t.testset, t.rows[i], self.out)
+                        t.rows[i] = render_row(t.testset, t.rows[i], self.staged.path)
                         bar.update()
                 else:
                     for (t, i), fut in zip(self.todo, self._futures, strict=True):
                         t.rows[i] = fut.result()
                         bar.update()
         finally:
-            self.close()
+            self._stop_workers()
         report = self.out / "report.md"
         md = report.read_text() if report.exists() else ""
         page = self.out / PAGE
         atomic_write(page, page_html(self.data.run, self.tables, md))
+        self.staged.commit()
+        self.staged = None
         return page
 
-    def close(self) -> None:
+    def _stop_workers(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def close(self) -> None:
+        """Stop the workers; a page that was not finished leaves no new folder behind."""
+        self._stop_workers()
+        if self.staged is not None:
+            self.staged.discard()
+            self.staged = None
 
 
 # --- HTML --------------------------------------------------------------------------------------

@@ -52,11 +52,12 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8):
     return fig, axes[:n_panels]
 
 
-def _save(fig, out: Path, name: str, title: str, plots: list[Plot]) -> None:
-    rel = Path(PLOTS) / f"{_safe(name)}.png"
-    (out / rel).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / rel)
-    plots.append(Plot(title, rel.as_posix()))
+def _save(fig, folder: Path, name: str, title: str, plots: list[Plot]) -> None:
+    """Write the figure into `folder` (what becomes the report's plots/ folder)."""
+    file = f"{_safe(name)}.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / file)
+    plots.append(Plot(title, f"{PLOTS}/{file}"))
 
 
 def _columns(data: RunData, testset: str) -> list[tuple[Column, str]]:
@@ -217,9 +218,9 @@ def runtime_plot(data: RunData, out: Path, plots: list[Plot]) -> None:
 
 
 def write_plots(data: RunData, out: Path) -> list[Plot]:
-    """Write every plot for the run under `out/plots/`; returns them in report order."""
-    from benchmark.core.files import replace_dir
-    replace_dir(out, PLOTS)          # removes only a plots/ folder the benchmark wrote (marker file)
+    """Write every plot for the run into the folder `out` (the report's plots/ folder, or the
+    staged folder that replaces it: `core.files.StagedDir`); returns them in report order, with
+    paths relative to the report folder (`plots/NAME.png`)."""
     plots: list[Plot] = []
     for ts in data.testsets:
         set_plots(data, out, ts["name"], plots)
@@ -229,7 +230,7 @@ def write_plots(data: RunData, out: Path) -> list[Plot]:
 
 
 def markdown_section(data: RunData, out: Path) -> list[str]:
-    """report.md's "Plots" section (plots written as a side effect)."""
+    """report.md's "Plots" section (plots written into the folder `out` as a side effect)."""
     plots = write_plots(data, out)
     if not plots:
         return []

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.core.files import atomic_write, is_transient, transient_error
+from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, plots
 from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
@@ -311,6 +311,10 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
                      [[str(i["id"]), "`" + " ".join(i["argv"]) + "`", str(i["restored"]), str(i["scored"]),
                        str(i["cached_outputs"]), str(i["cached_scores"]), _status(data, i)]
                       for i in data.invocations]))
+    if any(i["status"] == "interrupted" for i in data.invocations):
+        md.append("\n*interrupted*: the invocation ended without recording how (killed, or a failure "
+                  "that kept it from writing its store, such as a full disk); its finished items are "
+                  "kept and the next run does only the rest.")
     md.append(f"\nItem errors: {len(errors)}")
     if errors:
         md.append(_table(["stage", "system", "set", "item", "error"],
@@ -387,7 +391,16 @@ def _write_files(data: RunData, run: str, out: Path) -> Path:
         sec, summ = _set_sections(data, ts)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
-    md += [""] + _runtime_section(data) + [""] + plots.markdown_section(data, out)
+    # plots go into a staged folder that replaces plots/ once report.md and the rest are written
+    with StagedDir(out, plots.PLOTS) as staged:
+        _write_md_csv_json(data, run, out, errors, md, summary,
+                           plots.markdown_section(data, staged.path))
+    return out / "report.md"
+
+
+def _write_md_csv_json(data: RunData, run: str, out: Path, errors: list[dict], md: list[str],
+                       summary: dict, plot_section: list[str]) -> None:
+    md += [""] + _runtime_section(data) + [""] + plot_section
     for extra in extra_sections(run):
         md += ["", extra]
     md += [""] + _provenance(data, errors)
@@ -403,4 +416,3 @@ def _write_files(data: RunData, run: str, out: Path) -> Path:
     summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
                           for n, m in data.metrics.items()}
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str))
-    return out / "report.md"

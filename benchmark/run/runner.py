@@ -387,8 +387,9 @@ class Runner:
                     row = OutputRow(key, oc.input_sha256, spec.name, oc.path, oc.sha256, oc.rate,
                                     oc.seconds, oc.audio_seconds, oc.device, oc.error)
                     store.put_output(row, links[oc.input_sha256], inv)
-                    store.count_work(inv, restored=1)
-                    summary.restored += 1
+                    # `restored` counts outputs; an item that failed is an item error, not an output
+                    store.count_work(inv, restored=int(oc.error is None))
+                    summary.restored += oc.error is None
                     summary.item_errors += oc.error is not None
                     errors += oc.error is not None
                     bar.update(len(links[oc.input_sha256]))
