@@ -18,6 +18,7 @@ from benchmark.core.audio import resample
 from benchmark.core.registry import Registry
 
 DEVICES = ("cpu", "cuda")
+DEFAULT_COST = 0.01          # MetricInfo.cost of a metric that records none (the cheap ones)
 AGGREGATIONS = ("mean", "corpus")
 
 
@@ -44,6 +45,10 @@ class MetricInfo:
     description: str = ""
     assets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # backend -> asset names
     extra: dict[str, str] = field(default_factory=dict)               # backend -> pip extra
+    # backend -> rough CPU seconds per second of audio on one core (the demo's stages, bench/
+    # results/bench_demo.json); scheduling only: a run starts its costliest metrics first so that
+    # cheap ones fill the cores at the end. Absent: DEFAULT_COST.
+    costs: dict[str, float] = field(default_factory=dict)
     devices: tuple[str, ...] = ("cpu",)       # device kinds it can compute on ("cpu", "cuda")
     aggregation: str = "mean"                 # "mean" over items, or "corpus": the ratios in `corpus`
     corpus: tuple[CorpusRatio, ...] = ()      # the corpus statistics, one per corpus-level column
@@ -65,6 +70,9 @@ class MetricInfo:
         unknown = [r.column for r in self.corpus if r.column not in self.columns]
         if unknown:
             raise ValueError(f"metric '{self.name}': corpus ratio for unknown column(s) {unknown}")
+
+    def cost(self, backend: str) -> float:
+        return self.costs.get(backend, DEFAULT_COST)
 
     def device_for(self, requested: str) -> str:
         """The device its jobs get for a requested one: the request if this metric can use that

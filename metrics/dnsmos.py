@@ -97,6 +97,7 @@ class DNSMOS(Metric):
         name="dnsmos", rate=SR, needs_reference=False, needs_transcript=False,
         higher_is_better=True, columns=("SIG", "BAK", "OVRL", "P808"),
         backends=("onnx", "onnx_personalized"), paper_backend="onnx",
+        costs={"onnx": 0.2, "onnx_personalized": 0.2},
         description="DNSMOS P.835 SIG/BAK/OVRL + P.808 MOS (no reference, 16 kHz)")
 
     def __init__(self, backend: str | None = None, device: str = "cpu", p808: bool = True):

@@ -29,6 +29,7 @@ class NISQA(Metric):
     info = MetricInfo(
         name="nisqa", rate=0, needs_reference=False, needs_transcript=False,
         higher_is_better=True, columns=COLUMNS, backends=("nisqa_v2",), paper_backend="nisqa_v2",
+        costs={"nisqa_v2": 0.02},
         description="NISQA v2.0 MOS, noisiness, discontinuity, coloration, loudness (1..5), at "
                     "the file's own rate (rate 0)",
         assets={"nisqa_v2": ("nisqa",)}, devices=("cpu", "cuda"))

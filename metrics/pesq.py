@@ -76,6 +76,7 @@ class PESQWideBand(_PesqBase):
         name="pesq", rate=16000, needs_reference=True, needs_transcript=False,
         higher_is_better=True, columns=("PESQ-wb",), backends=("pesq", "speechmetrics"),
         paper_backend="pesq",
+        costs={"pesq": 0.05, "speechmetrics": 0.05},
         description="wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO -0.5..4.5; speechmetrics = "
                     "VoiceFixer's (resampy, zero-pad)")
 

@@ -32,5 +32,5 @@ def stage_summary(what: str, done: int, cached: int, seconds: float, errors: int
     """One line per finished stage on stderr (also when bars are off): items, cached, time, rate."""
     rate = f", {done / seconds:.2f} items/s" if done and seconds > 0 else ""
     err = f", {errors} item errors" if errors else ""
-    print(f"{what}: {done} items in {seconds:.1f} s{rate} ({cached} cached){err}",
-          file=sys.stderr, flush=True)
+    # tqdm.write: printed above any bar still running (stages of the scoring stream overlap)
+    tqdm.write(f"{what}: {done} items in {seconds:.1f} s{rate} ({cached} cached){err}", file=sys.stderr)

@@ -213,13 +213,13 @@ def load_versions(plans: list[MetricPlan], device: str) -> None:
         p.key = _metric_key(p.name, p.backend, p.version)
 
 
-JOBS_PER_WORKER = 8     # a stage is cut into at least this many jobs per worker when it can be
+JOBS_PER_WORKER = 16    # a stage is cut into at least this many jobs per worker when it can be
 
 
 def job_size(n_items: int, max_batch: int, workers: int) -> int:
     """Items per job: at most `max_batch` (what one call handles well), and small enough that
     each worker gets JOBS_PER_WORKER jobs, so that a stage's last jobs are short and no core
-    idles for long at its end (35 WER items on 2 workers: 3 per job, not 16, 16 and 3)."""
+    idles for long at its end (35 WER items on 2 workers: 2 per job, not 16, 16 and 3)."""
     return max(1, min(max_batch, -(-n_items // (JOBS_PER_WORKER * max(1, workers)))))
 
 
@@ -317,8 +317,7 @@ class Runner:
             try:
                 for spec, cls, key in systems:
                     self._restore(store, inv, summary, executor, spec, cls, key, sets)
-                for p in plans:
-                    self._score(store, inv, summary, executor, p, sets)
+                self._score(store, inv, summary, executor, plans, sets)
             except BaseException as exc:
                 status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 try:
@@ -426,22 +425,50 @@ class Runner:
                                        problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
         return wanted
 
-    def _score(self, store, inv, summary, executor, plan: MetricPlan, sets) -> None:
+    def _todo(self, store, plan: MetricPlan, sets) -> tuple[list[ScoreInput], int]:
+        """(the inputs still to score with this metric, how many it has stored already)."""
         wanted = self._score_inputs(store, plan, sets)
         done = store.score_keys(plan.key)
         todo = [v for k, v in wanted.items() if k not in done]
-        cached = len(wanted) - len(todo)
-        summary.cached_scores += cached
-        store.count_work(inv, cached_scores=cached)
-        if not todo:
+        return todo, len(wanted) - len(todo)
+
+    def _score(self, store, inv, summary, executor, plans: list[MetricPlan], sets) -> None:
+        """Every metric's jobs through one stream: metrics are independent, so the next metric's
+        jobs start as soon as a worker is free and no core waits for a metric's last job. A
+        metric's inputs are planned only when the stream reaches it (memory stays one metric's
+        inputs at the papers' scale); each metric prints its summary line when its last job ends
+        (its seconds: from its first job's start, so the stages' times overlap)."""
+        totals = [self._todo(store, p, sets) for p in plans]         # for the bar only
+        total = sum(len(t) + c for t, c in totals)
+        cached_all = sum(c for _, c in totals)
+        del totals
+        stages: dict[tuple[str, str], dict] = {}
+
+        def jobs():
+            # costliest metrics first (MetricInfo.cost; stable otherwise): their long jobs start
+            # early and the cheap metrics' short jobs fill both cores at the end
+            for p in sorted(plans, key=lambda p: -p.info.cost(p.backend)):
+                todo, cached = self._todo(store, p, sets)
+                summary.cached_scores += cached
+                store.count_work(inv, cached_scores=cached)
+                if not todo:
+                    continue
+                device = p.info.device_for(self.cfg.device)
+                batch = score_jobs(p.name, p.backend, device, longest_first(todo, lambda x: x.seconds),
+                                   max_item_seconds=self.cfg.max_item_seconds,
+                                   batch=job_size(len(todo), run_jobs.SCORE_BATCH, executor.workers))
+                stages[(p.name, p.backend)] = {"plan": p, "jobs": len(batch), "finished": 0, "items": len(todo),
+                                               "cached": cached, "errors": 0, "t0": time.perf_counter()}
+                yield from batch
+
+        if total == cached_all:
+            for _ in jobs():          # nothing to score: only the cached counts are recorded
+                pass
             return
-        device = plan.info.device_for(self.cfg.device)
-        jobs = score_jobs(plan.name, plan.backend, device, longest_first(todo, lambda x: x.seconds),
-                          max_item_seconds=self.cfg.max_item_seconds,
-                          batch=job_size(len(todo), run_jobs.SCORE_BATCH, executor.workers))
-        t_stage, errors = time.perf_counter(), 0
-        with progress(desc=f"score {plan.name}", total=len(wanted), initial=cached, unit="item") as bar:
-            for fin in executor.stream(score_job, jobs):
+        with progress(desc=f"score {len(plans)} metrics", total=total, initial=cached_all, unit="item") as bar:
+            for fin in executor.stream(score_job, jobs()):
+                st = stages[(fin.task.metric, fin.task.backend)]
+                plan = st["plan"]
                 if fin.error is not None:
                     if isinstance(fin.error, BenchmarkError):
                         raise fin.error
@@ -450,10 +477,12 @@ class Runner:
                 for oc in fin.result:
                     self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
-                    errors += oc.error is not None
-                bar.update(len(fin.result))        # one update per finished batch
-        stage_summary(f"score {plan.name} ({plan.backend})", len(todo), cached,
-                      time.perf_counter() - t_stage, errors)
+                    st["errors"] += oc.error is not None
+                bar.update(len(fin.result))        # one update per finished job
+                st["finished"] += 1
+                if st["finished"] == st["jobs"]:
+                    stage_summary(f"score {plan.name} ({plan.backend})", st["items"], st["cached"],
+                                  time.perf_counter() - st["t0"], st["errors"])
 
     def _put_score(self, store, inv, plan, key, values, error, aux) -> None:
         cols = list(plan.info.columns)
