@@ -52,3 +52,14 @@ def plugins(monkeypatch, tmp_path):
     monkeypatch.setenv(rs.CALLS_ENV, str(calls))
     yield calls
     rs.unregister()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one intra-op thread for the test (the MaskSR tests: 2 shared cores, where one
+    intra-op thread avoids oversubscription), restored afterwards."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

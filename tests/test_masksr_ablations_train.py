@@ -46,12 +46,7 @@ def _maker(cfg, corpora: Path, speech: list[str], cache: Path):
     return BatchMaker(cfg, bank, pools, cfg.batch)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 @pytest.mark.parametrize("name,lm_blocks", [("soundstorm_s", 1), ("uniaudio_s", 1),

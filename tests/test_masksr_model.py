@@ -16,13 +16,7 @@ from systems.masksr.model import MaskSRModel
 from systems.masksr.sampler import split_windows
 from systems.masksr.strategies import get_strategy
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 @pytest.fixture(scope="module")

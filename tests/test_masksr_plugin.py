@@ -24,12 +24,7 @@ from systems.masksr.trainer import CHECKPOINT, save_checkpoint
 SMALL = {"d_model": 32, "encoder_blocks": 1, "lm_blocks": 2, "heads": 2, "codec": "dac_random_small"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def _checkpoint(root, name: str, **changes):

@@ -22,12 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OVERFIT = {"segments_per_file": 1, "fixed_degradations": 2, "steps": 300}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)      # 2 shared cores: one intra-op thread avoids oversubscription
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def _speech(corpora: Path, n: int) -> list[str]:

@@ -24,12 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CFG = {"segments_per_file": 2, "gain_bins": 8}      # the papers' 8 bins (masksr2_tiny: 1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def _speech(corpora: Path, n: int) -> list[Path]:

@@ -8,17 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmark.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def test_sweep_records_the_dev_choice_in_the_checkpoint(tmp_path, corpora, capsys):
