@@ -378,9 +378,3 @@ def listen_items(n: int | None) -> int:
     if int(n) < 1:
         raise BenchmarkError(f"--listen-items must be at least 1, got {n}")
     return int(n)
-
-
-def write_listening_page(data: RunData, out: Path, items_per_table: int | None = None,
-                         workers: int | None = None) -> Path:
-    """Write `out/index.html` and its media under `out/listen/` (report.md must exist in `out`)."""
-    return MediaJob(data, out, items_per_table, workers).finish()
