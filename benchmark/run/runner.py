@@ -91,6 +91,18 @@ class MetricPlan:
         return f"{self.name}:{self.backend}"
 
 
+@dataclass
+class _ScoreStage:
+    """One metric's share of the scoring stream: its jobs, and what its summary line reports."""
+    plan: MetricPlan
+    jobs: int
+    items: int
+    cached: int
+    finished: int = 0
+    errors: int = 0
+    t0: float = field(default_factory=time.perf_counter)   # when its first job was handed out
+
+
 def default_run_name(cfg: RunConfig) -> str:
     parts = "-".join(s.name for s in cfg.systems)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", parts)[:80] or "run"
@@ -438,11 +450,11 @@ class Runner:
         metric's inputs are planned only when the stream reaches it (memory stays one metric's
         inputs at the papers' scale); each metric prints its summary line when its last job ends
         (its seconds: from its first job's start, so the stages' times overlap)."""
-        totals = [self._todo(store, p, sets) for p in plans]         # for the bar only
-        total = sum(len(t) + c for t, c in totals)
-        cached_all = sum(c for _, c in totals)
-        del totals
-        stages: dict[tuple[str, str], dict] = {}
+        # the bar's totals, one metric's inputs in memory at a time
+        counts = [(len(todo), cached) for todo, cached in (self._todo(store, p, sets) for p in plans)]
+        total = sum(n + c for n, c in counts)
+        cached_all = sum(c for _, c in counts)
+        stages: dict[tuple[str, str], _ScoreStage] = {}
 
         def jobs():
             # costliest metrics first (MetricInfo.cost; stable otherwise): their long jobs start
@@ -457,8 +469,7 @@ class Runner:
                 batch = score_jobs(p.name, p.backend, device, longest_first(todo, lambda x: x.seconds),
                                    max_item_seconds=self.cfg.max_item_seconds,
                                    batch=job_size(len(todo), run_jobs.SCORE_BATCH, executor.workers))
-                stages[(p.name, p.backend)] = {"plan": p, "jobs": len(batch), "finished": 0, "items": len(todo),
-                                               "cached": cached, "errors": 0, "t0": time.perf_counter()}
+                stages[(p.name, p.backend)] = _ScoreStage(p, len(batch), len(todo), cached)
                 yield from batch
 
         if total == cached_all:
@@ -468,7 +479,7 @@ class Runner:
         with progress(desc=f"score {len(plans)} metrics", total=total, initial=cached_all, unit="item") as bar:
             for fin in executor.stream(score_job, jobs()):
                 st = stages[(fin.task.metric, fin.task.backend)]
-                plan = st["plan"]
+                plan = st.plan
                 if fin.error is not None:
                     if isinstance(fin.error, BenchmarkError):
                         raise fin.error
@@ -477,12 +488,12 @@ class Runner:
                 for oc in fin.result:
                     self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
-                    st["errors"] += oc.error is not None
+                    st.errors += oc.error is not None
                 bar.update(len(fin.result))        # one update per finished job
-                st["finished"] += 1
-                if st["finished"] == st["jobs"]:
-                    stage_summary(f"score {plan.name} ({plan.backend})", st["items"], st["cached"],
-                                  time.perf_counter() - st["t0"], st["errors"])
+                st.finished += 1
+                if st.finished == st.jobs:
+                    stage_summary(f"score {plan.name} ({plan.backend})", st.items, st.cached,
+                                  time.perf_counter() - st.t0, st.errors)
 
     def _put_score(self, store, inv, plan, key, values, error, aux) -> None:
         cols = list(plan.info.columns)
