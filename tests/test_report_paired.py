@@ -115,6 +115,11 @@ def test_minimum_detectable_effect_has_the_stated_power(lsd_scores):
     power = sps.nct.sf(t, n - 1, nc) + sps.nct.cdf(-t, n - 1, nc)
     assert power == pytest.approx(paired.POWER, abs=0.02)
     assert math.isnan(paired.mde_mean(d[:1]))
+    # below 6 items the exact signed-rank test cannot reach 0.05 (smallest p 2/2^N): nothing is
+    # detectable, and a difference on every item of the same sign gives exactly that p
+    assert paired.mde_mean(d[:5]) == math.inf and math.isfinite(paired.mde_mean(d[:6]))
+    for n in (5, 6):
+        assert sps.wilcoxon(np.arange(1.0, n + 1)).pvalue == pytest.approx(paired.min_wilcoxon_p(n))
 
 
 def _cell(s: paired.Samples):

@@ -70,7 +70,8 @@ class Comparison:
                 "n": self.n, "value": _num(self.value), "reference_value": _num(self.reference_value),
                 "diff": _num(self.diff), "ci95": [_num(self.ci_low), _num(self.ci_high)],
                 "p": _num(self.p), "p_holm": _num(self.p_holm), "test": self.test,
-                "mde": _num(self.mde), "alpha": self.alpha, "power": POWER,
+                "mde": _num(self.mde), "detectable": self.mde != float("inf"),
+                "alpha": self.alpha, "power": POWER,
                 "significant": self.significant}
 
 
@@ -139,13 +140,22 @@ def wilcoxon_p(d: np.ndarray) -> float:
     return float(wilcoxon(d).pvalue)
 
 
+def min_wilcoxon_p(n: int) -> float:
+    """The smallest two-sided p the exact signed-rank test can give for n differences (all of
+    one sign): 2 / 2^n. At n <= 5 it is >= 0.0625: no difference, however large, reaches 0.05."""
+    return 2.0 * 0.5 ** n
+
+
 def mde_mean(d: np.ndarray, alpha: float = ALPHA, power: float = POWER) -> float:
     """Smallest true mean difference a two-sided paired test at `alpha` detects with `power` at
     this N, from the paired SD: (t_{1-a/2,n-1} + t_{power,n-1}) * sd / sqrt(n), the paired t
-    test's approximation (Wilcoxon's efficiency against it is 3/pi = 0.955 for normal data)."""
+    test's approximation (Wilcoxon's efficiency against it is 3/pi = 0.955 for normal data);
+    infinite where the signed-rank test cannot reach `alpha` at this N at all."""
     n = d.size
     if n < 2:
         return float("nan")
+    if min_wilcoxon_p(n) >= alpha:
+        return float("inf")
     t = float(stdtrit(n - 1, 1 - alpha / 2)) + float(stdtrit(n - 1, power))
     return t * float(d.std(ddof=1)) / math.sqrt(n)
 
@@ -313,12 +323,16 @@ def _fmt_num(x: float, digits: int) -> str:
     return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _fmt_mde(mde: float, digits: int) -> str:
+    return "none at this N" if mde == float("inf") else _fmt_num(mde, digits)
+
+
 def _fmt_cell(c: Comparison, digits: int) -> str:
     if c.test == "none":
         return f"{c.diff:+.{digits}f} (n={c.n}: no test)" if math.isfinite(c.diff) else "–"
     mark = "" if c.significant else f" {MARK}"
     return (f"{c.diff:+.{digits}f} [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] "
-            f"p={_fmt_p(c.p_holm)}{mark}, MDE {c.mde:.{digits}f}")
+            f"p={_fmt_p(c.p_holm)}{mark}, MDE {_fmt_mde(c.mde, digits)}")
 
 
 def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
@@ -357,7 +371,8 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
     lines += ["", f"Power: MDE is the smallest true difference each pair's test detects with "
               f"probability {POWER:g} at its N (two-sided α = {ALPHA:g}, before Holm), from the "
               "pair's paired SD (corpus columns: the bootstrap SD); a gap below it is no evidence "
-              "either way."]
+              "either way. \"none at this N\": with 5 or fewer items the signed-rank test cannot "
+              f"reach p < {ALPHA:g} (its smallest p is 2/2^N)."]
     return "\n".join(lines)
 
 
@@ -530,7 +545,7 @@ def compare_markdown(rc: RunComparison, digits: int = 3) -> str:
             diff = "–" if not math.isfinite(c.diff) else f"{c.diff:+.{digits}f}"
             out.append("| " + " | ".join([p.system, f"{p.metric} {p.column} {arrow}", str(c.n),
                                           _fmt_num(c.reference_value, digits), _fmt_num(c.value, digits),
-                                          diff, ci, _fmt_p(c.p_holm), _fmt_num(c.mde, digits),
+                                          diff, ci, _fmt_p(c.p_holm), _fmt_mde(c.mde, digits),
                                           p.verdict]) + " |")
         out.append("")
     out.append(f"Paired over the items both runs scored. [95 % CI] by paired bootstrap over items "
