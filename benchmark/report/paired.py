@@ -21,7 +21,7 @@ import numpy as np
 # normal and Student t quantiles (scipy.stats is slow to import; wilcoxon imports it when called)
 from scipy.special import ndtri, stdtrit
 
-from benchmark.report.results import ItemScoreRecord, RunData
+from benchmark.report.results import ItemScoreRecord, RunData, select
 from benchmark.report.stats import BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, Cell
 
 ALPHA = 0.05            # two-sided significance level, after Holm's correction within a table
@@ -324,7 +324,7 @@ def _fmt_num(x: float, digits: int) -> str:
 
 
 def _fmt_mde(mde: float, digits: int) -> str:
-    return "none at this N" if mde == float("inf") else _fmt_num(mde, digits)
+    return "∞" if mde == float("inf") else _fmt_num(mde, digits)
 
 
 def _fmt_cell(c: Comparison, digits: int) -> str:
@@ -371,7 +371,7 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
     lines += ["", f"Power: MDE is the smallest true difference each pair's test detects with "
               f"probability {POWER:g} at its N (two-sided α = {ALPHA:g}, before Holm), from the "
               "pair's paired SD (corpus columns: the bootstrap SD); a gap below it is no evidence "
-              "either way. \"none at this N\": with 5 or fewer items the signed-rank test cannot "
+              "either way. MDE ∞: with 5 or fewer items the signed-rank test cannot "
               f"reach p < {ALPHA:g} (its smallest p is 2/2^N)."]
     return "\n".join(lines)
 
@@ -516,7 +516,7 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
                 for col in a.columns(m):
                     sa, sb = (samples([r for r in _records(d, ts, s, m, col) if r.item_id in ids],
                                       info, col) for d in (a, b))
-                    if not sa.values and not sb.values:
+                    if not sa.values or not sb.values:     # not run on this set in one of them
                         continue
                     family.append((s, m, col, a.higher_is_better(m),
                                    compare(sb, sa, s, a.run, f"{m}/{col}")))
@@ -526,7 +526,6 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
 
 
 def _records(data: RunData, testset: str, system: str, metric: str, column: str) -> list[ItemScoreRecord]:
-    from benchmark.report.results import select
     return select(data.records, testset=testset, system=system, metric=metric, column=column)
 
 
