@@ -97,6 +97,17 @@ def test_planted_difference_is_detected_and_null_is_not(lsd_scores):
     assert worse.diff > 0 and worse.p < 1e-3 and worse.ci_low > 0
 
 
+def test_float_resolution_differences_are_ties(lsd_scores):
+    # a scale-invariant metric of a scaled copy differs by float32 noise on every item (SI-SNR of
+    # x0.4 vs x0.5: ~1e-7 dB, all one sign): no difference, not "significant"
+    a = lsd_scores["a"]
+    noise = paired.Samples({i: v * (1 - 3e-7) for i, v in a.values.items()})
+    c = paired.compare(noise, a)
+    assert c.diff == 0 and c.p == 1 and not paired.with_holm([c])[0].significant
+    real = paired.Samples({i: v * (1 - 1e-4) for i, v in a.values.items()})
+    assert paired.compare(real, a).p < paired.ALPHA                # a 1e-4 change is not a tie
+
+
 def test_holm_step_down():
     assert paired.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert paired.holm([0.5, float("nan"), 0.01]) == pytest.approx([0.5, float("nan"), 0.02], nan_ok=True)

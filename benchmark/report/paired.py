@@ -28,6 +28,10 @@ ALPHA = 0.05            # two-sided significance level, after Holm's correction 
 POWER = 0.8             # the power the minimum detectable effect is stated at
 LEVEL = 0.95            # confidence level of the paired interval
 MARK = "≈"              # on a cell not significantly different from its column's reference
+# Per-item differences within this share of the values count as ties (0): most metrics compute in
+# float32 (epsilon 1.2e-7), and a scale-invariant metric of a scaled copy differs by ~1e-7 on
+# every item, which a signed-rank test would call significant.
+RESOLUTION = 1e-6
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ def compare(a: Samples, b: Samples, system: str = "", reference: str = "", colum
     xa = np.array([a.values[i] for i in ids], dtype=np.float64)
     xb = np.array([b.values[i] for i in ids], dtype=np.float64)
     d = xa - xb
+    d[np.abs(d) <= RESOLUTION * np.maximum(np.abs(xa), np.abs(xb))] = 0.0
     if n < 2:
         m = float(d.mean()) if n else nan
         return Comparison(system, reference, column, n, float(xa.mean()) if n else nan,
