@@ -355,7 +355,7 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
              f"the cells of this table, α = {ALPHA:g}; oracle rows are not tested).", "",
              f"Paired differences (system − {'baseline' if table.baseline else 'best'}, over the "
              f"items both scored; [95 % CI] by paired bootstrap over items, {BOOTSTRAP_ROUNDS} "
-             f"rounds, seed {BOOTSTRAP_SEED}; p: {'; '.join(how[t] for t in tests) or 'no test'}, "
+             f"rounds, seed {BOOTSTRAP_SEED}, per cell (not adjusted); p: {'; '.join(how[t] for t in tests) or 'no test'}, "
              "Holm-adjusted):", ""]
     head = ["System", "N"] + [f"Δ {c.header}" for c in table.columns]
     rows = []
