@@ -144,9 +144,12 @@ def wilcoxon_p(d: np.ndarray) -> float:
     return float(wilcoxon(d).pvalue)
 
 
-def min_wilcoxon_p(n: int) -> float:
-    """The smallest two-sided p the exact signed-rank test can give for n differences (all of
-    one sign): 2 / 2^n. At n <= 5 it is >= 0.0625: no difference, however large, reaches 0.05."""
+def min_exact_p(n: int) -> float:
+    """The smallest two-sided p an exact paired test over n items can give: 2 / 2^n, the share of
+    the 2^n sign patterns as extreme as all differences of one sign (the exact signed-rank test
+    gives exactly this). At n <= 5 it is >= 0.0625: no difference, however large, reaches 0.05;
+    the paired bootstrap of a corpus ratio, which can claim p = 1/(B+1) from 2 utterances, is
+    held to the same floor."""
     return 2.0 * 0.5 ** n
 
 
@@ -158,7 +161,7 @@ def mde_mean(d: np.ndarray, alpha: float = ALPHA, power: float = POWER) -> float
     n = d.size
     if n < 2:
         return float("nan")
-    if min_wilcoxon_p(n) >= alpha:
+    if min_exact_p(n) >= alpha:
         return float("inf")
     t = float(stdtrit(n - 1, 1 - alpha / 2)) + float(stdtrit(n - 1, power))
     return t * float(d.std(ddof=1)) / math.sqrt(n)
@@ -208,8 +211,10 @@ def compare(a: Samples, b: Samples, system: str = "", reference: str = "", colum
             return Comparison(system, reference, column, n, va, vb, va - vb, nan, nan, nan, "none", nan)
         boot = bootstrap_ratio_diffs(na, da, nb, db, a.scale, rounds, seed)
         lo, hi = _percentiles(boot, LEVEL)
+        floor = min_exact_p(n)
         return Comparison(system, reference, column, n, va, vb, va - vb, lo, hi,
-                          bootstrap_p(boot, va - vb), "bootstrap", mde_bootstrap(boot))
+                          max(bootstrap_p(boot, va - vb), floor), "bootstrap",
+                          mde_bootstrap(boot) if floor < ALPHA else float("inf"))
     xa = np.array([a.values[i] for i in ids], dtype=np.float64)
     xb = np.array([b.values[i] for i in ids], dtype=np.float64)
     d = xa - xb
@@ -377,7 +382,7 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
               f"probability {POWER:g} at its N (two-sided α = {ALPHA:g}, before Holm), from the "
               "pair's paired SD (corpus columns: the bootstrap SD); a gap below it is no evidence "
               "either way. MDE ∞: with 5 or fewer items the signed-rank test cannot "
-              f"reach p < {ALPHA:g} (its smallest p is 2/2^N)."]
+              f"reach p < {ALPHA:g} (its smallest p is 2/2^N; the corpus bootstrap is held to the same floor)."]
     return "\n".join(lines)
 
 
