@@ -16,7 +16,6 @@ import numpy as np
 from benchmark.core.audio import (
     DEFAULT_MAX_ITEM_SECONDS,
     ITEM_MIX_CHANNELS,
-    check_waveform,
     read_audio,
     read_item,
     resample,
@@ -25,6 +24,7 @@ from benchmark.core.audio import (
 )
 from benchmark.core.errors import AudioError, TransientIOError
 from benchmark.core.files import is_transient, transient_error
+from benchmark.run.contract import ContractError, check_output, check_values
 
 
 @dataclass
@@ -70,6 +70,7 @@ class ScoreInput:
     transcript: str | None = None
     problem: str | None = None           # e.g. the reference path was refused: the item's error
     seconds: float = 0.0                 # the audio's duration (scheduling: longest first)
+    item: str = ""                       # "set/item id" of (one of) the items it scores: for errors
 
 
 @dataclass
@@ -97,7 +98,7 @@ _METRICS: dict[tuple, Any] = {}
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, AudioError) else f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, AudioError | ContractError) else f"{type(exc).__name__}: {exc}"
 
 
 def _item_error(exc: BaseException, where: str) -> str:
@@ -160,6 +161,9 @@ def _call_restore(system, batch) -> tuple[list[np.ndarray] | None, float, str | 
         return None, 0.0, _describe(exc)
     _sync(system.device)
     elapsed = time.perf_counter() - t0
+    if not isinstance(outs, list | tuple):
+        return None, elapsed, (f"system '{system.info.name}' returned a {type(outs).__name__}, "
+                               "expected a list of one waveform per input")
     if len(outs) != len(batch):
         return None, elapsed, f"system returned {len(outs)} outputs for {len(batch)} inputs"
     return outs, elapsed, None
@@ -204,14 +208,15 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
             results.append((o[0] if o else None, e, er))
     else:
         results = [(None, elapsed, err)]
-    for (it, _, sr, n), (y, seconds, error) in zip(ready, results, strict=True):
+    for (it, item, sr, n), (y, seconds, error) in zip(ready, results, strict=True):
         oc = outcomes[it.item_id + "\0" + it.testset]
         oc.seconds = seconds
         if error is not None:
             oc.error = error
             continue
         try:
-            y = check_waveform(np.asarray(y, dtype=np.float32), rate, where=f"output of {job.system}")
+            # the contract (float audio of the input's length ± a tolerance), then the rate back
+            y = check_output(y, item.audio.size, rate, job.system, f"{it.testset}/{it.item_id}")
             y = resample(y, rate, sr)
             y = y[:n] if y.size >= n else np.pad(y, (0, n - y.size))  # same length as the input
             write_audio(it.out_path, y, sr)
@@ -237,6 +242,7 @@ def score_jobs(metric: str, backend: str, device: str, inputs: list[ScoreInput],
 def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     """Read each output (+ reference) and score the readable ones in one metric call."""
     from metrics import MetricItem
+    from metrics.base import ItemScore
     metric = loaded_metric(job.metric, job.backend, job.device)
     outcomes = [ScoreOutcome(it.key) for it in job.items]
     batch: list[tuple[int, MetricItem]] = []
@@ -263,6 +269,9 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     def run(items):
         try:
             scores = metric.score(items)
+            if not isinstance(scores, list | tuple):
+                raise ContractError(f"metric '{job.metric}' returned a {type(scores).__name__}, "
+                                    "expected a list of one ItemScore per item")
             if len(scores) != len(items):
                 raise RuntimeError(f"metric returned {len(scores)} scores for {len(items)} items")
             return scores, None
@@ -278,8 +287,17 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     for (i, _), s in zip(batch, scores, strict=True):
         if isinstance(s, str):
             outcomes[i].error = s
-        else:
-            outcomes[i].values = {k: float(v) for k, v in s.values.items()}
-            outcomes[i].error = s.error
-            outcomes[i].aux = dict(s.aux)
+            continue
+        item = job.items[i].item or job.items[i].audio
+        try:   # the contract: an ItemScore of finite floats; anything else is this item's error
+            if not isinstance(s, ItemScore):
+                raise ContractError(f"metric '{job.metric}' returned a {type(s).__name__} for item "
+                                    f"'{item}', expected an ItemScore")
+            values = check_values(s.values, job.metric, item) if s.error is None else {}
+        except ContractError as exc:
+            outcomes[i].error = str(exc)
+            continue
+        outcomes[i].values = values
+        outcomes[i].error = None if s.error is None else str(s.error)
+        outcomes[i].aux = dict(s.aux or {})
     return outcomes

@@ -434,7 +434,8 @@ class Runner:
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
+                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       item=f"{ls.name}/{it.id}")
         return wanted
 
     def _todo(self, store, plan: MetricPlan, sets) -> tuple[list[ScoreInput], int]:
