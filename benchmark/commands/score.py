@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.core.audio import SUPPORTED_SUFFIXES
+from benchmark.core.audio import SUPPORTED_SUFFIXES, find_audio
 from benchmark.core.errors import BenchmarkError
 
 NAME = "score"
@@ -52,15 +52,8 @@ class Pair:
 
 
 def _audio_files(path: Path) -> dict[str, Path]:
-    if path.is_file():
-        return {path.stem: path}
-    if not path.is_dir():
-        raise BenchmarkError(f"{path}: no such file or folder")
-    files = {str(p.relative_to(path).with_suffix("")): p for p in sorted(path.rglob("*"))
-             if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()}
-    if not files:
-        raise BenchmarkError(f"{path}: no .wav or .flac files found (searched recursively)")
-    return files
+    """The audio files of PATH by relative name without the extension (the pairing key)."""
+    return {str(Path(name).with_suffix("")): p for name, p in find_audio(path).items()}
 
 
 def read_transcripts(path: Path) -> dict[str, str]:

@@ -45,11 +45,17 @@ def transient_error(exc: OSError, action: str, path: str | os.PathLike) -> Trans
         "finished work is kept; fix the cause and re-run the same command to continue.")
 
 
+def safe_name(text: str) -> str:
+    """`text` as one file-name part: every run of characters outside `A-Z a-z 0-9 _ . = -`
+    becomes one `_` (the one sanitiser of system, set and metric names in paths)."""
+    return _SAFE.sub("_", text)
+
+
 def unique_stem(text: str, max_chars: int = 48) -> str:
     """A file-name stem for an id: its readable part (unsafe characters replaced, bounded) plus
     the first 12 hex digits of sha256(id), so "x y" and "x_y" never share a file."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    readable = _SAFE.sub("_", text)[:max_chars].strip("._") or "item"
+    readable = safe_name(text)[:max_chars].strip("._") or "item"
     return f"{readable}-{digest}"
 
 
