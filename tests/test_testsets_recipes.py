@@ -11,6 +11,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 from testsets_support import (
+    band_energy_db,
     independent_active_snr,
     independent_algorithm1_snr,
     make_official_release,
@@ -198,6 +199,15 @@ def test_all_gsr_defaults_to_rir_test_and_records_both_snrs_and_levels(with_rir4
     assert noisy == len(items)
     info = json.loads((folder / "info.json").read_text())
     assert not any("RIR-44k not found" in n for n in info["notes"])
+    # 004 Sec. 4.2.1 and voicefixer_main's config (low_pass_2 prob 1.0) low-pass every item
+    cutoffs = [it.params["distortion"]["lowpass"]["cutoff"] for it in items]
+    assert all(1000 <= c <= 22050 for c in cutoffs)
+    low = min(items, key=lambda it: it.params["distortion"]["lowpass"]["cutoff"])
+    lowpassed = builder.rerender(corpora, low).components["lowpassed"]
+    assert band_energy_db(lowpassed, 44100, 1.1 * min(cutoffs)) < -40
+    config = info["constants"]["distortion_config"]
+    assert config["p_lowpass"] == 1.0 and config["cutoff_range"] == [1000.0, 22050.0]
+    assert set(config) - {"order"} <= set(info["constants"]["parameter_sources"])
 
 
 def test_without_rir44k_all_gsr_says_it_simulates_rooms(corpora, tmp_path, capsys):

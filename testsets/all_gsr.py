@@ -50,6 +50,8 @@ PARAMETER_SOURCES = {
     "p_noise": "1.0: 003 App. C.2 leaves p5 open; VF L89 (noise prob 1.0)",
     "snr_range": "U(-5, 40) dB: 003 App. C.2 and VF L90 agree",
     "gain_range": "q ~ U(0.3, 1.0): 003 App. C.2 and VF L86 agree",
+    "snr_definition": "algorithm1: 003 App. C.2 (mean|n| matched to mean|x|) as voicefixer_main "
+                      "dataloaders/augmentation/base.py add_noise_and_scale_with_HQ sets it",
     "reverb_alignment": "none: voicefixer_main dataloaders/augmentation/magical_effects.py L158-165 "
                         "@ 0c206f7 convolves, renormalises and cuts with no shift",
 }
