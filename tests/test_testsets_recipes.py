@@ -11,6 +11,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 from testsets_support import (
+    band_energy_db,
     independent_active_snr,
     independent_algorithm1_snr,
     make_official_release,
@@ -142,28 +143,33 @@ def with_rir44k(corpora, tmp_path_factory):
     return root, rooms
 
 
-def test_derev_uses_rir_test_aligned_by_the_geometry_in_its_names(with_rir44k, tmp_path):
+def test_derev_uses_rir_test_with_voicefixers_unshifted_reverb_or_the_direct_path(with_rir44k, tmp_path):
     corpora, rooms = with_rir44k
-    folder, items = _build("derev", corpora, tmp_path, items=4)
     by_name = dict(rooms)
-    measured = read_measured(folder)
-    for it in items:
-        rir_name = it.sources["rir"].rsplit("/", 1)[1]
-        assert it.sources["rir"].startswith("RIR_44k/test/") and it.params["alignment"] == "geometric"
-        room = by_name[rir_name]
-        assert abs(it.params["rir_delay"] - room.distance() / 343.0 * 44100) < 0.05   # roomsimove: offset 0
-        x, _ = read_audio(folder / it.degraded)
-        t, _ = read_audio(folder / it.target)
-        h = np.load(corpora / it.sources["rir"])
-        # both files are 16-bit: the input is the reverberant dry signal quantised, so it equals
-        # the reverberated (quantised) target within the quantisation step times sum|h|
-        step = 2 ** -15 * (1 + np.sum(np.abs(h)))
-        np.testing.assert_allclose(x, apply_reverb(t, h, it.params["rir_delay"]), atol=step)
-        # the direct path of the rendered input sits on the dry target (lag 0 +- 2 samples)
-        direct = simulate_direct_path(room)[40:]
-        assert abs(xcorr_lag(apply_reverb(t, direct, it.params["rir_delay"]), t)) <= 2
-        assert np.max(np.abs(x)) <= max(0.98, np.max(np.abs(np.convolve(t, h)))) + 1e-6
-        assert measured[it.id]["reverb_shift"] == int(round(it.params["rir_delay"]))
+    for alignment in ("none", "direct_path"):
+        folder, items = _build("derev", corpora, tmp_path / alignment, items=2,
+                               reverb_alignment=None if alignment == "none" else alignment)
+        measured = read_measured(folder)
+        for it in items:
+            rir_name = it.sources["rir"].rsplit("/", 1)[1]
+            assert it.sources["rir"].startswith("RIR_44k/test/") and it.params["alignment"] == "geometric"
+            assert it.params["reverb_alignment"] == alignment
+            room = by_name[rir_name]
+            assert abs(it.params["rir_delay"] - room.distance() / 343.0 * 44100) < 0.05  # roomsimove: offset 0
+            x, _ = read_audio(folder / it.degraded)
+            t, _ = read_audio(folder / it.target)
+            h = np.load(corpora / it.sources["rir"])
+            # both files are 16-bit: the input is the reverberant dry signal quantised, so it equals
+            # the reverberated (quantised) target within the quantisation step times sum|h|
+            step = 2 ** -15 * (1 + np.sum(np.abs(h)))
+            np.testing.assert_allclose(x, apply_reverb(t, h, it.params["rir_delay"], alignment), atol=step)
+            # voicefixer_main reverb_rir (magical_effects.py L158-165 @ 0c206f7): convolve, cut to
+            # length, no shift: the direct path lags the dry target by the geometric delay
+            lag = xcorr_lag(apply_reverb(t, simulate_direct_path(room)[40:], None, alignment), t)
+            shift = int(round(it.params["rir_delay"])) if alignment == "direct_path" else 0
+            assert abs(lag - (int(round(it.params["rir_delay"])) - shift)) <= 2, (alignment, lag)
+            assert np.max(np.abs(x)) <= max(0.98, np.max(np.abs(np.convolve(t, h)))) + 1e-6
+            assert measured[it.id]["reverb_shift"] == shift
 
 
 def test_all_gsr_defaults_to_rir_test_and_records_both_snrs_and_levels(with_rir44k, tmp_path):
@@ -193,6 +199,15 @@ def test_all_gsr_defaults_to_rir_test_and_records_both_snrs_and_levels(with_rir4
     assert noisy == len(items)
     info = json.loads((folder / "info.json").read_text())
     assert not any("RIR-44k not found" in n for n in info["notes"])
+    # 004 Sec. 4.2.1 and voicefixer_main's config (low_pass_2 prob 1.0) low-pass every item
+    cutoffs = [it.params["distortion"]["lowpass"]["cutoff"] for it in items]
+    assert all(1000 <= c <= 22050 for c in cutoffs)
+    low = min(items, key=lambda it: it.params["distortion"]["lowpass"]["cutoff"])
+    lowpassed = builder.rerender(corpora, low).components["lowpassed"]
+    assert band_energy_db(lowpassed, 44100, 1.1 * min(cutoffs)) < -40
+    config = info["constants"]["distortion_config"]
+    assert config["p_lowpass"] == 1.0 and config["cutoff_range"] == [1000.0, 22050.0]
+    assert set(config) - {"order"} <= set(info["constants"]["parameter_sources"])
 
 
 def test_without_rir44k_all_gsr_says_it_simulates_rooms(corpora, tmp_path, capsys):

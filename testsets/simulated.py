@@ -24,7 +24,7 @@ import numpy as np
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.files import confine
-from testsets.base import BuildOptions, TestSetBuilder
+from testsets.base import BuildOptions, TestSetBuilder, reverb_alignment
 from testsets.corpora import CORPORA, NoiseSource, RirFile, Utterance, rir44k_files
 from testsets.distortions import (
     DistortionConfig,
@@ -158,6 +158,7 @@ class SimulatedBuilder(TestSetBuilder):
         n = opts.items or self.info.default_items or len(utts)
         chosen = self.select(utts, n, np.random.default_rng([seed, SELECT_STREAM]), opts.allow_repeat)
         rate = self.info.rate
+        alignment = reverb_alignment(opts)
         items = []
         for i, utt in enumerate(chosen):
             params = sample_params(item_rng(seed, i, "distortion"), self.config)
@@ -174,6 +175,8 @@ class SimulatedBuilder(TestSetBuilder):
                 extra["noise_offset"] = int(noise_rng.integers(0, nfull - length + 1)) if nfull > length else 0
                 sources.update(noise=noise.path, noise_clean=noise.clean)
             room = None
+            if params.reverb:
+                extra["reverb_alignment"] = alignment
             if params.reverb and rir_source == "simulate":
                 room = ROOM_RECIPES[self.room_recipe](item_rng(seed, i, "room"), rate)
                 extra["rir_delay"] = round(room.direct_delay(), 4)
@@ -200,7 +203,8 @@ class SimulatedBuilder(TestSetBuilder):
                 "pyroomacoustics_direct_offset": pra_direct_offset(),
                 "roomsimove_direct_offset": ROOMSIMOVE_DIRECT_OFFSET,
                 "snr_definition": self.config.snr_definition, "order": list(self.config.order),
-                "segment_s": self.segment, "room_recipe": self.room_recipe}
+                "segment_s": self.segment, "room_recipe": self.room_recipe,
+                "distortion_config": self.config.to_dict()}
 
     def build(self, opts: BuildOptions) -> Path:
         seed = self.info.default_seed if opts.seed is None else opts.seed
@@ -237,4 +241,6 @@ class SimulatedBuilder(TestSetBuilder):
             rir = simulate_rir(RoomParams.from_dict(p["room"]))
         elif src.get("rir"):
             rir = load_rir_file(corpora, src["rir"], rate)
-        return render(speech, rate, params, noise, rir, rir_delay=p.get("rir_delay"))
+        # manifests written before the alignment was recorded were shifted by the direct path
+        return render(speech, rate, params, noise, rir, rir_delay=p.get("rir_delay"),
+                      reverb_alignment=p.get("reverb_alignment", "direct_path"))
