@@ -15,9 +15,9 @@ import benchmark.assets
 import systems.masksr.plugin as plugin
 from benchmark.cli import main
 from systems import SYSTEMS
+from systems.masksr.checkpoint import CHECKPOINT, save_checkpoint
 from systems.masksr.config import get_config, override
 from systems.masksr.model import MaskSRModel
-from systems.masksr.checkpoint import CHECKPOINT, save_checkpoint
 
 # the registered architecture shrunk for 2 CPU cores; name, strategy, window (3 s = 259 frames),
 # iterations and guidance stay the registered ones

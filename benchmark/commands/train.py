@@ -124,8 +124,8 @@ def _run_fit(name: str, argv: list[str], on_step=None) -> int:
     """Train NAME; `on_step(state)` runs after every step (tests stop a run there)."""
     import torch.distributed as dist
 
-    from systems.masksr.train_options import TrainOptions
     from systems.masksr.checkpoint import CHECKPOINT
+    from systems.masksr.train_options import TrainOptions
     from systems.masksr.trainer import train
     a = _fit_parser().parse_args(argv)
     cfg = _cfg(name, a.config, steps=a.steps, batch=a.batch)
