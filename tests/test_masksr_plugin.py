@@ -15,9 +15,9 @@ import benchmark.assets
 import systems.masksr.plugin as plugin
 from benchmark.cli import main
 from systems import SYSTEMS
+from systems.masksr.checkpoint import CHECKPOINT, save_checkpoint
 from systems.masksr.config import get_config, override
 from systems.masksr.model import MaskSRModel
-from systems.masksr.trainer import CHECKPOINT, save_checkpoint
 
 # the registered architecture shrunk for 2 CPU cores; name, strategy, window (3 s = 259 frames),
 # iterations and guidance stay the registered ones
@@ -107,8 +107,8 @@ def test_002_masksr_s_w0_decodes_the_w1_checkpoint_without_guidance(checkpoints,
     assert (w0.info.paper_row, w1.info.paper_row) == ("MaskSR-S (w = 0)", "MaskSR-S (w = 1)")
     seen = []
     import systems.masksr.sampler as sampler
-    real = sampler.restore
-    monkeypatch.setattr(sampler, "restore", lambda *a, **k: seen.append(k["guidance"]) or real(*a, **k))
+    real = sampler.restore_batch
+    monkeypatch.setattr(sampler, "restore_batch", lambda *a, **k: seen.append(k["guidance"]) or real(*a, **k))
     from systems.base import RestoreItem
     item = RestoreItem("a", np.zeros(12000, np.float32), None)
     for s in (w0, w1):

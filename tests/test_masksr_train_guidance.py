@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def test_sweep_records_the_dev_choice_in_the_checkpoint(tmp_path, corpora, capsys):
-    from systems.masksr.trainer import CHECKPOINT, load_checkpoint
+    from systems.masksr.checkpoint import CHECKPOINT, load_checkpoint
     speech = sorted((corpora / "VCTK-Corpus-0.92" / "wav48_silence_trimmed").rglob("*.flac"))[:3]
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
     common = ["--config", "segments_per_file=1", "simulated_rirs=1"]
