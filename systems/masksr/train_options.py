@@ -26,7 +26,7 @@ class TrainOptions:
     grad_accum: int = 1              # micro-batches per optimizer step (global batch unchanged)
     workers: int = 2                 # DataLoader worker processes per rank (0: in the main process)
     prefetch: int = 2                # batches prefetched per worker
-    shuffle_block: int = 8           # shards whose items are shuffled together
+    shuffle_block: int = 64          # shards whose items are shuffled together (data.StepBatches)
     val_every: int = 0               # validate on the dev split every N steps (0: never)
     val_items: int = 64              # dev items used (the first N of the dev split)
     val_batch: int = 8
