@@ -143,3 +143,23 @@ def test_the_plugin_and_the_sweep_restore_with_the_ema_weights_when_there_are_so
     swept = load_model(path)
     assert swept.weights == "ema" and torch.equal(swept.model.lm.head_weight, system.model.lm.head_weight)
     assert torch.equal(load_model(path, weights="model").model.lm.head_weight, blob["model"]["lm.head_weight"])
+
+
+def test_precision_is_plumbed_from_the_command_line_to_the_sampler(checkpoints, monkeypatch):
+    import argparse
+
+    import systems.masksr.sampler as sampler
+    from benchmark.commands.run import _specs
+    from systems.base import RestoreItem
+    specs = _specs(argparse.Namespace(systems=["masksr_s", "gtcrn"], checkpoint=[], precision="bf16"))
+    assert [(s.name, s.config) for s in specs] == [("masksr_s", {"precision": "bf16"}), ("gtcrn", {})]
+    _checkpoint(checkpoints, "masksr_s", window_seconds=0.25)
+    seen = []
+    real = sampler.precision_context
+    monkeypatch.setattr(sampler, "precision_context", lambda p, d: seen.append(p) or real(p, d))
+    system = SYSTEMS.get("masksr_s")(config=specs[0].config)
+    system.load()
+    [out] = system.restore([RestoreItem("a", np.zeros(3000, np.float32) + 0.1, None)])
+    assert seen == ["bf16"] and out.shape == (3000,) and np.isfinite(out).all()
+    with pytest.raises(Exception, match="unknown precision 'fp8'"):
+        SYSTEMS.get("masksr_s")(config={"precision": "fp8"}).load()
