@@ -37,7 +37,7 @@ def test_sweep_records_the_dev_choice_in_the_checkpoint(tmp_path, corpora, capsy
     assert len(set(lsd.values())) == 3                          # w changes the restoration
     best = min(lsd, key=lsd.get)
     assert sweep["chosen"] == float(best) and blob["config"]["guidance"] == float(best)
-    assert sweep["items"] == 1 and sweep["higher_is_better"] is False
+    assert sweep["items"] == 1 and sweep["higher_is_better"] is False and sweep["weights"] == "model"
     assert f"chosen w = {float(best):g} by lsd:LSD (min)" in printed
     # training on keeps the dev choice; the validation rows are in the log
     assert main([*train, "--steps", "4"]) == 0

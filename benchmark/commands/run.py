@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N items of each set")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
+                   help="CUDA inference precision of the systems that offer it (the MaskSR family); "
+                        "part of their cache key")
     p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
                    help="per-item duration limit, checked from the file header before reading "
                         f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
@@ -56,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _specs(args: argparse.Namespace):
+    from benchmark.commands._util import precision_config
     from systems.base import SystemSpec
     ckpt = {}
     for entry in args.checkpoint:
@@ -65,7 +69,8 @@ def _specs(args: argparse.Namespace):
         if name not in args.systems:
             raise BenchmarkError(f"--checkpoint {entry}: system '{name}' is not in --systems")
         ckpt[name] = path
-    return [SystemSpec(s, {"checkpoint": ckpt[s]} if s in ckpt else {})
+    return [SystemSpec(s, {**({"checkpoint": ckpt[s]} if s in ckpt else {}),
+                           **precision_config(s, getattr(args, "precision", "fp32"))})
             for s in dict.fromkeys(args.systems)]
 
 
@@ -84,6 +89,7 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
         argv += ["--max-item-seconds", f"{args.max_item_seconds:g}"]
     for c in args.checkpoint:
         argv += ["--checkpoint", c]
+    argv += ["--precision", args.precision] if getattr(args, "precision", "fp32") != "fp32" else []
     argv += ["--executor", args.executor] if getattr(args, "executor", "local") != "local" else []
     argv += ["--shard", args.shard] if getattr(args, "shard", None) else []
     return argv + (["--retry-errors"] if args.retry_errors else [])

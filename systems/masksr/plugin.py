@@ -45,6 +45,7 @@ class MaskSRSystem(System):
     cfg: MaskSRConfig
     checkpoint_name: str = ""          # the configuration whose trained checkpoint is used
     default_guidance: float | None = None   # a row decoded at another w than the config's
+    precisions = ("fp32", "bf16", "tf32")   # `run --precision` (sampler.PRECISIONS)
 
     @classmethod
     def prerequisites(cls, config: dict) -> list[str]:
