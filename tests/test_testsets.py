@@ -209,3 +209,36 @@ def test_list_shows_sets_and_corpora(corpora, capsys):
         assert name in text
     assert "MISSING" not in text
     assert "RIR_44k (absent: stand-in used)" in text
+
+
+def test_builders_write_typed_conditions_that_breakdowns_read(built):
+    """Issue 30 item 4: every builder records its conditions as typed fields; the report's
+    breakdown and the listening page read those fields, not parameter names."""
+    from benchmark.report.breakdown import factors
+    from benchmark.report.listen import severities
+    out, _ = built
+    for it in read_manifest(out / "sr" / "manifest.jsonl"):
+        assert it.conditions == {"cutoff_hz": it.params["low_rate"] / 2}
+    for it in read_manifest(out / "decli" / "manifest.jsonl"):
+        assert it.conditions == {"clip_level": it.params["clip_eta"]}
+    for it in read_manifest(out / "derev" / "manifest.jsonl"):
+        assert it.conditions["reverb"] is True
+        assert it.conditions["rt60_s"] == (it.params["room"]["rt60"] if it.params["room"] else None)
+    for name in ("all_gsr", "vctk_gsr", "libri_noisy"):
+        for it in read_manifest(out / name / "manifest.jsonl"):
+            d, c = it.params["distortion"], it.conditions
+            assert c["snr_db"] == d["snr_db"] and c["clip_level"] == d["clip_eta"]
+            assert c["cutoff_hz"] == (d["lowpass"]["cutoff"] if d["lowpass"] else None)
+            assert c["reverb"] is d["reverb"] and set(c) == {"snr_db", "cutoff_hz", "clip_level",
+                                                             "reverb", "rt60_s"}
+    # the typed record decides, whatever the parameters are called
+    man = {"subset": "", "params": {"distortion": {"snr_db": 30.0, "clip_eta": None, "lowpass": None,
+                                                   "reverb": False}},
+           "conditions": {"snr_db": -2.0, "cutoff_hz": 3000.0, "clip_level": 0.3, "reverb": True,
+                          "rt60_s": 0.4}}
+    assert factors(man) == {"SNR": "< 0 dB", "bandwidth": "2–4 kHz", "clipping": "0.25 ≤ η < 0.5",
+                            "reverb": "reverb"}
+    assert severities(man)["reverb"] == pytest.approx(0.4) and severities(man)["noise"] == pytest.approx(32 / 35)
+    with pytest.raises(ValueError, match="unknown condition 'snr'"):
+        from testsets.manifest import conditions
+        conditions(snr=3.0)

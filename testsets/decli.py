@@ -15,7 +15,7 @@ from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.distortions import peak_normalise
 from testsets.engine import build_set, encode
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
 
@@ -48,7 +48,8 @@ class _DecliRebuild(TestSetBuilder):
                     rate=RATE, target_rate=RATE,
                     duration=int(np.floor(u.frames * RATE / u.rate)) / RATE, subset=sub,
                     transcript=u.transcript, speaker=u.speaker, seed=seed,
-                    params={"clip_eta": eta}, sources={"speech": u.path}))
+                    params={"clip_eta": eta}, sources={"speech": u.path},
+                    conditions=conditions(clip_level=eta)))
         self.result = build_set(self, opts, items, seed)
         return self.result.folder
 

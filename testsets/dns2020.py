@@ -15,7 +15,7 @@ from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, MissingCorpusError, _info, _rel, dns_mix_levels, file_id
 from testsets.engine import build_set, warn
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 
 SUBSETS = {"no_reverb": "synthetic/no_reverb", "with_reverb": "synthetic/with_reverb",
            "real_recordings": "real_recordings"}
@@ -64,7 +64,8 @@ class Dns2020(TestSetBuilder):
                 id=item_id, degraded=f"degraded/{item_id}.wav",
                 target=f"target/{item_id}.wav" if clean else None, rate=rate,
                 target_rate=rate if clean else None, duration=frames / rate, subset=sub,
-                params=params,
+                params=params, conditions=conditions(
+                    snr_db=params.get("snr_db"), reverb=sub.endswith("with_reverb")) if synthetic else {},
                 sources={"noisy": _rel(corpora, f), "clean": _rel(corpora, clean) if clean else None}))
         return items
 

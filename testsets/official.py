@@ -38,7 +38,7 @@ from benchmark.core.errors import BenchmarkError
 from testsets.base import BuildOptions
 from testsets.corpora import AUDIO_SUFFIXES, CORPORA, MissingCorpusError, _info, _rel
 from testsets.engine import build_set, warn
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 
 VCTK_NAME = re.compile(r"[sp]\d+_\d+")                 # config.py L158 (DECLI)
 VCTK_MIC1_NAME = re.compile(r"[sp]\d+_\d+_mic1")      # config.py L178 (SR), L188 (DEREV)
@@ -55,6 +55,7 @@ class OfficialSubset:
     target_rule: str            # how a degraded name maps to its target: "allgsr", "vctk_mic1"
                                 # (name must carry _mic1), "vctk" (_mic1 appended), "same"
     params: dict = field(default_factory=dict)
+    conditions: dict = field(default_factory=dict)   # typed (testsets.manifest.conditions)
 
 
 def _subsets() -> dict[str, tuple[OfficialSubset, ...]]:
@@ -65,14 +66,16 @@ def _subsets() -> dict[str, tuple[OfficialSubset, ...]]:
         "sr": tuple(OfficialSubset(f"{2 * c // 1000}kHz", f"SR/cheby1/{c}", "SR/GroundTruth",
                                    f"SR/cheby1/pair_cheby1_{c}.lst", "vctk_mic1",
                                    {"low_rate": 2 * c, "cutoff": c, "filter": "cheby1", "order": 8,
-                                    "unify_energy": True})
+                                    "unify_energy": True}, conditions(cutoff_hz=c))
                     for c in SR_CUTOFFS),
         "decli": tuple(OfficialSubset(r, f"DECLI/{r}", "DECLI/GroundTruth",
                                       f"DECLI/pair_{float(r):.2f}.lst", "vctk",
-                                      {"clip_eta": float(r), "unify_energy": False})
+                                      {"clip_eta": float(r), "unify_energy": False},
+                                      conditions(clip_level=float(r)))
                        for r in DECLI_RATIOS),
         "derev": (OfficialSubset("", "DEREV/Reverb_Speech", "DEREV/GroundTruth",
-                                 "DEREV/pair_vctk_reverb.lst", "vctk_mic1", {"unify_energy": False}),),
+                                 "DEREV/pair_vctk_reverb.lst", "vctk_mic1", {"unify_energy": False},
+                                 conditions(reverb=True)),),
         "denoise": (OfficialSubset("", "DENOISE/vd_test/noisy_testset_wav",
                                    "DENOISE/vd_test/clean_testset_wav", "DENOISE/vd_test/pair.lst",
                                    "same", {"unify_energy": False}),),
@@ -246,7 +249,7 @@ class OfficialMixin:
                     id=item_id, degraded=f"degraded/{item_id}{deg.suffix.lower()}",
                     target=f"target/{item_id}{tgt.suffix.lower()}", rate=rate, target_rate=trate,
                     duration=frames / rate, subset=sub.subset, transcript=text, speaker=spk,
-                    params={"source": "official", **sub.params},
+                    params={"source": "official", **sub.params}, conditions=sub.conditions,
                     sources={"degraded": _rel(corpora, deg), "target": _rel(corpora, tgt)}))
         return items, notes
 

@@ -34,7 +34,7 @@ from testsets.distortions import (
     sample_params,
 )
 from testsets.engine import BuildResult, build_set, encode, item_rng, warn
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 from testsets.rir import (
     SOUND_SPEED,
     RoomParams,
@@ -71,6 +71,14 @@ def load_rir_file(corpora: Path, rel: str, rate: int) -> np.ndarray:
         return resample(h, RIR44K_RATE, rate) if rate != RIR44K_RATE else h
     h, r = read_audio(path, mix_channels=True)
     return resample(h, r, rate)
+
+
+def distortion_conditions(params: DistortionParams, room: RoomParams | None) -> dict:
+    """The typed conditions of a simulated item (the factors every simulated set can vary)."""
+    return conditions(snr_db=params.snr_db,
+                      cutoff_hz=params.lowpass.cutoff if params.lowpass else None,
+                      clip_level=params.clip_eta, reverb=params.reverb,
+                      rt60_s=room.rt60 if room else None)
 
 
 class CorpusTooSmallError(BenchmarkError):
@@ -235,7 +243,7 @@ class SimulatedBuilder(TestSetBuilder):
                 transcript=utt.transcript if self.segment is None else None, speaker=utt.speaker,
                 seed=seed, params={"distortion": params.to_dict(),
                                    "room": room.to_dict() if room else None, **extra},
-                sources=sources))
+                sources=sources, conditions=distortion_conditions(params, room)))
         return items
 
     def constants(self) -> dict:

@@ -26,7 +26,7 @@ from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import vctk_utterances
 from testsets.distortions import LOWPASS_RESAMPLER, recipe_resample_down_up
 from testsets.engine import build_set, encode
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
 
@@ -69,7 +69,7 @@ class _SrRebuild(TestSetBuilder):
                     subset=sub, transcript=u.transcript, speaker=u.speaker, seed=seed,
                     params={"low_rate": low, "filter": "cheby1", "order": ORDER,
                             "ripple_db": RIPPLE_DB, "cutoff": low / 2, "resampler": LOWPASS_RESAMPLER},
-                    sources={"speech": u.path}))
+                    sources={"speech": u.path}, conditions=conditions(cutoff_hz=low / 2)))
         self.result = build_set(self, opts, items, seed)
         return self.result.folder
 
