@@ -242,3 +242,20 @@ def test_builders_write_typed_conditions_that_breakdowns_read(built):
     with pytest.raises(ValueError, match="unknown condition 'snr'"):
         from testsets.manifest import conditions
         conditions(snr=3.0)
+
+
+def test_builders_note_a_corpus_that_is_not_the_published_one(built):
+    """Issue 28 item 6: the shared excerpt is 6 VoiceBank-DEMAND pairs of p287 at 16 kHz (the
+    published test set: 824 of p232/p257 at 48 kHz) and 8 VCTK-Test utterances (published: 2937)."""
+    from testsets.corpora import VCTK_TEST, corpus_differences
+    out, _ = built
+    notes = json.loads((out / "denoise" / "info.json").read_text())["notes"]
+    assert any("6 utterances found, the published set has 824" in n for n in notes)
+    assert any("missing p232, p257; other p287" in n for n in notes)
+    assert any("6 file(s) at 16000 Hz, the published corpus is 48000 Hz" in n for n in notes)
+    for name in ("sr", "decli", "derev"):
+        notes = json.loads((out / name / "info.json").read_text())["notes"]
+        assert any("8 utterances found, the published set has 2937" in n for n in notes), name
+        assert not any("speakers differ" in n or "Hz, the published" in n for n in notes), name
+    spk = [s for s in VCTK_TEST.speakers for _ in range(367)] + ["p360"]      # 2937 items
+    assert corpus_differences(VCTK_TEST, spk, [48000] * len(spk)) == []

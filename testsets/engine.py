@@ -307,6 +307,13 @@ def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
+def announce(set_name: str, notes: list[str]) -> list[str]:
+    """Print each note as a warning (they also go to info.json) and return them."""
+    for note in notes:
+        warn(f"{set_name}: {note}")
+    return notes
+
+
 def voicefixer_pcm16(x: np.ndarray) -> np.ndarray:
     """Samples as VoiceFixer's generation code writes them: `save_wave` in voicefixer_main
     tools/file/wav.py (commit 374e0d7) multiplies float audio by 2**15 and casts to np.short
