@@ -78,21 +78,47 @@ def test_official_release_is_ingested_pair_for_pair(release, tmp_path, name):
             assert it.subset == f"{it.params['low_rate'] // 1000}kHz"
     info = json.loads((folder / "info.json").read_text())
     assert info["source"] == "official"
-    if name == "derev":       # its pair list was left out of the fixture: derived, and said so
-        assert any("absent: pairs derived from the file names" in n for n in info["notes"])
+    assert any("pairs from the folders by evaluation_proc/config.py refresh_lists" in n
+               for n in info["notes"])
+    if name == "derev":       # its pair list was left out of the fixture, and said so
+        assert any("pair_vctk_reverb.lst absent (VoiceFixer regenerates it" in n for n in info["notes"])
     else:
-        assert any("pairs from" in n and ".lst" in n for n in info["notes"])
+        assert any(".lst agrees with the folders" in n for n in info["notes"])
     if name == "decli":       # the FLAC subset kept as FLAC
         assert all(it.degraded.endswith(".flac") for it in items if it.subset == "0.5")
 
 
-def test_official_missing_listed_file_and_missing_release_are_clear_errors(release, tmp_path, capsys):
+def test_official_pairs_follow_the_folders_never_a_stale_list(release, tmp_path, capsys):
     corpora, _ = release
     broken = tmp_path / "c"
     shutil.copytree(corpora / "TestSets", broken / "TestSets")
+    # a listed file gone, and ALL_GSR's list cut to one line: the folders decide, as
+    # refresh_lists (evaluation_proc/config.py @ 0c206f7) rewrites every list before evaluating
     (broken / "TestSets/SR/cheby1/1000/p361_002_mic1.wav").unlink()
-    with pytest.raises(BenchmarkError, match=r"p361_002_mic1.wav \(listed in SR/cheby1/pair_cheby1_1000.lst\) not found"):
-        _build("sr", broken, tmp_path / "o", source="official")
+    lst = broken / "TestSets/ALL_GSR/pair_random_filter_type.lst"
+    lst.write_text(lst.read_text().splitlines()[0] + "\n")
+    folder, items = _build("sr", broken, tmp_path / "o", source="official")
+    assert len([it for it in items if it.subset == "2kHz"]) == 2
+    info = json.loads((folder / "info.json").read_text())
+    assert any("pair_cheby1_1000.lst: 1 file(s) listed but not in the folder "
+               "(SR/cheby1/1000/p361_002_mic1)" in n for n in info["notes"])
+    folder, items = _build("all_gsr", broken, tmp_path / "o", source="official")
+    assert len(items) == 3                                        # all 3, not the list's 1
+    assert "2 file(s) in the folder but not listed" in capsys.readouterr().err
+    # SR/DEREV names must carry _mic1 (config.py L178/L188)
+    src = broken / "TestSets/DEREV/Reverb_Speech"
+    victim = sorted(src.glob("*.wav"))[0]
+    victim.rename(src / victim.name.replace("_mic1", ""))
+    with pytest.raises(BenchmarkError, match=r"has no VCTK '<spk>_<nnn>_mic1' in its name"):
+        _build("derev", broken, tmp_path / "o", source="official")
+    # a pair of different frame counts is an error naming it (checklst, config.py L203)
+    import soundfile as sf
+    clip = sorted((broken / "TestSets/DECLI/0.1").glob("*.wav"))[0]
+    x, r = sf.read(clip)
+    sf.write(clip, x[:-10], r, subtype="PCM_16")
+    with pytest.raises(BenchmarkError, match=rf"DECLI/0.1/{clip.name} has {len(x) - 10} frames but "
+                                             rf"its target .*p\d+_\d+_mic1.wav has {len(x)}"):
+        _build("decli", broken, tmp_path / "o", source="official")
     rc = main(["--corpora", str(tmp_path / "none"), "testsets", "build", "sr", "--source", "official",
                "--out", str(tmp_path / "o2")])
     err = capsys.readouterr().err

@@ -15,11 +15,11 @@ import numpy as np
 from benchmark.core.audio import write_audio
 from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo, reverb_alignment
-from testsets.corpora import CORPORA, rir44k_files, vctk_utterances
+from testsets.corpora import CORPORA, VCTK_TEST, corpus_differences, rir44k_files, vctk_utterances
 from testsets.decli import RATE, vctk_44k
 from testsets.distortions import apply_reverb, argmax_delay, recipe_constants, reverb_shift
-from testsets.engine import build_set, encode, item_rng, warn
-from testsets.manifest import ManifestItem
+from testsets.engine import announce, build_set, encode, item_rng, warn
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.rir import RoomParams, sample_voicefixer_room, simulate_rir
 from testsets.simulated import (
@@ -72,7 +72,10 @@ class _DerevRebuild(TestSetBuilder):
             items.append(ManifestItem(
                 id=item_id, degraded=f"degraded/{item_id}.wav", target=f"target/{item_id}.wav",
                 rate=RATE, target_rate=RATE, duration=int(np.floor(u.frames * RATE / u.rate)) / RATE,
-                transcript=u.transcript, speaker=u.speaker, seed=seed, params=params, sources=sources))
+                transcript=u.transcript, speaker=u.speaker, seed=seed, params=params, sources=sources,
+                conditions=conditions(reverb=True, rt60_s=params["room"]["rt60"] if params["room"] else None)))
+        notes += announce("derev", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
+                                                       [u.rate for u in utts]))
         self.result = build_set(self, opts, items, seed, notes)
         return self.result.folder
 

@@ -28,9 +28,13 @@ and commits cited at each function), decided here where it is silent:
   mean|n| = mean|x| (skipped when mean|x| <= 0.02, as there) and divided by 10^(SNR/20);
   `active`: power ratio over the active-speech 10 ms frames (within `ACTIVE_DB` of the loudest).
   VoiceFixer's recipes mix by `algorithm1` (the default); MaskSR2's sets by `active`.
-- Levels (voicefixer_main `add_noise_and_scale_with_HQ`): the degraded input and the target are
-  divided by their common peak (`unify_energy`), then both multiplied by the gain q, so
-  max(peak(degraded), peak(target)) = q and their ratio is what the distortions made it.
+- Levels: the degraded input and the target are divided by their common peak, then both
+  multiplied by the gain q, so max(peak(degraded), peak(target)) = q and their ratio is what the
+  distortions made it. voicefixer_main `add_noise_and_scale_with_HQ` (dataloaders/augmentation/
+  base.py L104 @ 0c206f7) takes the common peak over more signals: (noisy, noise, front, HQ),
+  i.e. also the scaled noise and the speech before the noise is added. Here it is over (degraded,
+  target) only: where the noise or the pre-noise speech peaks higher than both, VoiceFixer's
+  files are quieter by that ratio (the ratio between input and target is the same).
 """
 
 from __future__ import annotations

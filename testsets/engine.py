@@ -307,12 +307,21 @@ def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
+def announce(set_name: str, notes: list[str]) -> list[str]:
+    """Print each note as a warning (they also go to info.json) and return them."""
+    for note in notes:
+        warn(f"{set_name}: {note}")
+    return notes
+
+
 def voicefixer_pcm16(x: np.ndarray) -> np.ndarray:
     """Samples as VoiceFixer's generation code writes them: `save_wave` in voicefixer_main
     tools/file/wav.py (commit 374e0d7) multiplies float audio by 2**15 and casts to np.short
     (truncation toward zero), then soundfile writes 16-bit PCM. Its released test sets (Zenodo
-    5528144) are such files. Values at or beyond full scale, which wrap around in that cast, are
-    clipped here instead (the recipes renormalise peaks to <= 0.99 first, so none occur)."""
+    5528144) are such files. A sample at or beyond full scale wraps around in that cast (+1.0
+    becomes -32768); here it is clipped to 32767 / -32768 instead. It does happen: a target
+    peak-normalised to 1 with gain q = 1.0 (or a declipping target normalised to [-1, 1]) has a
+    +1.0 sample, which VoiceFixer's code would have written as -32768."""
     y = np.asarray(x, dtype=np.float64) * 2 ** 15
     return np.clip(np.trunc(y), -32768, 32767).astype(np.int16)
 

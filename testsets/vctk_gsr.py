@@ -1,6 +1,8 @@
 """MaskSR2's full-band VCTK set (002 Sec. III-A): 1000 whole utterances of the 8 VCTK test
 speakers with transcripts, VoiceBank-DEMAND test noise (noise = noisy - clean), RIRs simulated
-with the WHAMR! room settings; VoiceFixer's pipeline (Algorithm 1 order and probabilities) with
+from the WHAMR! test rooms as the WHAMR! scripts do (`testsets.whamr`: one row of
+reverb_params_tt.csv per reverberant item, recorded in the manifest; `--rooms simulate`: rooms
+drawn from the WHAMR! distributions, the earlier recipe); VoiceFixer's pipeline (Algorithm 1 order and probabilities) with
 the MaskSR2 ranges: SNR U(-5, 20) dB, clipping eta U(0.1, 0.5), bandwidth U(1, 22.05) kHz. MaskSR2
 does not define its SNR: it is set over the active speech (both definitions are measured and
 recorded in measured.jsonl)."""
