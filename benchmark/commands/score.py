@@ -24,8 +24,9 @@ with --reference by relative file name (the extension may differ: out/a.wav pair
 unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
 --profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
 list`). Every row records metric, backend, backend version (after loading: model file sha256,
-resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
-interrupted run keeps what it finished.
+resampler) and the rate the item was scored at (a backend that scores at the files' own rate,
+e.g. si_snr:speechmetrics, names each file's rate). --out is checked before any scoring and
+rewritten after every batch, so an interrupted run keeps what it finished.
 
 example:
   python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
@@ -159,7 +160,8 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
         for p in pairs:
             problems = _problems(p, info)
             if problems:
-                rows += [_row(info.name, backend, "", info.rate, p, col, None, "; ".join(problems), {})
+                rows += [_row(info.name, backend, "", info.scored_rate(backend, {}), p, col, None,
+                              "; ".join(problems), {})
                          for col in info.columns]
                 continue
             by_key[p.key] = p
@@ -170,17 +172,21 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
             for oc in score_job(job):
                 p = by_key[oc.key[0]]
                 scores.append(ItemScore(oc.values, oc.error, oc.aux))
-                rows += [_row(info.name, backend, version, info.rate, p, col,
+                rows += [_row(info.name, backend, version, info.scored_rate(backend, oc.aux), p, col,
                               oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
                          for col in info.columns]
             if on_batch is not None:
                 on_batch(rows, summary)
         agg = m.aggregate(scores) if scores else {c: math.nan for c in info.columns}
         n_ok = sum(1 for s in scores if s.error is None)
+        rates = sorted({r for s in scores if s.error is None
+                        if (r := info.scored_rate(backend, s.aux)) is not None})
         for col in info.columns:
             summary.append({"metric": info.name, "column": col, "value": agg.get(col, math.nan),
                             "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
-                            "backend_version": version, "rate": info.rate,
+                            "backend_version": version,
+                            "rate": (rates[0] if len(rates) == 1 else "/".join(map(str, rates))
+                                     if rates else info.scored_rate(backend, {})),
                             "seconds": round(time.perf_counter() - t0, 2)})
     order = [(info.name, backend) for info, backend in specs]
     rows.sort(key=lambda r: (order.index((r["metric"], r["backend"])), r["item"]))
