@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,17 @@ class RestoreJob:
     items: list[RestoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
 
+    def split(self) -> list[RestoreJob]:
+        """One job per item (an executor re-runs a timed-out batch item by item)."""
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[RestoreOutcome]:
+        """The items' errors when the system call ran past its limit and was stopped."""
+        msg = (f"system '{self.system}' did not return within {seconds:g} s (--item-timeout); the "
+               "call was stopped. --retry-errors tries it again")
+        return [RestoreOutcome(it.testset, it.item_id, it.input_sha256, device=self.device,
+                               error=it.problem or msg) for it in self.items]
+
 
 @dataclass
 class RestoreOutcome:
@@ -82,6 +93,14 @@ class ScoreJob:
     items: list[ScoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
     mix_channels: bool = ITEM_MIX_CHANNELS   # the one item policy of `run` and `score` (audio.py)
+
+    def split(self) -> list[ScoreJob]:
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[ScoreOutcome]:
+        msg = (f"metric '{self.metric}' ({self.backend}) did not return within {seconds:g} s "
+               "(--item-timeout); the call was stopped")
+        return [ScoreOutcome(it.key, error=it.problem or msg) for it in self.items]
 
 
 @dataclass
