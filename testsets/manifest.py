@@ -118,13 +118,25 @@ def read_manifest(path: Path) -> list[ManifestItem]:
         raise BenchmarkError(f"{path}: no manifest. Build the test set first: "
                              f"python -m benchmark testsets build {path.parent.name}")
     items = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BenchmarkError(f"{path}:{n}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                                 f"{exc.start + 1}); a manifest is UTF-8 JSON lines: re-save it as "
+                                 "UTF-8 or rebuild the set") from None
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise TypeError(f"expected a JSON object, found {type(record).__name__}")
+            try:        # "\udcff" escapes: a name or text in another encoding, kept undecoded
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"text that is not valid Unicode ({exc.object[exc.start:exc.end]!a}, "
+                                 "e.g. a file name or transcript in another encoding): rename the "
+                                 "file or re-encode the text as UTF-8") from None
             items.append(ManifestItem.from_dict(record))
         except (ValueError, TypeError) as exc:
             raise BenchmarkError(f"{path}:{n}: malformed manifest line ({exc})") from exc

@@ -6,6 +6,7 @@ import argparse
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT, sigterm_as_interrupt
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -44,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
                    help="per-item duration limit, checked from the file header before reading "
                         f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
+    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
+                   help="seconds a system or metric call may take per item before it is stopped and "
+                        f"the item recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
     p.add_argument("--listen-items", type=int, metavar="N",
@@ -87,6 +91,8 @@ def _argv(args: argparse.Namespace, name: str) -> list[str]:
         argv += ["--limit", str(args.limit)]
     if getattr(args, "max_item_seconds", DEFAULT_MAX_ITEM_SECONDS) != DEFAULT_MAX_ITEM_SECONDS:
         argv += ["--max-item-seconds", f"{args.max_item_seconds:g}"]
+    if getattr(args, "item_timeout", DEFAULT_ITEM_TIMEOUT) != DEFAULT_ITEM_TIMEOUT:
+        argv += ["--item-timeout", f"{args.item_timeout:g}"]
     for c in args.checkpoint:
         argv += ["--checkpoint", c]
     argv += ["--precision", args.precision] if getattr(args, "precision", "fp32") != "fp32" else []
@@ -104,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    if not 0 < args.item_timeout <= 1e7:
+        raise BenchmarkError(f"--item-timeout must be 0 < S <= 1e7 seconds, got {args.item_timeout:g}")
     if not args.max_item_seconds > 0:
         raise BenchmarkError(f"--max-item-seconds must be positive, got {args.max_item_seconds:g}")
     from metrics.base import parse_metric_spec
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
                     limit=args.limit, retry_errors=args.retry_errors,
-                    max_item_seconds=args.max_item_seconds)
+                    max_item_seconds=args.max_item_seconds, item_timeout=args.item_timeout)
     cfg.name = validate_run_name(args.name if args.name is not None else default_run_name(cfg))
     argv, runner = _argv(args, cfg.name), None
     cfg.executor = args.executor
@@ -127,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         from benchmark.run.shard import ShardRunner, parse_shard
         runner = ShardRunner(cfg, parse_shard(args.shard))   # cfg.name: <name>/shards/K-of-N
-    summary = (runner or Runner(cfg)).run(argv=argv)
+    with sigterm_as_interrupt():          # `kill` stops the run like Ctrl-C: workers killed, marked
+        summary = (runner or Runner(cfg)).run(argv=argv)
     for note in summary.notes:
         print(f"note: {note}")
     report = write_report(cfg.name, html=True, listen_items=args.listen_items)

@@ -61,7 +61,13 @@ def read_transcripts(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such transcripts file")
     out: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise BenchmarkError(f"{path}:{line_no}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                             "re-save the transcripts as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         key, _, text = line.strip().partition(" ")

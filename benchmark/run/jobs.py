@@ -7,8 +7,9 @@ the whole job (a system or metric that cannot load) raise.
 
 from __future__ import annotations
 
+import errno
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from benchmark.core.audio import (
     sha256_file,
     write_audio,
 )
-from benchmark.core.errors import AudioError, TransientIOError
+from benchmark.core.errors import AudioError, BenchmarkError, TransientIOError
 from benchmark.core.files import is_transient, transient_error
 from benchmark.run.contract import ContractError, check_output, check_values
 
@@ -46,6 +47,17 @@ class RestoreJob:
     system_key: str
     items: list[RestoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
+
+    def split(self) -> list[RestoreJob]:
+        """One job per item (an executor re-runs a timed-out batch item by item)."""
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[RestoreOutcome]:
+        """The items' errors when the system call ran past its limit and was stopped."""
+        msg = (f"system '{self.system}' did not return within {seconds:g} s (--item-timeout); the "
+               "call was stopped. --retry-errors tries it again")
+        return [RestoreOutcome(it.testset, it.item_id, it.input_sha256, device=self.device,
+                               error=it.problem or msg) for it in self.items]
 
 
 @dataclass
@@ -82,6 +94,14 @@ class ScoreJob:
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
     mix_channels: bool = ITEM_MIX_CHANNELS   # the one item policy of `run` and `score` (audio.py)
 
+    def split(self) -> list[ScoreJob]:
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[ScoreOutcome]:
+        msg = (f"metric '{self.metric}' ({self.backend}) did not return within {seconds:g} s "
+               "(--item-timeout); the call was stopped")
+        return [ScoreOutcome(it.key, error=it.problem or msg) for it in self.items]
+
 
 @dataclass
 class ScoreOutcome:
@@ -109,6 +129,17 @@ def _item_error(exc: BaseException, where: str) -> str:
     if is_transient(exc):
         raise transient_error(exc, "processing", where) from exc
     return _describe(exc)
+
+
+def _unwritable(exc: BaseException, path: str) -> None:
+    """A run folder that cannot be written (EACCES, EPERM, EROFS) stops the invocation with one
+    message: the folder's fault, never stored as the item's error."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        raise BenchmarkError(f"cannot write {path}: {errno.errorcode[cause.errno]} ({cause.strerror}): "
+                             "the run folder is read-only. Nothing was recorded as an item error and "
+                             "finished work is kept; make it writable (chmod u+w) and re-run the same "
+                             "command to continue") from exc
 
 
 def silence_error(metric, audio: np.ndarray, reference: np.ndarray | None) -> str | None:
@@ -222,6 +253,7 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
             write_audio(it.out_path, y, sr)
             digest = sha256_file(it.out_path)
         except Exception as exc:
+            _unwritable(exc, it.out_path)
             oc.error = _item_error(exc, it.out_path)
             continue
         oc.path, oc.sha256, oc.rate = it.out_path, digest, sr

@@ -33,6 +33,7 @@ from benchmark.run.jobs import (
     score_jobs,
 )
 from benchmark.run.lock import run_lock
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
 from systems.base import SYSTEMS, SystemSpec, system_key
 
@@ -50,6 +51,7 @@ class RunConfig:
     retry_errors: bool = False
     executor: str = "local"
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS   # per-item limit (header check)
+    item_timeout: float | None = DEFAULT_ITEM_TIMEOUT          # seconds per item of a plugin call
 
 
 @dataclass
@@ -325,7 +327,7 @@ class Runner:
                 store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
-            executor = self.executor or make_executor(cfg.executor, cfg.workers)
+            executor = self.executor or make_executor(cfg.executor, cfg.workers, cfg.item_timeout)
             try:
                 for spec, cls, key in systems:
                     self._restore(store, inv, summary, executor, spec, cls, key, sets)
