@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"the item recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
+    p.add_argument("--baseline", metavar="SYSTEM",
+                   help="compare every system with this one in the report's paired columns "
+                        "(default: each column's best measured system)")
     p.add_argument("--listen-items", type=int, metavar="N",
                    help="items per listening-page table (default 3; see `report --html`)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -119,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         parse_metric_spec(text)              # a malformed NAME:BACKEND fails before any work
     from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
+    if args.baseline is not None and args.baseline not in args.systems:
+        raise BenchmarkError(f"--baseline {args.baseline}: not one of --systems "
+                             f"({', '.join(args.systems)})")
     cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
                     limit=args.limit, retry_errors=args.retry_errors,
@@ -139,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         summary = (runner or Runner(cfg)).run(argv=argv)
     for note in summary.notes:
         print(f"note: {note}")
-    report = write_report(cfg.name, html=True, listen_items=args.listen_items)
+    report = write_report(cfg.name, html=True, listen_items=args.listen_items,
+                          baseline=args.baseline)
     print(f"run '{cfg.name}': {summary.restored} outputs restored ({summary.cached_outputs} cached), "
           f"{summary.scored} items scored ({summary.cached_scores} cached), "
           f"{summary.item_errors} new item errors, {summary.seconds:.1f} s")
