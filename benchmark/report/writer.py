@@ -59,14 +59,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _mkey(data: RunData, col: Column) -> str:
-    """The run's metric (report name, see results.display_metrics) that fills a column: the backend
-    the published numbers used (`lsd:voicefixer2021`) when the run scored it, else the metric's
-    main backend (the column note then says the backends differ)."""
-    if col.backend:
-        label = f"{col.metric}:{col.backend}"
-        if label in data.metrics:
-            return label
-    return col.metric
+    """The run's metric (its plan's label) that fills a column (RunData.label_for)."""
+    return data.label_for(col.metric, col.backend)
 
 
 def _resolve(data: RunData, col: Column) -> str | None:

@@ -33,7 +33,8 @@ from benchmark.run.jobs import (
     score_jobs,
 )
 from benchmark.run.lock import run_lock
-from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
+from benchmark.run.plan import MetricPlan, load_versions, resolve
+from benchmark.run.store import OutputRow, ScoreLink, ScoreRow, Store, reference_key, run_folder
 from systems.base import SYSTEMS, SystemSpec, system_key
 
 
@@ -74,21 +75,7 @@ class LoadedSet:
     shas: dict[str, tuple[str, str | None]]   # item id -> (degraded sha256, target sha256)
     # item id -> (degraded problem, target problem): paths refused or files unreadable when hashed
     problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-
-@dataclass
-class MetricPlan:
-    name: str
-    backend: str
-    version: str                          # "" until load_versions, after the asset check
-    key: str                              # cache key: name + backend + version
-    info: Any                             # MetricInfo
-    specs: list[str] = field(default_factory=list)   # the specs it serves ("lsd", "lsd:voicefixer2022")
-
-    @property
-    def label(self) -> str:
-        """`name:backend`: how the run's config names it (two backends of one metric can run)."""
-        return f"{self.name}:{self.backend}"
+    build: str = ""                       # the build's fingerprint (benchmark.run.builds)
 
 
 @dataclass
@@ -131,7 +118,9 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
         shas[it.id] = (dsha, tsha)
         if dprob or tprob:
             problems[it.id] = (dprob, tprob)
-    return LoadedSet(name, folder, items, shas, problems)
+    sums = folder / "CHECKSUMS"
+    build = sha256_input(sums) if sums.exists() else "manifest:" + sha256_input(folder / "manifest.jsonl")
+    return LoadedSet(name, folder, items, shas, problems, build)
 
 
 def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
@@ -147,82 +136,12 @@ def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
     return "error:" + hashlib.sha256(f"{rel!r}|{problem}".encode()).hexdigest(), problem
 
 
-def default_metrics(testsets: list[str]) -> list[str]:
-    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`, as specs with
-    the backend each table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets
-    that are not registered builders (e.g. built by a test) add none."""
-    from testsets import TESTSETS
-    names: list[str] = []
-    for t in testsets:
-        if t in TESTSETS:
-            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
-    return names
-
-
-def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
-    """Metric spec -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
-    default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
-    computed there. Sets that are not registered builders get every default metric."""
-    from testsets import TESTSETS
-    out: dict[str, set[str]] = {}
-    unregistered = [t for t in testsets if t not in TESTSETS]
-    for t in testsets:
-        if t in TESTSETS:
-            for m in TESTSETS.get(t).info.metrics:
-                out.setdefault(m, set()).add(t)
-    for m in out:
-        out[m].update(unregistered)
-    return out
-
-
-def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
-    info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
+def _set_info(ls: LoadedSet) -> dict:
+    info_path = ls.folder / "info.json"
     try:
-        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        return json.loads(info_path.read_text()) if info_path.exists() else {}
     except ValueError:
-        info = {"error": f"{info_path} is not valid JSON"}
-    return info, (sha256_input(sums) if sums.exists() else None)
-
-
-def _metric_key(name: str, backend: str, version: str) -> str:
-    return hashlib.sha256(f"{name}|{backend}|{version}".encode()).hexdigest()[:16]
-
-
-def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
-    """One plan per metric spec (`lsd`, `lsd:voicefixer2021`; see metrics.base.choose_backend),
-    from the registry's info alone (no metric is built). The version and key are filled by
-    `load_versions` once the assets are known to be there."""
-    from metrics import METRICS
-    from metrics.base import choose_backend, parse_metric_spec
-    plans, notes = [], []
-    for text in names:
-        spec = parse_metric_spec(text)
-        if spec.name not in METRICS:
-            if explicit:
-                METRICS.get(spec.name)   # raises the registry's clear "unknown metric" error
-            notes.append(f"metric '{spec.name}' of the paper tables is not available (not registered); "
-                         "its columns are empty")
-            continue
-        cls = METRICS.get(spec.name)
-        backend = choose_backend(cls.info, spec.backend, profile, explicit)
-        same = next((p for p in plans if p.name == spec.name and p.backend == backend), None)
-        if same is not None:
-            same.specs.append(text)
-            continue
-        plans.append(MetricPlan(spec.name, backend, "", "", cls.info, [text]))
-    return plans, notes
-
-
-def load_versions(plans: list[MetricPlan], device: str) -> None:
-    """Load each planned metric (in this process, where the local executor's worker reuses it) and
-    take its version after load() through `metrics.base.metric_version`, the one place that decides
-    what a version names (model-based backends know their model file's hash only once loaded).
-    The version is part of the metric's store key, so a changed backend is rescored."""
-    from benchmark.run.jobs import loaded_metric
-    from metrics.base import metric_version
-    for p in plans:
-        p.version = metric_version(loaded_metric(p.name, p.backend, p.info.device_for(device)))
-        p.key = _metric_key(p.name, p.backend, p.version)
+        return {"error": f"{info_path} is not valid JSON"}
 
 
 JOBS_PER_WORKER = 16    # a stage is cut into at least this many jobs per worker when it can be
@@ -257,8 +176,6 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
-        # metric spec -> the sets whose tables show it (default metrics); None: every metric on every set
-        self._metric_sets: dict[str, set[str]] | None = None
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
@@ -284,21 +201,18 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
-        metric_names = cfg.metrics or default_metrics(names)
         # --metrics given: every chosen metric on every set; default: each set's tables' metrics
-        self._metric_sets = None if cfg.metrics else metric_sets(names)
-        plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
-        self.notes += notes
+        plan = resolve(cfg.metrics, cfg.profile, names)
+        self.notes += plan.notes
         # every missing prerequisite (unbuilt sets, assets, checkpoints) in one message, first
         pf = preflight.check(
             names,
             [(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
-            + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
-               for p in plans],
+            + [(f"metric {p.name} ({p.backend})", p.assets) for p in plan.metrics],
             [(spec.name, c, spec.config) for spec, c, _ in systems])
         if not pf.ok:
             raise preflight.MissingPrerequisites(pf.message(cfg.profile))
-        load_versions(plans, cfg.device)
+        plans = load_versions(plan.metrics, cfg.device)
         with run_lock(cfg.name):                 # a second run of this name exits with a message
             return self._run_locked(argv, t0, systems, names, plans)
 
@@ -318,13 +232,12 @@ class Runner:
                                          provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
-                info, sums = _set_info(ls)
-                store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
+                store.put_testset(ls.name, str(ls.folder.resolve()), _set_info(ls), ls.build,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
             for spec, cls, key in systems:
                 store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
-                store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
+                store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info), p.label, p.specs)
             executor = self.executor or make_executor(cfg.executor, cfg.workers)
             try:
                 for spec, cls, key in systems:
@@ -362,9 +275,9 @@ class Runner:
                 total += 1
                 dsha, tsha = ls.shas[it.id]
                 input_sha = hashlib.sha256(f"{dsha}|{tsha}".encode()).hexdigest() if info.needs_target else dsha
-                link = (spec.name, ls.name, it.id)
+                link = (spec.name, ls.name, it.id, ls.build)
                 if input_sha in done and (done[input_sha] is None or not self.cfg.retry_errors):
-                    cached_links.append((*link, key, input_sha))
+                    cached_links.append((*link[:3], key, input_sha, ls.build))
                     continue
                 links.setdefault(input_sha, []).append(link)
                 if input_sha not in todo:
@@ -408,20 +321,21 @@ class Runner:
                       time.perf_counter() - t_stage, errors)
 
     # --- scoring -----------------------------------------------------------------------------------
-    def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        by_spec = self._metric_sets or {}
-        found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
-        only = set().union(*found) if found else None
-        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
-                 if only is None or ls.name in only}
+    def _score_inputs(self, store, plan: MetricPlan, sets) -> tuple[dict[tuple[str, str], ScoreInput],
+                                                                     list[ScoreLink]]:
+        """The distinct (output, reference) pairs this metric scores, and every item's link to one."""
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items if plan.scores(ls.name)}
         selected = {s.name for s in self.cfg.systems}
         wanted: dict[tuple[str, str], ScoreInput] = {}
+        links: list[ScoreLink] = []
         for row in store.item_outputs():
             if row["system"] not in selected or (row["testset"], row["item_id"]) not in items:
                 continue
             if row["error"] is not None or not row["sha256"]:
                 continue
             ls, it = items[(row["testset"], row["item_id"])]
+            if row["build"] != ls.build:
+                continue      # a link of an earlier build of the set (re-linked by _restore)
             if plan.info.needs_reference and not it.target:
                 continue
             if plan.info.needs_transcript and not it.transcript:
@@ -429,17 +343,21 @@ class Runner:
             rkey = reference_key(plan.info.needs_reference, plan.info.needs_transcript,
                                  ls.shas[it.id][1], it.transcript)
             k = (row["sha256"], rkey)
+            links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
                                        problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
-        return wanted
+        return wanted, links
 
-    def _todo(self, store, plan: MetricPlan, sets) -> tuple[list[ScoreInput], int]:
-        """(the inputs still to score with this metric, how many it has stored already)."""
-        wanted = self._score_inputs(store, plan, sets)
+    def _todo(self, store, plan: MetricPlan, sets, link: bool = False) -> tuple[list[ScoreInput], int]:
+        """(the inputs still to score with this metric, how many it has stored already); link:
+        also record which score each item gets (once per metric and invocation)."""
+        wanted, links = self._score_inputs(store, plan, sets)
+        if link:
+            store.link_scores(links)
         done = store.score_keys(plan.key)
         todo = [v for k, v in wanted.items() if k not in done]
         return todo, len(wanted) - len(todo)
@@ -460,7 +378,7 @@ class Runner:
             # costliest metrics first (MetricInfo.cost; stable otherwise): their long jobs start
             # early and the cheap metrics' short jobs fill both cores at the end
             for p in sorted(plans, key=lambda p: -p.info.cost(p.backend)):
-                todo, cached = self._todo(store, p, sets)
+                todo, cached = self._todo(store, p, sets, link=True)
                 summary.cached_scores += cached
                 store.count_work(inv, cached_scores=cached)
                 if not todo:

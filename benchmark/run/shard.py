@@ -29,11 +29,13 @@ from benchmark.run.store import STORE_NAME, Store, run_folder
 # table -> (key columns, content columns that must agree between stores)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "testsets": (("name",), ("checksums_sha256", "info")),
-    "items": (("testset", "item_id"), ("degraded_sha256", "target_sha256", "manifest")),
+    "items": (("testset", "item_id"), ("degraded_sha256", "target_sha256", "manifest", "build")),
     "systems": (("name",), ("key", "config")),
     "metrics": (("key",), ("name", "backend", "backend_version")),
     "outputs": (("system_key", "input_sha256"), ("sha256", "error")),
-    "item_outputs": (("system", "testset", "item_id"), ("system_key", "input_sha256")),
+    "item_outputs": (("system", "testset", "item_id"), ("system_key", "input_sha256", "build")),
+    "item_scores": (("metric_key", "system", "testset", "item_id"),
+                    ("output_sha256", "reference_key", "build")),
     "scores": (("metric_key", "output_sha256", "reference_key", "column_name"), ("value", "error")),
     "runtime": (("system_key", "device", "length", "repeat"), ("seconds",)),
 }
@@ -67,7 +69,8 @@ def select_shard(sets: list[LoadedSet], shard: Shard) -> list[LoadedSet]:
     mine = {s for i, s in enumerate(shas) if i % shard.count == shard.index - 1}
     return [LoadedSet(ls.name, ls.folder, [it for it in ls.items if ls.shas[it.id][0] in mine],
                       {k: v for k, v in ls.shas.items() if v[0] in mine},
-                      {k: v for k, v in ls.problems.items() if ls.shas[k][0] in mine}) for ls in sets]
+                      {k: v for k, v in ls.problems.items() if ls.shas[k][0] in mine}, ls.build)
+            for ls in sets]
 
 
 class ShardRunner(Runner):
