@@ -42,6 +42,7 @@ class RunData:
     outputs: list[dict]                           # item_outputs joined with outputs
     records: list[ItemScoreRecord]
     runtime: list[dict]
+    earlier: dict[str, int] = field(default_factory=dict)   # set -> item outputs of earlier builds
 
     def higher_is_better(self, metric: str) -> bool:
         m = self.metrics.get(metric)
@@ -100,8 +101,12 @@ def load(store: Store, run: str) -> RunData:
     testsets = store.testsets()
     build = {t["name"]: t["checksums_sha256"] or "" for t in testsets}
     items = {(r["testset"], r["item_id"]): r for r in store.items() if r["build"] == build.get(r["testset"])}
-    outputs = [o for o in store.item_outputs()
-               if (o["testset"], o["item_id"]) in items and o["build"] == build[o["testset"]]]
+    outputs, earlier = [], {}
+    for o in store.item_outputs():
+        if (o["testset"], o["item_id"]) in items and o["build"] == build[o["testset"]]:
+            outputs.append(o)
+        elif o["testset"] in build:       # an output of an earlier build of the set: not counted
+            earlier[o["testset"]] = earlier.get(o["testset"], 0) + 1
     rows = [s for s in store.item_scores() if s.system in systems and s.metric_key in label_of
             and s.build == items.get((s.testset, s.item_id), {}).get("build")]
     aux = {(s.metric_key, s.system, s.testset, s.item_id): s.aux for s in rows if s.aux}  # once per item
@@ -111,7 +116,7 @@ def load(store: Store, run: str) -> RunData:
         aux.get((s.metric_key, s.system, s.testset, s.item_id), {})) for s in rows]
     return RunData(run, invocations, testsets, items, systems,
                    {s["name"]: s for s in store.systems()}, metrics, outputs, records,
-                   store.runtime_rows())
+                   store.runtime_rows(), earlier)
 
 
 def labelled_metrics(rows: list[dict]) -> dict[str, dict]:

@@ -141,11 +141,22 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
     return _table(headers, rows), summary
 
 
+def _short_build(ts: dict) -> str:
+    """The build's fingerprint as shown: the CHECKSUMS sha256 (or, for a set made by hand without
+    CHECKSUMS, `manifest:` and its manifest's sha256), first 12 digits."""
+    build = ts["checksums_sha256"] or "none"
+    kind, _, digest = build.rpartition(":")
+    return f"{kind}:{digest[:12]}" if kind else digest[:12]
+
+
 def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
     name = ts["name"]
     layouts: tuple[Layout, ...] = layouts_for(name)
     items = {k[1]: v for k, v in data.items.items() if k[0] == name}
-    md = [f"## Test set `{name}` ({len(items)} items)"]
+    md = [f"## Test set `{name}` ({len(items)} items, build `{_short_build(ts)}`)"]
+    if data.earlier.get(name):
+        md.append(f"{data.earlier[name]} output(s) of earlier builds of this set are stored but not "
+                  "counted: every number below is of this build's items.")
     summary: dict = {}
     if not layouts:
         cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
@@ -281,7 +292,7 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
           f"`{last['config'].get('executor', '?')}` with {last['config'].get('workers', '?')} worker(s)",
           "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
     md.append("\nTest sets:\n")
-    md.append(_table(["set", "items", "seed", "builder version", "CHECKSUMS sha256"],
+    md.append(_table(["set", "items", "seed", "builder version", "build (CHECKSUMS sha256)"],
                      [[t["name"], str(t["n_items"]), str(t["info"].get("seed", "?")),
                        str(t["info"].get("version", "?")), f"`{t['checksums_sha256'] or 'none'}`"]
                       for t in data.testsets]))

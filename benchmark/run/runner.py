@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS, sha256_input
-from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
+from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.files import unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import jobs as run_jobs
 from benchmark.run import preflight, provenance
+from benchmark.run.builds import CHANGED, check_set
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
@@ -38,7 +39,7 @@ from benchmark.run.store import OutputRow, ScoreLink, ScoreRow, Store, reference
 from systems.base import SYSTEMS, SystemSpec, system_key
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     name: str
     systems: list[SystemSpec]
@@ -51,6 +52,7 @@ class RunConfig:
     retry_errors: bool = False
     executor: str = "local"
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS   # per-item limit (header check)
+    verify: bool = False                     # hash every file of the sets in full at the start
 
 
 @dataclass
@@ -76,6 +78,9 @@ class LoadedSet:
     # item id -> (degraded problem, target problem): paths refused or files unreadable when hashed
     problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     build: str = ""                       # the build's fingerprint (benchmark.run.builds)
+    changed: set[str] = field(default_factory=set)     # items whose files differ from CHECKSUMS
+    stats: dict[str, Any] = field(default_factory=dict)   # rel path -> builds.FileStat checked
+    hashed: int = 0                       # files hashed in full at the start check
 
 
 @dataclass
@@ -90,8 +95,8 @@ class _ScoreStage:
     t0: float = field(default_factory=time.perf_counter)   # when its first job was handed out
 
 
-def default_run_name(cfg: RunConfig) -> str:
-    parts = "-".join(s.name for s in cfg.systems)
+def default_run_name(systems: list[SystemSpec]) -> str:
+    parts = "-".join(s.name for s in systems)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", parts)[:80] or "run"
 
 
@@ -100,7 +105,10 @@ def built_testsets() -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/manifest.jsonl"))
 
 
-def load_testset(name: str, limit: int | None) -> LoadedSet:
+def load_testset(name: str, limit: int | None, known: dict | None = None, verify: bool = False) -> LoadedSet:
+    """A built set's items, checked against its build's CHECKSUMS (benchmark.run.builds): `known`
+    holds the file stats a store recorded when they last matched (the fast path), `verify` hashes
+    every file in full."""
     from testsets.manifest import read_manifest
     folder = testsets_dir() / name
     if not (folder / "manifest.jsonl").exists():
@@ -111,29 +119,10 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     items = read_manifest(folder / "manifest.jsonl")
     if limit is not None:
         items = items[:limit]
-    shas, problems = {}, {}
-    for it in progress(items, desc=f"hash {name}", unit="item"):
-        dsha, dprob = _hash_item_file(folder, it, "degraded")
-        tsha, tprob = (None, None) if it.target is None else _hash_item_file(folder, it, "target")
-        shas[it.id] = (dsha, tsha)
-        if dprob or tprob:
-            problems[it.id] = (dprob, tprob)
-    sums = folder / "CHECKSUMS"
-    build = sha256_input(sums) if sums.exists() else "manifest:" + sha256_input(folder / "manifest.jsonl")
-    return LoadedSet(name, folder, items, shas, problems, build)
-
-
-def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
-    """(sha256, None) for a readable file inside the set folder; else (a stable key, the item's
-    error): a refused path (`..`, absolute, a symlink leaving the folder) or an unreadable file is
-    one item's error, recorded at restore time, never a stop here. Machine failures (EIO...) raise
-    TransientIOError."""
-    try:
-        return sha256_input(it.file(folder, which)), None
-    except (UnsafePathError, AudioError) as exc:
-        problem = str(exc)
-    rel = getattr(it, which)
-    return "error:" + hashlib.sha256(f"{rel!r}|{problem}".encode()).hexdigest(), problem
+    with progress(desc=f"check {name}", total=len(items), unit="item") as bar:
+        chk = check_set(folder, items, known or {}, verify, bar)
+    return LoadedSet(name, folder, items, chk.shas, chk.problems, chk.build, chk.changed, chk.stats,
+                     chk.hashed)
 
 
 def _set_info(ls: LoadedSet) -> dict:
@@ -176,6 +165,8 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
+        # (metric key, (output sha256, reference key)) -> the items linked to that score
+        self._links: dict[tuple, list[tuple[str, str, str, str]]] = {}
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
@@ -189,9 +180,19 @@ class Runner:
             out.append((spec, cls, system_key(cls.info, spec.config)))
         return out
 
-    def load_sets(self, names: list[str]) -> list[LoadedSet]:
-        """The items this invocation works on (benchmark.run.shard overrides it to take one slice)."""
-        return [load_testset(n, self.cfg.limit) for n in names]
+    def load_sets(self, names: list[str], store: Store) -> list[LoadedSet]:
+        """The items this invocation works on (benchmark.run.shard overrides it to take one slice),
+        checked against their builds' CHECKSUMS; the stats of the files that matched are recorded."""
+        sets = [load_testset(n, self.cfg.limit, store.set_files(n), self.cfg.verify) for n in names]
+        for ls in sets:
+            store.put_set_files(ls.name, ls.stats)
+            if ls.changed:
+                files = sorted({p.split(": sha256 ")[0] for i in ls.changed for p in ls.problems[i]
+                                if p and i in ls.problems})
+                self.notes.append(f"test set '{ls.name}': {len(ls.changed)} item(s) whose files differ "
+                                  f"from its CHECKSUMS are item errors: " + "; ".join(files[:5])
+                                  + (f"; ... {len(files) - 5} more" if len(files) > 5 else ""))
+        return sets
 
     def run(self, argv: list[str] | None = None) -> RunSummary:
         cfg = self.cfg
@@ -218,9 +219,9 @@ class Runner:
 
     def _run_locked(self, argv, t0, systems, names, plans) -> RunSummary:
         cfg = self.cfg
-        sets = self.load_sets(names)
         store = Store.open(cfg.name)
         try:
+            sets = self.load_sets(names, store)
             store.mark_interrupted()                 # 'running' rows left by killed invocations
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
                       "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
@@ -287,7 +288,9 @@ class Runner:
                         ls.name, it.id, str(ls.folder / it.degraded) if not dprob else "",
                         str(ls.folder / it.target) if it.target and not tprob else None, input_sha,
                         str(output_path(self.cfg.name, spec.name, key, ls.name, it.id)),
-                        problem=dprob or (tprob if info.needs_target else None))
+                        problem=dprob or (tprob if info.needs_target else None),
+                        degraded_sha256=dsha, target_sha256=tsha,
+                        changed=it.id in ls.changed and bool(dprob or (tprob and info.needs_target)))
         store.link_outputs(cached_links)
         summary.cached_outputs += len(cached_links)
         store.count_work(inv, cached_outputs=len(cached_links))
@@ -308,8 +311,9 @@ class Runner:
                     raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
                                          f"{type(fin.error).__name__}: {fin.error}") from fin.error
                 for oc in fin.result:
-                    row = OutputRow(key, oc.input_sha256, spec.name, oc.path, oc.sha256, oc.rate,
-                                    oc.seconds, oc.audio_seconds, oc.device, oc.error)
+                    # a changed input's error is stored under a key no lookup finds: redone next run
+                    row = OutputRow(key, CHANGED * oc.changed + oc.input_sha256, spec.name, oc.path,
+                                    oc.sha256, oc.rate, oc.seconds, oc.audio_seconds, oc.device, oc.error)
                     store.put_output(row, links[oc.input_sha256], inv)
                     # `restored` counts outputs; an item that failed is an item error, not an output
                     store.count_work(inv, restored=int(oc.error is None))
@@ -344,12 +348,16 @@ class Runner:
                                  ls.shas[it.id][1], it.transcript)
             k = (row["sha256"], rkey)
             links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
+            self._links.setdefault((plan.key, k), []).append((row["system"], ls.name, it.id, ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
+                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       audio_sha256=row["sha256"],
+                                       reference_sha256=ls.shas[it.id][1] if ref else None,
+                                       changed=bool(tprob) and it.id in ls.changed)
         return wanted, links
 
     def _todo(self, store, plan: MetricPlan, sets, link: bool = False) -> tuple[list[ScoreInput], int]:
@@ -404,7 +412,11 @@ class Runner:
                     raise BenchmarkError(f"metric '{plan.name}' ({plan.backend}) failed to load: "
                                          f"{type(fin.error).__name__}: {fin.error}") from fin.error
                 for oc in fin.result:
-                    self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
+                    if oc.changed:     # stored and linked under a key no lookup finds: redone next run
+                        store.link_scores([ScoreLink(plan.key, *lk[:3], oc.key[0], CHANGED + oc.key[1],
+                                                     lk[3]) for lk in self._links[(plan.key, oc.key)]])
+                    key = (oc.key[0], CHANGED + oc.key[1]) if oc.changed else oc.key
+                    self._put_score(store, inv, plan, key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
                     st.errors += oc.error is not None
                 bar.update(len(fin.result))        # one update per finished job

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmark.core.errors import BenchmarkError, TransientIOError, UnsafePathError
 from benchmark.core.paths import runs_dir
+from benchmark.run.builds import FileStat
 
 SCHEMA_VERSION = 2            # 2: metric label + specs, score links (item_scores), builds
 STORE_NAME = "store.sqlite"
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS scores(
     rate INTEGER, column_name TEXT NOT NULL, value REAL, error TEXT, aux TEXT,
     invocation INTEGER, created REAL NOT NULL,
     PRIMARY KEY(metric_key, output_sha256, reference_key, column_name));
+CREATE TABLE IF NOT EXISTS set_files(
+    testset TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY(testset, path));
 CREATE TABLE IF NOT EXISTS runtime(
     system TEXT NOT NULL, length REAL NOT NULL, repeat INTEGER NOT NULL, seconds REAL NOT NULL,
     device TEXT NOT NULL, system_key TEXT NOT NULL, created REAL NOT NULL,
@@ -367,6 +371,17 @@ class Store:
             q, args = q + " WHERE testset=?", (testset,)
         return [dict(r) | {"manifest": json.loads(r["manifest"])}
                 for r in self.conn.execute(q + " ORDER BY testset, item_id", args)]
+
+    def set_files(self, testset: str) -> dict:
+        """rel path -> benchmark.run.builds.FileStat of the set's files when they last matched."""
+        return {r[0]: FileStat(*r[1:]) for r in self.conn.execute(
+            "SELECT path, size, mtime_ns, inode, sha256 FROM set_files WHERE testset=?", (testset,))}
+
+    def put_set_files(self, testset: str, stats: dict) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM set_files WHERE testset=?", (testset,))
+            c.executemany("INSERT INTO set_files VALUES(?,?,?,?,?,?)",
+                          [(testset, rel, f.size, f.mtime_ns, f.inode, f.sha256) for rel, f in stats.items()])
 
     def systems(self) -> list[dict]:
         return [dict(r) | {"info": json.loads(r["info"]), "config": json.loads(r["config"])}
