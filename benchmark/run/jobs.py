@@ -8,17 +8,22 @@ the whole job (a system or metric that cannot load) raise.
 from __future__ import annotations
 
 import errno
+import hashlib
+import io
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from benchmark.core.audio import (
     DEFAULT_MAX_ITEM_SECONDS,
     ITEM_MIX_CHANNELS,
+    audio_header,
+    check_waveform,
     read_audio,
-    read_item,
     resample,
     sha256_file,
     write_audio,
@@ -37,6 +42,9 @@ class RestoreInput:
     input_sha256: str
     out_path: str                 # where the output goes (atomic write)
     problem: str | None = None    # refused before any work (unsafe path, unreadable): the item's error
+    degraded_sha256: str | None = None   # the bytes restored must be these (None: not checked)
+    target_sha256: str | None = None
+    changed: bool = False         # the problem is a file that differs from its build's CHECKSUMS
 
 
 @dataclass
@@ -72,6 +80,7 @@ class RestoreOutcome:
     audio_seconds: float | None = None    # duration of the input
     device: str = "cpu"
     error: str | None = None
+    changed: bool = False                 # the error: an input file differs from its build
 
 
 @dataclass
@@ -83,6 +92,9 @@ class ScoreInput:
     problem: str | None = None           # e.g. the reference path was refused: the item's error
     seconds: float = 0.0                 # the audio's duration (scheduling: longest first)
     item: str = ""                       # "set/item id" of (one of) the items it scores: for errors
+    audio_sha256: str | None = None      # the bytes scored must be these (None: not checked)
+    reference_sha256: str | None = None
+    changed: bool = False                # the problem is a file that differs from its build
 
 
 @dataclass
@@ -109,6 +121,35 @@ class ScoreOutcome:
     values: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     aux: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+
+class InputChanged(AudioError):
+    """A file's bytes are not the ones its build (or the run) recorded: the item's error, never
+    cached as its result."""
+
+
+def read_verified(path: str, sha256: str | None, max_seconds: float | None,
+                  mix_channels: bool = ITEM_MIX_CHANNELS) -> tuple[np.ndarray, int]:
+    """Read an item's file once: the bytes decoded are the bytes hashed and compared with `sha256`
+    (what the set's CHECKSUMS, or the store, say it is); InputChanged naming the file otherwise."""
+    if sha256 is None:
+        return read_audio(path, mix_channels=mix_channels, max_seconds=max_seconds)
+    audio_header(path, max_seconds=max_seconds)     # the limits, before reading the samples
+    data = Path(path).read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        from benchmark.run.builds import changed_message
+        raise InputChanged(changed_message(path, got, sha256))
+    try:
+        x, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise AudioError(f"{path}: cannot read audio ({exc}); expected a WAV or FLAC file") from exc
+    if x.shape[1] > 1 and not mix_channels:
+        raise AudioError(f"{path}: found {x.shape[1]} channels, expected mono audio (1 channel); "
+                         "mix it down first or pass mix_channels=True")
+    y = np.ascontiguousarray(x.mean(axis=1) if x.shape[1] > 1 else x[:, 0])
+    return check_waveform(y, int(rate), where=str(path)), int(rate)
 
 
 SCORE_BATCH = 16                      # items per score job
@@ -211,17 +252,17 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
         oc = RestoreOutcome(it.testset, it.item_id, it.input_sha256, device=job.device)
         outcomes[it.item_id + "\0" + it.testset] = oc
         if it.problem is not None:
-            oc.error = it.problem
+            oc.error, oc.changed = it.problem, it.changed
             continue
         try:   # reading, the header limits and resampling are all this item's business
-            x, sr = read_item(it.degraded, job.max_item_seconds)
+            x, sr = read_verified(it.degraded, it.degraded_sha256, job.max_item_seconds)
             target = None
             if system.info.needs_target and it.target:
-                t, tsr = read_item(it.target, job.max_item_seconds)
+                t, tsr = read_verified(it.target, it.target_sha256, job.max_item_seconds)
                 target = resample(t, tsr, rate)
             audio = resample(x, sr, rate)
         except Exception as exc:
-            oc.error = _item_error(exc, it.degraded)
+            oc.error, oc.changed = _item_error(exc, it.degraded), isinstance(exc, InputChanged)
             continue
         oc.audio_seconds = x.size / sr
         ready.append((it, RestoreItem(it.item_id, audio, target), sr, x.size))
@@ -280,15 +321,15 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     batch: list[tuple[int, MetricItem]] = []
     for i, it in enumerate(job.items):
         if it.problem is not None:
-            outcomes[i].error = it.problem
+            outcomes[i].error, outcomes[i].changed = it.problem, it.changed
             continue
         try:
-            x, sr = read_audio(it.audio, mix_channels=job.mix_channels, max_seconds=job.max_item_seconds)
-            ref, ref_sr = (read_audio(it.reference, mix_channels=job.mix_channels,
-                                      max_seconds=job.max_item_seconds) if it.reference
-                           else (None, None))
+            x, sr = read_verified(it.audio, it.audio_sha256, job.max_item_seconds, job.mix_channels)
+            ref, ref_sr = (read_verified(it.reference, it.reference_sha256, job.max_item_seconds,
+                                         job.mix_channels) if it.reference else (None, None))
         except Exception as exc:
             outcomes[i].error = _item_error(exc, it.audio)
+            outcomes[i].changed = isinstance(exc, InputChanged)
             continue
         silent = silence_error(metric, x, ref)
         if silent is not None:
