@@ -204,4 +204,4 @@ def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, a
         md = write_report("unpinned").read_text()
         assert GTCRN_SHA not in md.split("Asset files")[1].split("Systems:")[0]
     finally:
-        SYSTEMS._entries.pop("t_unpinned", None)
+        SYSTEMS.unregister("t_unpinned")

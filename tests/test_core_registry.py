@@ -56,3 +56,18 @@ def test_builtin_registries_import():
     from testsets import TESTSETS
     for reg in (SYSTEMS, METRICS, TESTSETS):
         reg.names()  # imports every built-in plugin module without error
+
+
+def test_unregister_takes_a_plugin_out():
+    reg = Registry("widgets")
+
+    @reg.register
+    class A:
+        info = Info("a")
+
+    reg.unregister("a")
+    reg.unregister("never_registered")                 # absent: nothing to do
+    assert "a" not in reg and reg.names() == []
+    with pytest.raises(UnknownEntryError):
+        reg.get("a")
+    assert reg.register(A) is A and reg.get("a") is A  # and it can come back
