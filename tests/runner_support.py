@@ -114,9 +114,9 @@ def register() -> None:
 
 def unregister() -> None:
     for cls in TEST_SYSTEMS:
-        SYSTEMS._entries.pop(cls.info.name, None)
+        SYSTEMS.unregister(cls.info.name)
     for cls in TEST_METRICS:
-        METRICS._entries.pop(cls.info.name, None)
+        METRICS.unregister(cls.info.name)
 
 
 def make_vb_set(corpora: Path, root: Path, name: str = "vb_pairs", n: int = 6) -> Path:

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+from report_support import table_rows
 
 from benchmark import assets
 from benchmark.core.errors import AssetError
@@ -195,7 +196,8 @@ def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, a
                         metrics=["si_snr"], profile="offline")
         first = Runner(cfg).run(argv=["test"])
         md = write_report("unpinned").read_text()
-        assert f"| gtcrn_unpinned | `{GTCRN_SHA}` | **unpinned** |" in md
+        assert table_rows(md, "asset")[1]["gtcrn_unpinned"] == {
+            "asset": "gtcrn_unpinned", "sha256": f"`{GTCRN_SHA}`", "pinned": "**unpinned**"}
         assert Runner(cfg).run(argv=["test"]).restored == 0           # cached
         cached = assets.get_asset("gtcrn_unpinned").cached_path()
         cached.write_bytes(cached.read_bytes() + b"\0")                # a different file
@@ -204,7 +206,7 @@ def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, a
         md = write_report("unpinned").read_text()
         assert GTCRN_SHA not in md.split("Asset files")[1].split("Systems:")[0]
     finally:
-        SYSTEMS._entries.pop("t_unpinned", None)
+        SYSTEMS.unregister("t_unpinned")
 
 
 def test_symlinks_in_the_cache_are_never_written_through(isolated_env, asset_mirror):

@@ -103,3 +103,16 @@ def test_a_third_party_name_clashing_with_a_builtin_is_one_message(tmp_path):
     used = cli("score", "--metrics", "lsd", "--degraded", str(wav), "--reference", str(wav))
     assert used.returncode == 2 and "Traceback" not in used.stderr
     assert used.stderr.strip() == f"error: {both}"
+def test_unregister_takes_a_plugin_out():
+    reg = Registry("widgets")
+
+    @reg.register
+    class A:
+        info = Info("a")
+
+    reg.unregister("a")
+    reg.unregister("never_registered")                 # absent: nothing to do
+    assert "a" not in reg and reg.names() == []
+    with pytest.raises(UnknownEntryError):
+        reg.get("a")
+    assert reg.register(A) is A and reg.get("a") is A  # and it can come back

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.files import confine
+from benchmark.core.files import confine, safe_name
 
-# How the runner turns an item id into an output file name (benchmark/run/runner.py `_safe`, on the
-# whole id, "/" included): every run of other characters becomes one "_".
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
+# How the runner turns an item id into a file name (benchmark.core.files.safe_name, on the whole id,
+# "/" included): every run of other characters becomes one "_".
 
 
 class DuplicateItemIdError(BenchmarkError):
@@ -24,7 +22,7 @@ class DuplicateItemIdError(BenchmarkError):
 
 
 def sanitised_id(item_id: str) -> str:
-    return _UNSAFE.sub("_", item_id)
+    return safe_name(item_id)
 
 
 def check_unique_ids(ids: list[str], where: str) -> None:

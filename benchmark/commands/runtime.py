@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write, write_csv
 
 NAME = "runtime"
 HELP = "time systems on inputs of given lengths (MaskSR Table 2 protocol)"
@@ -79,15 +79,11 @@ def run(args: argparse.Namespace) -> int:
     print_table(rows)
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".json":
-            out.write_text(json.dumps([r | {"seconds": t.seconds} for r, t in zip(rows, timings, strict=True)],
-                                      indent=2))
+            atomic_write(out, json.dumps([r | {"seconds": t.seconds} for r, t in zip(rows, timings, strict=True)],
+                                         indent=2))
         else:
-            with open(out, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows(rows)
+            write_csv(out, list(rows[0]), rows)
         print(f"timings: {out}")
     if args.name:
         from benchmark.report.writer import write_report

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 from benchmark.commands._util import print_table
 from benchmark.core.audio import SUPPORTED_SUFFIXES, find_audio
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write, write_csv
 
 NAME = "score"
 HELP = "score files or folders with chosen metrics (outside a run)"
@@ -204,19 +204,10 @@ def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        if suffix == ".json":
-            Path(tmp).write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
-        else:
-            from benchmark.report.writer import write_csv
-            write_csv(Path(tmp), FIELDS, rows)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if suffix == ".json":
+        atomic_write(out, json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+    else:
+        write_csv(out, FIELDS, rows)
 
 
 def run(args: argparse.Namespace) -> int:

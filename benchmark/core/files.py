@@ -5,13 +5,15 @@ the process umask, the classification of OS errors into "this item" and "this ma
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
+import io
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,6 +102,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, enc
         finally:
             os.close(fd)
     return Path(path)
+
+
+def write_csv(path: str | os.PathLike, fields: list[str], rows: Iterable[Mapping]) -> Path:
+    """The one CSV writer (reports' scores.csv, `score --out`, `runtime --out`, the P.808 export):
+    a header of `fields`, then one row per mapping in that order (other keys ignored, None as an
+    empty cell), replacing `path` atomically (`atomic_write`)."""
+    with io.StringIO(newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        return atomic_write(path, f.getvalue())
 
 
 class StagedDir:

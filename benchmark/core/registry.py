@@ -75,8 +75,13 @@ class Registry(Generic[T]):
         return cls
 
     def add(self, name: str, factory: Callable[[], type[T]]) -> None:
-        """Register a lazily-built class (e.g. a parametrised variant) under `name`."""
+        """Register the class `factory()` builds (a parametrised variant) under `name`. The
+        factory is called here, at registration (its plugin module's import), not on first use."""
         self._entries[name] = factory()
+
+    def unregister(self, name: str) -> None:
+        """Remove `name` (tests take out the plugins they registered); an absent name is ignored."""
+        self._entries.pop(name, None)
 
     def _load(self) -> None:
         if self._loaded:

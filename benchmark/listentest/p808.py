@@ -36,6 +36,7 @@ import shutil
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import write_csv
 from benchmark.listentest.analysis import rows as rating_rows
 from benchmark.listentest.db import RatingsDB
 from benchmark.listentest.design import TestDesign, load_design
@@ -52,10 +53,7 @@ def _url(base: str, sid: str) -> str:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
+    write_csv(path, header, [dict(zip(header, r, strict=True)) for r in rows])
 
 
 def export(folder: Path, out: Path, base_url: str = "") -> dict[str, Path]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
-from benchmark.core.files import StagedDir, atomic_write, confine, unique_stem
+from benchmark.core.files import StagedDir, atomic_write, confine, safe_name, unique_stem
 from benchmark.core.progress import progress
 from benchmark.report import breakdown, mdhtml
 from benchmark.report.listen_media import (
@@ -143,10 +143,6 @@ class Table:
     n_items: int
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
-
-
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
 
 
 def _system_columns(data: RunData) -> list[str]:
@@ -354,7 +350,7 @@ def _table_html(t: Table, anchor: str) -> str:
 
 
 def page_html(run: str, tables: list[Table], report_md: str) -> str:
-    anchors = [f"l-{_safe(t.testset)}-{_safe(t.category)}" for t in tables]
+    anchors = [f"l-{safe_name(t.testset)}-{safe_name(t.category)}" for t in tables]
     nav = " ".join(f'<a href="#{a}">{html.escape(t.testset)} / {html.escape(t.category)}</a>'
                    for t, a in zip(tables, anchors, strict=True))
     body = [f"<h1>Listening page: run <code>{html.escape(run)}</code></h1>",

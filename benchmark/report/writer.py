@@ -4,15 +4,14 @@ sub-score) and `summary.json` (mean, 95 % CI and N per cell), built from the run
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error
+from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error, write_csv
+from benchmark.core.markdown import markdown_table as _table
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, paired, plots
 from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
@@ -50,12 +49,6 @@ def _fmt_g(cell: Cell) -> str:
     if cell.n == 0 or not math.isfinite(cell.mean):
         return "–"
     return f"{cell.mean:.3g}" + (f" ± {cell.ci:.2g}" if math.isfinite(cell.ci) else "")
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _mkey(data: RunData, col: Column) -> str:
@@ -348,16 +341,6 @@ def extra_sections(run: str) -> list[str]:
     MOS section: benchmark.listentest.report), in file-name order; none when the folder is absent."""
     folder = run_folder(run) / SECTIONS_DIR
     return [p.read_text().strip() for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
-
-
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
-    per dict, `fields` in order, other keys ignored, None as an empty cell."""
-    with io.StringIO(newline="") as f:        # then one atomic replace of the file
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write(path, f.getvalue())
 
 
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,

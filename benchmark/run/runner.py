@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.files import unique_stem
+from benchmark.core.files import safe_name, unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import jobs as run_jobs
@@ -151,14 +151,10 @@ def longest_first(inputs: list, seconds) -> list:
     return sorted(inputs, key=seconds, reverse=True)
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
-
-
 def output_path(run: str, system: str, system_key: str, testset: str, item_id: str) -> Path:
     """Where one item's output goes: names carry a hash of the set name and of the item id
     (`files.unique_stem`), so ids that sanitise alike ("x y", "x_y") never share a file."""
-    return (run_folder(run) / "outputs" / f"{_safe(system)}-{system_key[:8]}" / unique_stem(testset)
+    return (run_folder(run) / "outputs" / f"{safe_name(system)}-{system_key[:8]}" / unique_stem(testset)
             / f"{unique_stem(item_id)}.wav")
 
 
