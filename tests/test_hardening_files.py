@@ -74,6 +74,18 @@ def test_a_read_only_run_folder_is_one_message(isolated_env, corpora, plugins):
     assert con.execute("SELECT COUNT(*) FROM outputs WHERE error IS NOT NULL").fetchone()[0] == 0
     assert main(["run", "--systems", "unprocessed", "--metrics", "t_rms", "--name", "f",
                  "--profile", "offline"]) == 0
+    # a read-only report folder: one message, the report left as it was
+    reports = paths.reports_dir() / "f"
+    md = (reports / "report.md").read_bytes()
+    os.chmod(reports, 0o555)
+    try:
+        r = cli(["report", "f"], drop_caps=True)
+    finally:
+        os.chmod(reports, 0o755)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"error: cannot write {reports}/") and \
+        "EACCES (Permission denied): the folder is read-only." in r.stderr, r.stderr
+    assert (reports / "report.md").read_bytes() == md
 
 
 def test_non_utf8_manifests_and_names_are_one_message(isolated_env, corpora, plugins, capsys):
