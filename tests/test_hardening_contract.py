@@ -33,42 +33,45 @@ def _con(name: str) -> sqlite3.Connection:
     return sqlite3.connect(paths.runs_dir() / name / "store.sqlite")
 
 
-@pytest.mark.parametrize(("metric", "shown"), [("t_mnone", "v=None (NoneType)"),
-                                                ("t_mstr", "v='4.2' (str)"),
-                                                ("t_mnan", "v=nan"), ("t_minf", "v=inf")])
-def test_a_metric_value_that_is_not_a_finite_float_is_an_item_error(isolated_env, corpora, plugins,
-                                                                    metric, shown):
+METRIC_CASES = {"t_mnone": "v=None (NoneType)", "t_mstr": "v='4.2' (str)", "t_mnan": "v=nan",
+                "t_minf": "v=inf"}
+SYSTEM_CASES = {
+    "t_int16": "int16 samples; the contract is float audio in [-1, 1] (integer PCM is refused",
+    "t_short": "samples at 16000 Hz for an input of",
+    "t_none": "a NoneType, expected a 1-D float waveform",
+}
+
+
+def test_a_metric_value_that_is_not_a_finite_float_is_an_item_error(isolated_env, corpora, plugins):
+    """None and a string aborted the whole run ("failed to load"); NaN was stored as an empty
+    value with "Item errors: 0". Now each is the item's error; the other metric scores."""
     rs.make_vb_set(corpora, paths.testsets_dir(), n=2)
-    assert _run(["unprocessed"], [metric, "t_rms"], "m") == 0      # the run finishes
+    assert _run(["unprocessed"], [*METRIC_CASES, "t_rms"], "m") == 0      # the run finishes
     con = _con("m")
-    rows = con.execute("SELECT value, error FROM scores WHERE metric=?", (metric,)).fetchall()
-    assert len(rows) == 2
-    for value, error in rows:
-        assert value is None
-        assert error.startswith(f"metric '{metric}' returned for item 'vb_pairs/vb_pairs_00")
-        assert error.endswith(f"{shown}, expected a finite float"), error
+    for metric, shown in METRIC_CASES.items():
+        rows = con.execute("SELECT value, error FROM scores WHERE metric=?", (metric,)).fetchall()
+        assert len(rows) == 2
+        for value, error in rows:
+            assert value is None
+            assert error.startswith(f"metric '{metric}' returned for item 'vb_pairs/vb_pairs_00")
+            assert error.endswith(f"{shown}, expected a finite float"), error
     good = con.execute("SELECT value FROM scores WHERE metric='t_rms'").fetchall()
     assert len(good) == 2 and all(np.isfinite(v) for (v,) in good)    # the other metric scored
     md = (paths.reports_dir() / "m" / "report.md").read_text()
-    assert "\nItem errors: 2" in md and shown in md        # NaN is no longer an empty value
+    assert "\nItem errors: 8" in md and "v=nan, expected a finite float" in md
 
 
-@pytest.mark.parametrize(("system", "says"), [
-    ("t_int16", "int16 samples; the contract is float audio in [-1, 1] (integer PCM is refused"),
-    ("t_short", "samples at 16000 Hz for an input of"),
-    ("t_none", "a NoneType, expected a 1-D float waveform"),
-])
-def test_a_system_output_that_breaks_the_contract_is_an_item_error(isolated_env, corpora, plugins,
-                                                                  system, says):
+def test_a_system_output_that_breaks_the_contract_is_an_item_error(isolated_env, corpora, plugins):
     rs.make_vb_set(corpora, paths.testsets_dir(), n=2)
-    assert _run([system, "unprocessed"], ["t_rms"], "s") == 0
+    assert _run([*SYSTEM_CASES, "unprocessed"], ["t_rms"], "s") == 0
     con = _con("s")
-    rows = con.execute("SELECT path, error FROM outputs WHERE system=?", (system,)).fetchall()
-    assert len(rows) == 2
-    for path, error in rows:
-        assert path is None
-        assert error.startswith(f"system '{system}' returned for item 'vb_pairs/vb_pairs_00"), error
-        assert says in error
+    for system, says in SYSTEM_CASES.items():
+        rows = con.execute("SELECT path, error FROM outputs WHERE system=?", (system,)).fetchall()
+        assert len(rows) == 2
+        for path, error in rows:
+            assert path is None
+            assert error.startswith(f"system '{system}' returned for item 'vb_pairs/vb_pairs_00"), error
+            assert says in error
     ok = con.execute("SELECT COUNT(*) FROM outputs WHERE system='unprocessed' AND error IS NULL")
     assert ok.fetchone()[0] == 2
 

@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 
-import pytest
 import runner_support as rs
 from hardening_support import cli
 
@@ -23,30 +22,27 @@ def _store():
     return paths.runs_dir() / "f" / "store.sqlite"
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "zeroed-page"])
-def test_a_damaged_store_is_one_message_and_is_left_as_it_is(isolated_env, corpora, plugins, capsys, damage):
+def test_a_damaged_store_is_one_message_and_is_left_as_it_is(isolated_env, corpora, plugins, capsys):
     rs.make_vb_set(corpora, paths.testsets_dir(), n=2)
     assert main(ARGS) == 0
     db = _store()
     good = db.read_bytes()
     for side in db.parent.glob("store.sqlite-*"):
         side.unlink()
-    if damage == "truncated":
-        bad = good[: len(good) // 2]
-    elif damage == "garbage":
-        bad = bytes(range(256)) * (len(good) // 256)
-    else:                                  # a page in the middle overwritten with zeros
-        bad = good[:8192] + bytes(4096) + good[12288:]
-    db.write_bytes(bad)
-    capsys.readouterr()
-    for args in (ARGS, ["report", "f"]):
-        assert main(args) == 2
-        err = capsys.readouterr().err
-        assert err.startswith(f"error: run store {db} is damaged (SQLite: "), err
-        assert f"Move it away to start the run afresh (mv {db} {db}.damaged" in err
-        assert db.read_bytes() == bad                  # nothing was changed
+    damaged = {"truncated": good[: len(good) // 2],
+               "garbage": bytes(range(256)) * (len(good) // 256),
+               "a zeroed page": good[:8192] + bytes(4096) + good[12288:]}
+    for what, bad in damaged.items():
+        db.write_bytes(bad)
+        capsys.readouterr()
+        for args in (ARGS, ["report", "f"]):
+            assert main(args) == 2, what
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: run store {db} is damaged (SQLite: "), (what, err)
+            assert f"Move it away to start the run afresh (mv {db} {db}.damaged" in err
+            assert db.read_bytes() == bad, what               # nothing was changed
     db.rename(db.with_name("store.sqlite.damaged"))
-    assert main(ARGS) == 0                              # the advice works
+    assert main(ARGS) == 0                                  # the advice works
 
 
 def test_a_read_only_run_folder_is_one_message(isolated_env, corpora, plugins):
@@ -56,11 +52,10 @@ def test_a_read_only_run_folder_is_one_message(isolated_env, corpora, plugins):
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     os.chmod(folder, 0o555)
     try:
-        for args in (ARGS, ["report", "f"]):
-            r = cli(args, drop_caps=True)
-            assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-            assert r.stderr.startswith(f"error: run store {_store()} cannot be written (SQLite: "), r.stderr
-            assert "Make them writable (chmod u+w)" in r.stderr
+        r = cli(ARGS, drop_caps=True)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"error: run store {_store()} cannot be written (SQLite: "), r.stderr
+        assert "Make them writable (chmod u+w)" in r.stderr
     finally:
         os.chmod(folder, 0o755)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
@@ -79,6 +74,18 @@ def test_a_read_only_run_folder_is_one_message(isolated_env, corpora, plugins):
     assert con.execute("SELECT COUNT(*) FROM outputs WHERE error IS NOT NULL").fetchone()[0] == 0
     assert main(["run", "--systems", "unprocessed", "--metrics", "t_rms", "--name", "f",
                  "--profile", "offline"]) == 0
+    # a read-only report folder: one message, the report left as it was
+    reports = paths.reports_dir() / "f"
+    md = (reports / "report.md").read_bytes()
+    os.chmod(reports, 0o555)
+    try:
+        r = cli(["report", "f"], drop_caps=True)
+    finally:
+        os.chmod(reports, 0o755)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"error: cannot write {reports}/") and \
+        "EACCES (Permission denied): the folder is read-only." in r.stderr, r.stderr
+    assert (reports / "report.md").read_bytes() == md
 
 
 def test_non_utf8_manifests_and_names_are_one_message(isolated_env, corpora, plugins, capsys):
