@@ -4,15 +4,14 @@ sub-score) and `summary.json` (mean, 95 % CI and N per cell), built from the run
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error
+from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error, write_csv
+from benchmark.core.markdown import markdown_table as _table
 from benchmark.core.paths import reports_dir
 from benchmark.report import breakdown, paired, plots
 from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
@@ -52,21 +51,9 @@ def _fmt_g(cell: Cell) -> str:
     return f"{cell.mean:.3g}" + (f" ± {cell.ci:.2g}" if math.isfinite(cell.ci) else "")
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def _mkey(data: RunData, col: Column) -> str:
-    """The run's metric (report name, see results.display_metrics) that fills a column: the backend
-    the published numbers used (`lsd:voicefixer2021`) when the run scored it, else the metric's
-    main backend (the column note then says the backends differ)."""
-    if col.backend:
-        label = f"{col.metric}:{col.backend}"
-        if label in data.metrics:
-            return label
-    return col.metric
+    """The run's metric (its plan's label) that fills a column (RunData.label_for)."""
+    return data.label_for(col.metric, col.backend)
 
 
 def _resolve(data: RunData, col: Column) -> str | None:
@@ -159,11 +146,22 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
     return _table(headers, rows) + (f"\n\n{block}" if block else ""), summary
 
 
+def _short_build(ts: dict) -> str:
+    """The build's fingerprint as shown: the CHECKSUMS sha256 (or, for a set made by hand without
+    CHECKSUMS, `manifest:` and its manifest's sha256), first 12 digits."""
+    build = ts["checksums_sha256"] or "none"
+    kind, _, digest = build.rpartition(":")
+    return f"{kind}:{digest[:12]}" if kind else digest[:12]
+
+
 def _set_sections(data: RunData, ts: dict, baseline: str | None = None) -> tuple[list[str], dict]:
     name = ts["name"]
     layouts: tuple[Layout, ...] = layouts_for(name)
     items = {k[1]: v for k, v in data.items.items() if k[0] == name}
-    md = [f"## Test set `{name}` ({len(items)} items)"]
+    md = [f"## Test set `{name}` ({len(items)} items, build `{_short_build(ts)}`)"]
+    if data.earlier.get(name):
+        md.append(f"{data.earlier[name]} output(s) of earlier builds of this set are stored but not "
+                  "counted: every number below is of this build's items.")
     summary: dict = {}
     if not layouts:
         cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
@@ -300,7 +298,7 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
           f"`{last['config'].get('executor', '?')}` with {last['config'].get('workers', '?')} worker(s)",
           "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
     md.append("\nTest sets:\n")
-    md.append(_table(["set", "items", "seed", "builder version", "CHECKSUMS sha256"],
+    md.append(_table(["set", "items", "seed", "builder version", "build (CHECKSUMS sha256)"],
                      [[t["name"], str(t["n_items"]), str(t["info"].get("seed", "?")),
                        str(t["info"].get("version", "?")), f"`{t['checksums_sha256'] or 'none'}`"]
                       for t in data.testsets]))
@@ -343,16 +341,6 @@ def extra_sections(run: str) -> list[str]:
     MOS section: benchmark.listentest.report), in file-name order; none when the folder is absent."""
     folder = run_folder(run) / SECTIONS_DIR
     return [p.read_text().strip() for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
-
-
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    """The one CSV writer for per-item scores (reports' scores.csv, `score --out x.csv`): one row
-    per dict, `fields` in order, other keys ignored, None as an empty cell."""
-    with io.StringIO(newline="") as f:        # then one atomic replace of the file
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write(path, f.getvalue())
 
 
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
