@@ -35,8 +35,7 @@ class Gain(System):
 def runs(isolated_env, corpora, plugins, monkeypatch):
     SYSTEMS.register(Gain)
     try:
-        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)
-        (folder / "CHECKSUMS").write_text("build 1\n")
+        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)   # build: manifest sha256
         base = ["--systems", "unprocessed", "t_gain", "--testsets", "vb_pairs", "--metrics", "t_snr",
                 "t_rms", "--profile", "offline"]
         assert main(["run", *base, "--name", "ga"]) == 0
@@ -91,15 +90,23 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
     assert "must end in .csv or .json" in capsys.readouterr().err
     assert main(["compare", "ga", "ga"]) == 2 and "two different runs" in capsys.readouterr().err
     assert main(["compare", "ga", "../x"]) == 2
-    # a rebuild with one degraded file changed: the same item ids, another build
-    x, sr = read_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0])
-    write_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0], 0.9 * x, sr)
-    (folder / "CHECKSUMS").write_text("build 2\n")
+    # the set's files changed under the same manifest (no CHECKSUMS: a hand-made set): one item's
+    # input differs between the runs
+    first = folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0]
+    x, sr = read_audio(first)
+    write_audio(first, 0.9 * x, sr)
     assert main(["run", *base, "--name", "gc"]) == 0
     capsys.readouterr()
     assert main(["compare", "ga", "gc"]) == 2
     err = capsys.readouterr().err
-    assert "scored different builds of test set 'vb_pairs'" in err and "6 of the item ids" in err
+    assert "scored different builds of test set 'vb_pairs'" in err and "1 of the item ids" in err
+    # a rebuild with another manifest (one item's transcript): another build, every item differs
+    man = folder / "manifest.jsonl"
+    man.write_text(man.read_text().replace('"speaker": "p287"', '"speaker": "p287b"', 1))
+    assert main(["run", *base, "--name", "gd"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "ga", "gd"]) == 2
+    assert "6 of the item ids" in capsys.readouterr().err
     # a set of other items only
     rs.make_vctk_set(corpora, paths.testsets_dir(), n=2)
     assert main(["run", "--systems", "unprocessed", "--testsets", "vctk_mini", "--metrics", "t_rms",

@@ -389,14 +389,15 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
 # --- two runs: `compare` -----------------------------------------------------------------------
 
 def build_fingerprints(data: RunData, testset: str) -> dict[str, str]:
-    """item id -> the identity of the build of `testset` the run scored it from. Today: the set's
-    CHECKSUMS sha256 with the item's input, reference and transcript, as the store records them
-    (`testsets`, `items`). The one place to switch to a per-item build fingerprint in the store."""
+    """item id -> the identity of what the run scored for it: the build of its set the store
+    records for the item (`items.build`: the CHECKSUMS sha256, or `manifest:<sha256>` for a set
+    without one; the set's CHECKSUMS hash for a store from before builds were recorded) with the
+    item's input, reference and transcript. The one place the pairing check reads builds from."""
     checksums = next((t["checksums_sha256"] for t in data.testsets if t["name"] == testset), None)
     out = {}
     for (ts, iid), item in data.items.items():
         if ts == testset:
-            text = "|".join([checksums or "", item["degraded_sha256"] or "",
+            text = "|".join([item.get("build") or checksums or "", item["degraded_sha256"] or "",
                              item["target_sha256"] or "", item["manifest"].get("transcript") or ""])
             out[iid] = hashlib.sha256(text.encode()).hexdigest()
     return out
@@ -459,8 +460,8 @@ def build_mismatch(a: RunData, b: RunData, testset: str) -> str | None:
         return None
     ca, cb = ({t["name"]: t["checksums_sha256"] for t in d.testsets}.get(testset) for d in (a, b))
     return (f"runs '{a.run}' and '{b.run}' scored different builds of test set '{testset}' "
-            f"(CHECKSUMS sha256 {str(ca)[:12]} vs {str(cb)[:12]}; {len(differ)} of the item ids "
-            f"both hold differ in input, reference or transcript, e.g. '{differ[0]}'): their scores "
+            f"(build {str(ca)[:21]} vs {str(cb)[:21]}; {len(differ)} of the item ids both hold "
+            f"differ in build, input, reference or transcript, e.g. '{differ[0]}'): their scores "
             "are not paired. Compare runs made on one build of the set.")
 
 
