@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 import runner_support as rs
+from report_support import table_rows
 from scipy import stats as sps
 
 from benchmark.cli import main
@@ -56,7 +57,10 @@ def test_compare_detects_a_changed_system_and_not_an_unchanged_one(runs, tmp_pat
     out = tmp_path / "diff.json"
     assert main(["compare", "ga", "gb", "--systems", "t_gain", "--metrics", "t_snr", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "# `gb` (B) against `ga` (A)" in text and "| System | Metric | N | A | B | Δ (B − A)" in text
+    assert "# `gb` (B) against `ga` (A)" in text
+    heads, rows = table_rows(text)
+    assert heads[:6] == ["System", "Metric", "N", "A", "B", "Δ (B − A)"]
+    assert rows["t_gain"]["B vs A"] == "B worse" and rows["t_gain"]["N"] == "6"
     res = json.loads(out.read_text())
     (row,) = res["pairs"]
     a, b = _scores("ga", "t_gain", "t_snr"), _scores("gb", "t_gain", "t_snr")
@@ -118,7 +122,9 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
 
 def test_report_shows_paired_columns_and_takes_a_baseline(runs, capsys):
     md = (paths.reports_dir() / "gb" / "report.md").read_text()
-    assert "Paired differences (system − best" in md and "| System | N | Δ t_rms dB | Δ t_snr SNR |" in md
+    assert "Paired differences (system − best" in md
+    heads, rows = table_rows(md[md.index("Paired differences (system − best"):])
+    assert heads == ["System", "N", "Δ t_rms dB", "Δ t_snr SNR"] and rows["t_gain"]["N"] == "6"
     summary = json.loads((paths.reports_dir() / "gb" / "summary.json").read_text())
     assert summary["paired"]["correction"] == "holm, within each table"
     cells = summary["tables"]["vb_pairs"]["all"]

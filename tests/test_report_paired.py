@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from metrics_support import item, vctk_clips, voicebank
+from report_support import table_rows
 from scipy import stats as sps
 
 from benchmark.core.audio import read_audio, resample
@@ -153,7 +154,9 @@ def test_table_analysis_best_oracle_baseline_and_marks(lsd_scores):
     raw = [t.comparisons[k].p for k in t.comparisons]
     assert [t.comparisons[k].p_holm for k in t.comparisons] == pytest.approx(paired.holm(raw))
     md = paired.markdown(t, {k: len(v.values) for k, v in s.items()})
-    assert "| System | N | Δ LSD ↓ |" in md and "| target |" in md and "oracle" in md and "MDE" in md
+    heads, rows = table_rows(md[md.index("Paired differences"):])
+    assert heads == ["System", "N", "Δ LSD ↓"] and rows["target"]["Δ LSD ↓"] == "oracle"
+    assert rows[best]["Δ LSD ↓"] == "best" and "MDE" in rows["c"]["Δ LSD ↓"]
     assert t.cell_dict(best, 0) == {"reference": True, "role": "best"}
     assert t.cell_dict("c", 0)["significant"] is True
     # a baseline replaces the best, and may be an oracle row

@@ -105,13 +105,16 @@ def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     assert len(wer_items) == 2 and cells["target"]["WER"]["n"] == 2
     assert "WER is corpus-level" in md and "backend `pocketsphinx`" in md
     # paired differences against each column's best, under the table (benchmark.report.paired)
-    assert "Paired differences (system − best" in md and "| System | N | Δ DNSMOS SIG ↑ |" in md
+    assert "Paired differences (system − best" in md
+    pheads, prows = table_rows(md[md.index("Paired differences (system − best"):])
+    assert pheads[2:] == [f"Δ {h}" for h in headers[2:]] and prows["target"]["Δ LSD ↓"] == "oracle"
+    assert prows["unprocessed"]["Δ LSD ↓"] == "best" and "MDE ∞" in prows["t_half"]["Δ LSD ↓"]
     assert cells["unprocessed"]["LSD"]["paired"] == {"reference": True, "role": "best"}
     lsd = cells["t_half"]["LSD"]["paired"]
     assert lsd["reference"] == "unprocessed" and lsd["n"] == 2 and lsd["test"] == "wilcoxon"
     assert lsd["diff"] == pytest.approx(cells["t_half"]["LSD"]["mean"] - cells["unprocessed"]["LSD"]["mean"])
     assert lsd["detectable"] is False and not lsd["significant"]      # 2 items: smallest p is 0.5
-    assert rows["t_half"][6].endswith(" ≈") and cells["target"]["LSD"]["paired"] is None   # oracle
+    assert rows["t_half"]["LSD ↓"].endswith(" ≈") and cells["target"]["LSD"]["paired"] is None  # oracle
     wer = [cells[s]["WER"]["paired"] for s in ("unprocessed", "t_half")]
     assert sum(1 for w in wer if w.get("reference") is True) == 1
     assert next(w for w in wer if "test" in w)["test"] == "bootstrap"    # corpus-level: over utterances

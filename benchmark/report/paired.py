@@ -21,6 +21,7 @@ import numpy as np
 # normal and Student t quantiles (scipy.stats is slow to import; wilcoxon imports it when called)
 from scipy.special import ndtri, stdtrit
 
+from benchmark.core.markdown import markdown_table
 from benchmark.report.results import ItemScoreRecord, RunData, select
 from benchmark.report.stats import BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, Cell
 
@@ -375,9 +376,7 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
                 c = table.comparisons.get((s, j))
                 texts.append(_fmt_cell(c, col.digits) if c else "–")
         rows.append([s, str((nrow or {}).get(s, "–"))] + texts)
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join("---" for _ in head) + "|")
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines.append(markdown_table(head, rows))
     lines += ["", f"Power: MDE is the smallest true difference each pair's test detects with "
               f"probability {POWER:g} at its N (two-sided α = {ALPHA:g}, before Holm), from the "
               "pair's paired SD (corpus columns: the bootstrap SD); a gap below it is no evidence "
@@ -547,17 +546,16 @@ def compare_markdown(rc: RunComparison, digits: int = 3) -> str:
     for ts in dict.fromkeys(p.testset for p in rc.pairs):
         out += [f"## `{ts}` ({rc.shared_items.get(ts, 0)} items restored in both runs)", ""]
         head = ["System", "Metric", "N", "A", "B", "Δ (B − A)", "95 % CI", "p (Holm)", "MDE", "B vs A"]
-        out += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        rows = []
         for p in (p for p in rc.pairs if p.testset == ts):
             c = p.comparison
             arrow = "↑" if p.higher_is_better else "↓"
             ci = "–" if not math.isfinite(c.ci_low) else f"[{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
             diff = "–" if not math.isfinite(c.diff) else f"{c.diff:+.{digits}f}"
-            out.append("| " + " | ".join([p.system, f"{p.metric} {p.column} {arrow}", str(c.n),
-                                          _fmt_num(c.reference_value, digits), _fmt_num(c.value, digits),
-                                          diff, ci, _fmt_p(c.p_holm), _fmt_mde(c.mde, digits),
-                                          p.verdict]) + " |")
-        out.append("")
+            rows.append([p.system, f"{p.metric} {p.column} {arrow}", str(c.n),
+                         _fmt_num(c.reference_value, digits), _fmt_num(c.value, digits),
+                         diff, ci, _fmt_p(c.p_holm), _fmt_mde(c.mde, digits), p.verdict])
+        out += [markdown_table(head, rows), ""]
     out.append(f"Paired over the items both runs scored. [95 % CI] by paired bootstrap over items "
                f"({BOOTSTRAP_ROUNDS} rounds, seed {BOOTSTRAP_SEED}); p: Wilcoxon signed-rank, corpus "
                f"columns (WER) the paired bootstrap over utterances; Holm-adjusted within each test "
