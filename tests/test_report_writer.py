@@ -84,7 +84,7 @@ def vctk_run(isolated_env, corpora, monkeypatch):
 @pytest.mark.slow
 def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     md = (vctk_run / "report.md").read_text()
-    assert "## Test set `vctk_gsr` (2 items)" in md and "MaskSR2 (002) Table I" in md
+    assert "## Test set `vctk_gsr` (2 items, build `" in md and "MaskSR2 (002) Table I" in md
     headers, rows = table_rows(md[md.index("## Test set `vctk_gsr`"):])   # the main table
     assert headers[2:] == ["DNSMOS SIG ↑", "DNSMOS BAK ↑", "DNSMOS OVL ↑", "NISQA ↑ †", "LSD ↓",
                            "WER (%) ↓", "Spk Sim ↑"]
