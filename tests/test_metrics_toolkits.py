@@ -112,3 +112,22 @@ def test_si_snr_no_mean_equals_torchmetrics_si_sdr(corpora):
     dc = x + np.float32(0.05)
     assert abs(ours("no_mean", dc) - tm(dc, r)) < 1e-3
     assert ours("numpy", dc) - ours("no_mean", dc) > 1.0
+
+
+def test_lsd_urgent2025_against_its_code(corpora):
+    """URGENT 2025 lsd_metric (evaluation_metrics/calculate_intrusive_se_metrics.py@daf1730),
+    written out on sf.read-style float64 samples of a real 16 kHz DNS pair, at 16 kHz: scaled
+    output, natural log, 512/256-sample STFT. Its value is not VoiceFixer's LSD (other scale)."""
+    import librosa
+    noisy, clean = dns_pairs(corpora)[2]
+    it = item(noisy, clean)
+    ref, inf = np.asarray(it.reference, np.float64), np.asarray(it.audio, np.float64)
+    inf = inf * (np.sum(ref * inf) / (np.sum(inf ** 2) + 1e-8))
+    r = np.abs(librosa.stft(ref, hop_length=256, n_fft=512)).T
+    e = np.abs(librosa.stft(inf, hop_length=256, n_fft=512)).T
+    want = np.mean(np.mean(np.log(r ** 2 / ((e + 1e-8) ** 2) + 1e-8) ** 2, axis=1) ** 0.5)
+    (s,) = METRICS.get("lsd")("urgent2025").score([it])
+    assert s.error is None and s.aux["rate"] == 16000
+    assert abs(s.values["LSD"] - want) < 1e-9
+    vf = METRICS.get("lsd")("voicefixer2022").score([it])[0].values["LSD"]
+    assert abs(vf - s.values["LSD"]) > 0.1
