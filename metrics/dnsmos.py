@@ -9,7 +9,10 @@ power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `
 Each score is the mean over the clip's windows. Unlike the reference, a clip with several windows
 runs the model's full-resolution layers once over all its frames (metrics/_dnsmos_shared.py, the
 same numbers within 2e-5 raw), single-window clips share onnxruntime calls (BATCH windows), and
-`p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel.
+`p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
+frames as the installed librosa does ("constant" since 0.10, as speechmos and torchmetrics run
+today); dnsmos_local.py under the librosa < 0.10 of its time padded with "reflect": P808 moves by
+up to 0.002 on the DNS test clips (SIG/BAK/OVRL do not use librosa).
 Backends: `onnx` (the public DNSMOS, used by the papers) and `onnx_personalized` (pDNSMOS).
 Unlike speechmos (which refuses arrays outside [-1, 1]) clipped-range input is scored as is,
 like dnsmos_local.py does with files; silent (all-zero) items are recorded errors.
