@@ -115,7 +115,7 @@ def ours(p808: bool):
     return run
 
 
-def torchmetrics_run():
+def torchmetrics_run(rate: int = 16000):
     """torchmetrics 1.9.0's functional DNSMOS, one clip at a time, on the speechmos ONNX files
     (copied where torchmetrics looks for its downloads; nothing is downloaded)."""
     if TORCHMETRICS_PATH:
@@ -136,7 +136,7 @@ def torchmetrics_run():
         out = []
         for x in xs:
             p808, sig, bak, ovr = tm.deep_noise_suppression_mean_opinion_score(
-                torch.from_numpy(x), 16000, False).tolist()
+                torch.from_numpy(np.asarray(x, np.float32)), rate, False).tolist()
             out.append({"SIG": sig, "BAK": bak, "OVRL": ovr, "P808": p808})
         return out
     return run

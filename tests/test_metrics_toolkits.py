@@ -131,3 +131,18 @@ def test_lsd_urgent2025_against_its_code(corpora):
     assert abs(s.values["LSD"] - want) < 1e-9
     vf = METRICS.get("lsd")("voicefixer2022").score([it])[0].values["LSD"]
     assert abs(vf - s.values["LSD"]) > 0.1
+
+
+def test_estoi_own_rate_as_urgent2025(corpora):
+    """URGENT 2025 estoi_metric: pystoi `stoi(ref, inf, fs_sig=fs, extended=True)` at the files'
+    rate (48 kHz VCTK speech with real noise here); the pystoi backend (16 kHz first) differs."""
+    from pystoi import stoi
+    x, rate = read_audio(vctk_clips(corpora)[1])
+    noise, nr = read_audio(sorted((corpora / "noise").glob("*.wav"))[1])
+    n = np.resize(resample(noise, nr, rate), x.size)
+    y = (x + n * np.std(x) / np.std(n)).astype(np.float32)                   # 0 dB SNR
+    want = stoi(x.astype(np.float32), y, rate, extended=True)
+    got = {b: METRICS.get("estoi")(b).score([MetricItem("a", y, rate, x, rate)])[0]
+           for b in ("own_rate", "pystoi")}
+    assert abs(got["own_rate"].values["ESTOI"] - want) < 1e-6 and got["own_rate"].aux["rate"] == 48000
+    assert got["pystoi"].values["ESTOI"] != got["own_rate"].values["ESTOI"]
