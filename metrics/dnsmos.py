@@ -8,8 +8,8 @@ the personalised model) polynomial fits; P.808 takes a 120-band log-mel (n_fft 3
 power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `model_v8.onnx`.
 Each score is the mean over the clip's windows. Unlike the reference, a clip with several windows
 runs the model's full-resolution layers once over all its frames (metrics/_dnsmos_shared.py, the
-same numbers within 2e-5 raw), single-window clips share onnxruntime calls (BATCH windows), and
-`p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
+same numbers within 2e-5 raw), single-window clips run WORKERS at a time (as the reference's
+thread pool runs clips; no faster per window: the same convolutions), and `p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
 frames as the installed librosa does ("constant" since 0.10, as speechmos and torchmetrics run
 today); dnsmos_local.py under the librosa < 0.10 of its time padded with "reflect": P808 moves by
 up to 0.002 on the DNS test clips (SIG/BAK/OVRL do not use librosa).
@@ -28,8 +28,8 @@ samples; the positional call only runs on librosa < 0.10, whose default res_type
 (`versa/utterance_metrics/pseudo_mos.py`, `versa/audio_utils.py`) does before `speechmos`.
 At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation. docs/comparing.md has the sizes.
 Memory: one window per onnxruntime call (`BATCH`) and no memory arena, so peak RSS stays below
-torchmetrics' on the same clips (bench/bench_dnsmos.py: 450 MB against 768 MB for 21 clips). `device="cuda"` runs both models on
-onnxruntime's CUDA execution provider where it is installed (onnxruntime-gpu); without it the
+torchmetrics' on the same clips (bench/bench_dnsmos.py: 450 MB against 768 MB for 21 clips).
+`device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed (onnxruntime-gpu); without it the
 metric says so once and runs on the CPU (the version string names the provider used).
 """
 
