@@ -26,11 +26,13 @@ samples; the positional call only runs on librosa < 0.10, whose default res_type
 (`evaluation_metrics/calculate_nonintrusive_dnsmos.py`: `soxr.resample`, default HQ, float64);
 `onnx_versa` resamples with `scipy.signal.resample_poly` and divides by the peak, as VERSA
 (`versa/utterance_metrics/pseudo_mos.py`, `versa/audio_utils.py`) does before `speechmos`.
-At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation. docs/comparing.md has the sizes.
+At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation;
+docs/comparing.md has the sizes of the differences.
 Memory: one window per onnxruntime call (`BATCH`) and no memory arena, so peak RSS stays below
 torchmetrics' on the same clips (bench/bench_dnsmos.py: 450 MB against 768 MB for 21 clips).
-`device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed (onnxruntime-gpu); without it the
-metric says so once and runs on the CPU (the version string names the provider used).
+`device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed
+(onnxruntime-gpu); without it the metric says so once and runs on the CPU (the version string
+names the provider used). Not measured on a GPU: none was available.
 """
 
 from __future__ import annotations
