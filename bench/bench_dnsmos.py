@@ -1,15 +1,24 @@
-"""DNSMOS throughput and memory, side by side on the same real clips (every speech and noise file
-of ../shared/data, at 16 kHz).
+"""DNSMOS throughput and memory, side by side in one process, on real audio from ../shared/data
+(every speech and noise file, at 16 kHz, joined end to end and cut into clips of two kinds):
 
-- `official`: the DNS Challenge `dnsmos_local.py` algorithm (microsoft/DNS-Challenge,
-  DNSMOS/dnsmos_local.py, with P.808 as in speechmos' port): one clip per task of a
-  ThreadPoolExecutor, every window through both ONNX models one at a time.
-- `speechmos`: `speechmos.dnsmos.run`, one clip at a time.
-- `ours`: metrics/dnsmos.py (trunk shared per clip, 4-window batches), with and without P.808.
+- `single`: SINGLE_N clips of 5.0 s. DNSMOS doubles a clip shorter than 9.01 s until it is long
+  enough, so each gives exactly one 9.01 s window: nothing to share between windows.
+- `long`: LONG_N clips of LONG_S seconds (LONG_S - 8 windows each, overlapping by 8 s).
 
-Timings alternate the variants in one process (best of REPEATS) so a busy machine slows all of
-them alike; the ratio official/ours is the number to read. Peak memory: each variant scores the
-clips in a fresh subprocess (ru_maxrss). Scores must agree within 1e-4.
+Variants:
+- `official`: the DNS Challenge `dnsmos_local.py` algorithm (microsoft/DNS-Challenge
+  DNSMOS/dnsmos_local.py@6412bc5: a ThreadPoolExecutor task per clip, every window through
+  sig_bak_ovr.onnx and the P.808 model one at a time), written out here on the same ONNX files.
+- `ours`: metrics/dnsmos.py with P.808 (trunk shared between a clip's windows, BATCH windows per
+  call), and `ours_no_p808`.
+- `torchmetrics` (peak memory only, when torchmetrics is importable, e.g. from
+  BENCH_TORCHMETRICS_PATH): torchmetrics' `deep_noise_suppression_mean_opinion_score` one clip at
+  a time on the speechmos ONNX files.
+
+Timings (wall, and CPU seconds of the process) alternate the variants (official, ours, ours_no_p808) REPEATS times on each clip kind and
+keep the best, so a busy machine slows all alike; the ratio official/ours is the number to read.
+Peak memory: each variant scores the single-window clips in a fresh subprocess (VmHWM). Scores
+must agree with `official` within 1e-5.
 """
 
 from __future__ import annotations
@@ -17,8 +26,10 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,17 +38,29 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("BENCHMARK_CORPORA", ROOT.parent / "shared" / "data" / "corpora"))
 REPEATS = int(os.environ.get("BENCH_DNSMOS_REPEATS", "2"))
+SINGLE_N, SINGLE_S = int(os.environ.get("BENCH_DNSMOS_SINGLE_N", "21")), 5.0
+LONG_N, LONG_S = int(os.environ.get("BENCH_DNSMOS_LONG_N", "2")), 30.0
+TORCHMETRICS_PATH = os.environ.get("BENCH_TORCHMETRICS_PATH", "")
 
 
-def clips() -> list[np.ndarray]:
+def _stream() -> np.ndarray:
     from benchmark.core.audio import read_audio, resample
     files = sorted(p for p in CORPORA.rglob("*") if p.suffix in (".wav", ".flac")
                    and "rirs" not in p.parts)
     out = []
     for f in files:
         x, r = read_audio(f)
-        out.append(resample(x, r, 16000).astype(np.float32) if r != 16000 else x.astype(np.float32))
-    return out
+        out.append(resample(x, r, 16000) if r != 16000 else x)
+    return np.concatenate(out).astype(np.float32)
+
+
+def clips(kind: str) -> list[np.ndarray]:
+    x = _stream()
+    n, seconds = (SINGLE_N, SINGLE_S) if kind == "single" else (LONG_N, LONG_S)
+    size = int(seconds * 16000)
+    if n * size > x.size:
+        raise SystemExit(f"only {x.size / 16000:.0f} s of audio for {n} x {seconds:g} s clips")
+    return [x[k * size:(k + 1) * size] for k in range(n)]
 
 
 class Official:
@@ -82,16 +105,6 @@ class Official:
             return list(ex.map(self.clip, xs))
 
 
-def speechmos_run(xs: list[np.ndarray]) -> list[dict]:
-    from speechmos import dnsmos
-    out = []
-    for x in xs:
-        r = dnsmos.run(np.clip(x, -1, 1), sr=16000)
-        out.append({"SIG": r["sig_mos"], "BAK": r["bak_mos"], "OVRL": r["ovrl_mos"],
-                    "P808": r["p808_mos"]})
-    return out
-
-
 def ours(p808: bool):
     from metrics import METRICS, MetricItem
     m = METRICS.get("dnsmos")(p808=p808)
@@ -102,16 +115,49 @@ def ours(p808: bool):
     return run
 
 
+def torchmetrics_run(rate: int = 16000):
+    """torchmetrics 1.9.0's functional DNSMOS, one clip at a time, on the speechmos ONNX files
+    (copied where torchmetrics looks for its downloads; nothing is downloaded)."""
+    if TORCHMETRICS_PATH:
+        sys.path.append(TORCHMETRICS_PATH)
+    import speechmos
+    import torch
+    from torchmetrics.functional.audio import dnsmos as tm
+    src = Path(speechmos.__file__).parent
+    tmp = Path(tempfile.mkdtemp(prefix="tm_dnsmos_"))
+    for a, b in (("dnsmos_models/model_v8.onnx", "DNSMOS/model_v8.onnx"),
+                 ("dnsmos_models/sig_bak_ovr.onnx", "DNSMOS/sig_bak_ovr.onnx"),
+                 ("pdnsmos_models/sig_bak_ovr.onnx", "pDNSMOS/sig_bak_ovr.onnx")):
+        (tmp / b).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / a, tmp / b)
+    tm.DNSMOS_DIR = str(tmp)
+
+    def run(xs: list[np.ndarray]) -> list[dict]:
+        out = []
+        for x in xs:
+            p808, sig, bak, ovr = tm.deep_noise_suppression_mean_opinion_score(
+                torch.from_numpy(np.asarray(x, np.float32)), rate, False).tolist()
+            out.append({"SIG": sig, "BAK": bak, "OVRL": ovr, "P808": p808})
+        return out
+    return run
+
+
 def _variant(name: str):
-    return {"official": lambda: Official(), "speechmos": lambda: speechmos_run,
-            "ours": lambda: ours(True), "ours_no_p808": lambda: ours(False)}[name]()
+    return {"official": Official, "ours": lambda: ours(True), "ours_no_p808": lambda: ours(False),
+            "torchmetrics": torchmetrics_run}[name]()
+
+
+def _torchmetrics_available() -> bool:
+    code = (f"import sys; sys.path.append({TORCHMETRICS_PATH!r}); "
+            "import torchmetrics.functional.audio.dnsmos")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
 def _peak_rss(name: str) -> float:
-    """MB of peak RSS (VmHWM) of a fresh process that loads the variant and scores every clip.
-    VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's RSS at fork time."""
+    """MB of peak RSS (VmHWM) of a fresh process that loads the variant and scores the
+    single-window clips. VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's RSS."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.bench_dnsmos import "
-            f"_variant, clips; xs = clips(); f = _variant({name!r}); f(xs); "
+            f"_variant, clips; xs = clips('single'); f = _variant({name!r}); f(xs); "
             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env=dict(os.environ, BENCHMARK_NO_PROGRESS="1"))
@@ -120,30 +166,43 @@ def _peak_rss(name: str) -> float:
     return int(res.stdout.strip().splitlines()[-1]) / 1024
 
 
-def main() -> dict:
-    xs = clips()
-    names = ["official", "speechmos", "ours", "ours_no_p808"]
-    fns = {n: _variant(n) for n in names}
-    best = {n: float("inf") for n in names}
+def _timed(fns: dict, xs: list[np.ndarray]) -> tuple[dict, dict]:
+    best = {n: float("inf") for n in fns}
+    cpu = {n: float("inf") for n in fns}
     scores = {}
     for _ in range(REPEATS):
-        for n in names:                         # alternate: load drifts hit every variant
-            t0 = time.perf_counter()
-            scores[n] = fns[n](xs)
+        for n, f in fns.items():                 # alternate: load drifts hit every variant
+            t0, c0 = time.perf_counter(), time.process_time()
+            scores[n] = f(xs)
             best[n] = min(best[n], time.perf_counter() - t0)
-    diff = {n: max(abs(a[c] - b[c]) for a, b in zip(scores["official"], scores[n], strict=True)
-                   for c in a if c in b) for n in names[1:]}
-    audio_s = sum(len(x) for x in xs) / 16000
-    result = {
-        "clips": len(xs), "audio_seconds": round(audio_s, 1), "repeats": REPEATS,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "seconds": {n: round(best[n], 2) for n in names},
-        "speedup_vs_official": {n: round(best["official"] / best[n], 2) for n in names},
-        "max_abs_score_difference_vs_official": {n: float(f"{d:.2e}") for n, d in diff.items()},
-        "peak_rss_mb": ({n: round(_peak_rss(n)) for n in names}
-                        if os.environ.get("BENCH_DNSMOS_RSS", "1") != "0" else "not measured"),
-    }
-    print(json.dumps(result, indent=1))
+            cpu[n] = min(cpu[n], time.process_time() - c0)
+    return best, cpu, scores
+
+
+def main() -> dict:
+    names = ["official", "ours", "ours_no_p808"]
+    fns = {n: _variant(n) for n in names}
+    result: dict = {"repeats": REPEATS, "cpus": os.cpu_count()}
+    for kind in ("single", "long"):
+        xs = clips(kind)
+        load0 = os.getloadavg()[0]
+        best, cpu, scores = _timed(fns, xs)
+        diff = {n: max(abs(a[c] - b[c]) for a, b in zip(scores["official"], scores[n], strict=True)
+                       for c in a if c in b) for n in names[1:]}
+        result[kind] = {
+            "clips": len(xs), "clip_seconds": SINGLE_S if kind == "single" else LONG_S,
+            "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+            "seconds": {n: round(best[n], 2) for n in names},
+            "speedup_vs_official": {n: round(best["official"] / best[n], 2) for n in names},
+            "cpu_seconds": {n: round(cpu[n], 2) for n in names},
+            "cpu_ratio_official_over_ours": {n: round(cpu["official"] / cpu[n], 2) for n in names},
+            "max_abs_score_difference_vs_official": {n: float(f"{d:.2e}") for n, d in diff.items()},
+        }
+        print(json.dumps({kind: result[kind]}, indent=1), flush=True)
+    if os.environ.get("BENCH_DNSMOS_RSS", "1") != "0":
+        rss_names = ["official", "ours"] + (["torchmetrics"] if _torchmetrics_available() else [])
+        result["peak_rss_mb_single_clips"] = {n: round(_peak_rss(n)) for n in rss_names}
+        print(json.dumps({"peak_rss_mb_single_clips": result["peak_rss_mb_single_clips"]}), flush=True)
     return result
 
 

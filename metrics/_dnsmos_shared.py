@@ -53,7 +53,8 @@ def _dynamic(model, names: list[str]) -> None:
 class SharedTrunk:
     """`raw(audio_windows_source)`: the model's raw (N, 3) outputs for a clip's windows."""
 
-    def __init__(self, onnx_path: str, session_options=None):
+    def __init__(self, onnx_path: str, session_options=None,
+                 providers: tuple[str, ...] | list[str] = ("CPUExecutionProvider",)):
         import onnx
         import onnx.utils
         import onnxruntime as ort
@@ -76,7 +77,7 @@ class SharedTrunk:
             del m.graph.value_info[:]          # static 900-frame shapes: not true for pieces
             _dynamic(m, inputs)
             return ort.InferenceSession(m.SerializeToString(), session_options,
-                                        providers=["CPUExecutionProvider"])
+                                        providers=list(providers))
 
         self.trunk = sub([TRUNK_IN], [TRUNK_OUT])
         self.head = sub([TRUNK_OUT], [HEAD_OUT])

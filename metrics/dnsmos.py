@@ -8,8 +8,11 @@ the personalised model) polynomial fits; P.808 takes a 120-band log-mel (n_fft 3
 power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `model_v8.onnx`.
 Each score is the mean over the clip's windows. Unlike the reference, a clip with several windows
 runs the model's full-resolution layers once over all its frames (metrics/_dnsmos_shared.py, the
-same numbers within 2e-5 raw), single-window clips share onnxruntime calls (BATCH windows), and
-`p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel.
+same numbers within 2e-5 raw), single-window clips run WORKERS at a time (as the reference's
+thread pool runs clips; no faster per window: the same convolutions), and `p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
+frames as the installed librosa does ("constant" since 0.10, as speechmos and torchmetrics run
+today); dnsmos_local.py under the librosa < 0.10 of its time padded with "reflect": P808 moves by
+up to 0.002 on the DNS test clips (SIG/BAK/OVRL do not use librosa).
 Backends: `onnx` (the public DNSMOS, used by the papers) and `onnx_personalized` (pDNSMOS).
 Unlike speechmos (which refuses arrays outside [-1, 1]) clipped-range input is scored as is,
 like dnsmos_local.py does with files; silent (all-zero) items are recorded errors.
@@ -17,12 +20,26 @@ Input not at 16 kHz is resampled as dnsmos_local.py does (microsoft/DNS-Challeng
 `DNSMOS/dnsmos_local.py` at 6412bc5: `librosa.resample(aud, input_fs, fs)` on the float64 file
 samples; the positional call only runs on librosa < 0.10, whose default res_type is
 "kaiser_best", i.e. resampy): `to_16k`, not the harness's soxr (up to 0.09 apart per clip on the
-48 kHz VCTK excerpts).
+48 kHz VCTK excerpts). Other toolkits feed the same model differently; each is one backend:
+`onnx_torchmetrics` resamples as torchmetrics 1.9.0 (`functional/audio/dnsmos.py`:
+`librosa.resample`, librosa >= 0.10's default `soxr_hq`, on float32), `onnx_urgent` as URGENT 2025
+(`evaluation_metrics/calculate_nonintrusive_dnsmos.py`: `soxr.resample`, default HQ, float64);
+`onnx_versa` resamples with `scipy.signal.resample_poly` and divides by the peak, as VERSA
+(`versa/utterance_metrics/pseudo_mos.py`, `versa/audio_utils.py`) does before `speechmos`.
+At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation;
+docs/comparing.md has the sizes of the differences.
+Memory: one window per onnxruntime call (`BATCH`, 2 calls at once), so peak RSS stays below
+torchmetrics' on the same clips (bench/bench_dnsmos.py has the figures for 21 clips).
+`device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed
+(onnxruntime-gpu); without it the metric says so once and runs on the CPU (the version string
+names the provider used). Not measured on a GPU: none was available.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +49,9 @@ from metrics.base import METRICS, ItemScore, Metric, MetricInfo, MetricItem
 SR = 16000
 INPUT_LENGTH = 9.01
 WIN = int(INPUT_LENGTH * SR)
-BATCH = 4    # windows per onnxruntime call (4: 1/5 of the memory of 32, and no slower)
+BATCH = 1    # windows per onnxruntime call: 1 keeps peak RSS below torchmetrics' (4: +0.4 GB)
+WORKERS = 2  # single-window calls in flight at once (each holds one window's activations)
+ARENA = True   # onnxruntime CPU arena: single windows 1.12x vs 0.93x without, peak RSS 696 vs 450 MB
 
 POLY = {  # (sig, bak, ovr) fits from dnsmos_local.py, highest power first
     False: ([-0.08397278, 1.22083953, 0.0052439], [-0.13166888, 1.60915514, -0.39604546],
@@ -46,12 +65,66 @@ POLY = {  # (sig, bak, ovr) fits from dnsmos_local.py, highest power first
 RESAMPLER = "kaiser_best"   # librosa < 0.10's default res_type, what dnsmos_local.py ran with
 
 
-def to_16k(it: MetricItem) -> np.ndarray:
-    """The item at 16 kHz as dnsmos_local.py resamples a file: librosa kaiser_best on float64."""
+def _librosa_kaiser_best(x: np.ndarray, rate: int) -> np.ndarray:
+    import librosa
+    return librosa.resample(np.asarray(x, np.float64), orig_sr=rate, target_sr=SR, res_type=RESAMPLER)
+
+
+def _librosa_soxr_hq(x: np.ndarray, rate: int) -> np.ndarray:
+    """torchmetrics: librosa.resample of the float32 tensor, librosa >= 0.10's soxr_hq; librosa
+    pads the result to ceil(n * 16000 / rate) samples (soxr alone may give one fewer, and a
+    one-sample shift of the doubled copy of a short clip moves DNSMOS by up to 0.008)."""
+    import librosa
+    return librosa.resample(np.asarray(x, np.float32), orig_sr=rate, target_sr=SR, res_type="soxr_hq")
+
+
+def _soxr_hq(x: np.ndarray, rate: int) -> np.ndarray:
+    """URGENT 2025: soxr.resample (default quality HQ) of the float64 samples sf.read gives."""
+    import soxr
+    return soxr.resample(np.asarray(x, np.float64), rate, SR, quality="HQ")
+
+
+def _resample_poly(x: np.ndarray, rate: int) -> np.ndarray:
+    from math import gcd
+
+    from scipy.signal import resample_poly
+    g = gcd(int(rate), SR)
+    return resample_poly(np.asarray(x, np.float64), SR // g, int(rate) // g)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """How a backend brings an item to the model: its resampler to 16 kHz (not called at 16 kHz)
+    and whether the 16 kHz signal is divided by its peak; `source` names whose choice it is."""
+    resample: object
+    peak_normalise: bool
+    personalized: bool
+    source: str
+
+
+FEEDS = {
+    "onnx": Feed(_librosa_kaiser_best, False, False,
+                 f"librosa {RESAMPLER} ({{resampy}}) to 16000 Hz as dnsmos_local.py"),
+    "onnx_personalized": Feed(_librosa_kaiser_best, False, True,
+                              f"librosa {RESAMPLER} ({{resampy}}) to 16000 Hz as dnsmos_local.py"),
+    "onnx_torchmetrics": Feed(_librosa_soxr_hq, False, False,
+                              "librosa soxr_hq ({soxr}) on float32 to 16000 Hz as torchmetrics 1.9.0"),
+    "onnx_urgent": Feed(_soxr_hq, False, False,
+                        "soxr HQ ({soxr}) on float64 to 16000 Hz as URGENT 2025"),
+    "onnx_versa": Feed(_resample_poly, True, False,
+                       "scipy resample_poly ({scipy}) to 16000 Hz, peak-normalised, as VERSA"),
+}
+
+
+def to_16k(it: MetricItem, feed: Feed = FEEDS["onnx"]) -> np.ndarray:
+    """The item at 16 kHz as the backend's toolkit feeds the model (dnsmos_local.py: librosa
+    kaiser_best on the float64 file samples)."""
     x = np.asarray(it.audio, dtype=np.float64)
     if it.rate != SR:
-        import librosa
-        x = librosa.resample(x, orig_sr=it.rate, target_sr=SR, res_type=RESAMPLER)
+        x = feed.resample(x, it.rate)
+    x = np.asarray(x, np.float64)
+    if feed.peak_normalise and np.any(x):
+        x = x / np.max(np.abs(x))
     if x.size < int(0.01 * SR):
         raise ItemError(f"audio is {x.size / SR:.3f} s long; dnsmos needs at least 0.01 s")
     return x.astype(np.float32)
@@ -96,8 +169,8 @@ class DNSMOS(Metric):
     info = MetricInfo(
         name="dnsmos", rate=SR, needs_reference=False, needs_transcript=False,
         higher_is_better=True, columns=("SIG", "BAK", "OVRL", "P808"),
-        backends=("onnx", "onnx_personalized"), paper_backend="onnx",
-        costs={"onnx": 0.2, "onnx_personalized": 0.2},
+        backends=tuple(FEEDS), paper_backend="onnx",
+        costs={b: 0.2 for b in FEEDS}, devices=("cpu", "cuda"),
         description="DNSMOS P.835 SIG/BAK/OVRL + P.808 MOS (no reference, 16 kHz)")
 
     def __init__(self, backend: str | None = None, device: str = "cpu", p808: bool = True):
@@ -108,17 +181,44 @@ class DNSMOS(Metric):
         self.with_p808 = p808          # False: skip the P.808 model (its column stays empty)
 
     @property
+    def feed(self) -> Feed:
+        return FEEDS[self.backend]
+
+    @property
     def personalized(self) -> bool:
-        return self.backend == "onnx_personalized"
+        return self.feed.personalized
 
     @property
     def backend_version(self) -> str:
-        """After load(): the two ONNX files' sha256 and the resampler."""
+        """After load(): the two ONNX files' sha256, the resampler and the execution provider."""
         if self._sess is None:
             return f"{self.backend} (not loaded)"
+        feed = self.feed.source.format(resampy=pkg_version("resampy"), soxr=pkg_version("soxr"),
+                                       scipy=pkg_version("scipy"))
         return (f"{pkg_version('speechmos')} sig_bak_ovr.onnx sha256:{file_sha256(self._paths[0])} "
-                f"model_v8.onnx sha256:{file_sha256(self._paths[1])}; resampler librosa "
-                f"{RESAMPLER} ({pkg_version('resampy')}) to 16000 Hz as dnsmos_local.py")
+                f"model_v8.onnx sha256:{file_sha256(self._paths[1])}; resampler {feed}; "
+                f"{pkg_version('onnxruntime')} {self._providers[0]}")
+
+    def providers(self) -> list[str]:
+        """onnxruntime execution providers for this device: CUDA first when asked for and
+        installed; asked for and missing, a warning says the CPU runs it instead."""
+        import onnxruntime as ort
+        if not self.device.startswith("cuda"):
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        warnings.warn(f"dnsmos: --device {self.device} asked for, but this onnxruntime has no "
+                      "CUDAExecutionProvider (install onnxruntime-gpu); DNSMOS runs on the CPU",
+                      RuntimeWarning, stacklevel=2)
+        return ["CPUExecutionProvider"]
+
+    def _session(self, model, opts, providers):
+        import onnxruntime as ort
+        if providers[0] == "CUDAExecutionProvider":
+            index = int(self.device.partition(":")[2] or 0)
+            return ort.InferenceSession(model, opts, providers=providers,
+                                        provider_options=[{"device_id": index}, {}])
+        return ort.InferenceSession(model, opts, providers=providers)
 
     def load(self) -> None:
         if self._sess is not None:
@@ -129,12 +229,22 @@ class DNSMOS(Metric):
         primary = os.path.join(root, "pdnsmos_models" if self.personalized else "dnsmos_models",
                                "sig_bak_ovr.onnx")
         opts = ort.SessionOptions()
-        self._sess = ort.InferenceSession(primary, opts, providers=["CPUExecutionProvider"])
+        opts.enable_cpu_mem_arena = ARENA
+        # idle pool threads sleep instead of spinning (a shared machine loses no CPU to waiting)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._providers = self.providers()
+        self._opts = opts
+        self._sess = self._session(primary, opts, self._providers)
         self._paths = (primary, os.path.join(root, "dnsmos_models", "model_v8.onnx"))
-        self._p808 = ort.InferenceSession(self._paths[1],
-                                          opts, providers=["CPUExecutionProvider"])
-        from metrics._dnsmos_shared import SharedTrunk
-        self._shared = SharedTrunk(primary, opts)
+        self._p808 = self._session(self._paths[1], opts, self._providers)
+
+    def _shared_trunk(self):
+        """The split model for clips with several windows, built on first use (single-window
+        clips never need it: its two extra sessions would only add memory)."""
+        if self._shared is None:
+            from metrics._dnsmos_shared import SharedTrunk
+            self._shared = SharedTrunk(self._paths[0], self._opts, self._providers)
+        return self._shared
 
     def _p808_scores(self, audio: np.ndarray, starts: list[int]) -> np.ndarray:
         out = []
@@ -143,21 +253,37 @@ class DNSMOS(Metric):
             out.append(self._p808.run(None, {"input_1": p808_features(chunk)})[0][:, 0])
         return np.concatenate(out)
 
+    def _p808_all(self, clips: list[tuple[np.ndarray, list[int]]]) -> list[np.ndarray]:
+        if WORKERS > 1 and len(clips) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(WORKERS) as ex:
+                return list(ex.map(lambda c: self._p808_scores(*c), clips))
+        return [self._p808_scores(a, st) for a, st in clips]
+
     def _raw_scores(self, clips: list[tuple[np.ndarray, list[int]]]) -> list[np.ndarray]:
         """(n_windows, 3) raw SIG/BAK/OVRL per clip. Clips with several windows share one trunk
         pass over their frames (metrics/_dnsmos_shared.py, same numbers); single-window clips go
         through the original model together, BATCH windows per call."""
         out: list[np.ndarray | None] = [None] * len(clips)
         single = [k for k, (_, st) in enumerate(clips) if len(st) == 1]
-        for i in range(0, len(single), BATCH):
-            ks = single[i:i + BATCH]
-            wins = np.stack([clips[k][0][:WIN] for k in ks])
-            res = self._sess.run(None, {"input_1": wins})[0]
+        groups = [single[i:i + BATCH] for i in range(0, len(single), BATCH)]
+
+        def run(ks: list[int]) -> None:
+            res = self._sess.run(None, {"input_1": np.stack([clips[k][0][:WIN] for k in ks])})[0]
             for j, k in enumerate(ks):
                 out[k] = res[j:j + 1]
+        # single windows share nothing: WORKERS calls at once, as dnsmos_local.py's thread pool
+        # runs clips (onnxruntime sessions are safe to run from several threads)
+        if WORKERS > 1 and len(groups) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(WORKERS) as ex:
+                list(ex.map(run, groups))
+        else:
+            for ks in groups:
+                run(ks)
         for k, (audio, starts) in enumerate(clips):
             if out[k] is None:
-                out[k] = self._shared.raw(audio, starts, batch=BATCH)
+                out[k] = self._shared_trunk().raw(audio, starts, batch=BATCH)
         return out
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
@@ -166,7 +292,7 @@ class DNSMOS(Metric):
         clips, owners = [], []
         for k, it in enumerate(items):
             try:
-                x = to_16k(it)
+                x = to_16k(it, self.feed)
                 if not np.any(x):
                     raise ItemError("audio is all zeros: DNSMOS is undefined")
                 clips.append(window_starts(x))
@@ -177,8 +303,7 @@ class DNSMOS(Metric):
         if clips:
             try:
                 raws = self._raw_scores(clips)
-                p808s = ([self._p808_scores(a, st) for a, st in clips] if self.with_p808
-                         else [None] * len(clips))
+                p808s = (self._p808_all(clips) if self.with_p808 else [None] * len(clips))
             except Exception as exc:  # onnxruntime failure: every pending item records it
                 for k in owners:
                     out[k] = ItemScore(error=f"onnxruntime: {type(exc).__name__}: {exc}")

@@ -6,7 +6,12 @@ projection denominator and the ratio; identical signals therefore give a large f
 Backends: `numpy` (that definition) and `speechmetrics` (what 003/004's SiSNR columns come from:
 VoiceFixer's evaluation called speechmetrics' `sisdr`, `relative/sisdr.py` at ae661ec, Le Roux's
 code: no mean removal, eps = float64 machine epsilon, a = (eps + <s, s^>) / (|s|^2 + eps), at the
-files' own rate with the shorter signal zero-padded).
+files' own rate with the shorter signal zero-padded), and `no_mean`: the same formula as the
+`numpy` backend's input (44.1 kHz, cropped to the shorter) but without mean removal, the
+definition torchmetrics 1.9.0 (`functional/audio/sdr.py`, `scale_invariant_signal_distortion_ratio`
+with its default zero_mean=False: a = (<s^, s> + eps) / (|s|^2 + eps)) and VERSA
+(`versa/sequence_metrics/signal_metric.py`: fast_bss_eval `si_sdr_loss`, zero_mean off) use;
+eps = float64 machine epsilon (torchmetrics takes its input dtype's: 1.2e-7 for float32).
 """
 
 from __future__ import annotations
@@ -58,7 +63,14 @@ def _speechmetrics(metric: Metric, it: MetricItem) -> Scored:
     return Scored({"SI-SNR": si_sdr_speechmetrics(x, r)}, rate)
 
 
-BACKENDS = {"numpy": _numpy, "speechmetrics": _speechmetrics}
+def _no_mean(metric: Metric, it: MetricItem) -> dict[str, float]:
+    x, r = pair(metric, it, 0.01)
+    if not np.any(r):
+        raise ItemError("reference is silent: SI-SNR is undefined")
+    return {"SI-SNR": si_sdr_speechmetrics(x.astype(np.float64), r.astype(np.float64))}
+
+
+BACKENDS = {"numpy": _numpy, "speechmetrics": _speechmetrics, "no_mean": _no_mean}
 
 
 @METRICS.register
@@ -73,6 +85,9 @@ class SISNR(Metric):
     def backend_version(self) -> str:
         if self.backend == "speechmetrics":
             return f"{pkg_version('numpy')}; sisdr of {SPEECHMETRICS}, at the files' own rate"
+        if self.backend == "no_mean":
+            return (f"{pkg_version('numpy')}; no mean removal (torchmetrics 1.9.0 SI-SDR, VERSA); "
+                    f"{resampler_version(self.info.rate)}")
         return f"{pkg_version('numpy')}; {resampler_version(self.info.rate)}"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:

@@ -47,7 +47,11 @@ def _speechmetrics_pair(metric: Metric, it: MetricItem):
     return speechmetrics_pair(metric, it, None, 0.05)
 
 
-PAIRINGS = {"pystoi": _harness_pair, "speechmetrics": _speechmetrics_pair}
+# own_rate: ESTOI at the files' own rate, as URGENT 2025 calls pystoi (evaluation_metrics/
+# calculate_intrusive_se_metrics.py@daf1730 `estoi_metric(ref, inf, fs=fs)`); the pairing is
+# speechmetrics' (files' rate, the shorter zero-padded: URGENT's pairs have equal lengths)
+PAIRINGS = {"pystoi": _harness_pair, "speechmetrics": _speechmetrics_pair,
+            "own_rate": _speechmetrics_pair}
 
 
 class _StoiBase(Metric):
@@ -57,6 +61,8 @@ class _StoiBase(Metric):
     def backend_version(self) -> str:
         if self.backend == "speechmetrics":
             return f"{pkg_version('pystoi')}; stoi of {SPEECHMETRICS}, at the files' own rate"
+        if self.backend == "own_rate":
+            return f"{pkg_version('pystoi')}; at the files' own rate as URGENT 2025 (no resampling)"
         return f"{pkg_version('pystoi')}; {resampler_version(self.info.rate)} (pystoi then to 10 kHz)"
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
@@ -86,5 +92,6 @@ class ESTOI(_StoiBase):
     extended = True
     info = MetricInfo(
         name="estoi", rate=16000, needs_reference=True, needs_transcript=False,
-        higher_is_better=True, columns=("ESTOI",), backends=("pystoi",), paper_backend="pystoi",
+        higher_is_better=True, columns=("ESTOI",), backends=("pystoi", "own_rate"),
+        paper_backend="pystoi", own_rate_backends=("own_rate",),
         description="extended STOI (Jensen & Taal 2016)")

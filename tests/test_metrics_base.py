@@ -27,8 +27,8 @@ def test_registered_metrics_declare_the_papers_devices_and_aggregation():
     assert infos["wer"].aggregation == "corpus"
     assert infos["wer"].corpus == (CorpusRatio("WER", "edits", "ref_words", 100.0),)
     assert [n for n, i in infos.items() if i.aggregation == "corpus"] == ["wer"]
-    # torch / ASR models can use a GPU; the signal metrics and DNSMOS (onnx, CPU) cannot
-    assert {n for n, i in infos.items() if "cuda" in i.devices} == {"nisqa", "spk_sim", "wer"}
+    # torch / ASR models and DNSMOS (onnxruntime's CUDA provider) can use a GPU; signal metrics cannot
+    assert {n for n, i in infos.items() if "cuda" in i.devices} == {"dnsmos", "nisqa", "spk_sim", "wer"}
 
 
 def test_device_for_and_ray_placement_follow_the_info():
