@@ -83,7 +83,9 @@ def vctk_run(isolated_env, corpora, monkeypatch):
 @pytest.mark.slow
 def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     md = (vctk_run / "report.md").read_text()
-    assert "## Test set `vctk_gsr` (2 items)" in md and "MaskSR2 (002) Table I" in md
+    import hashlib
+    build = hashlib.sha256((paths.testsets_dir() / "vctk_gsr" / "CHECKSUMS").read_bytes()).hexdigest()
+    assert f"## Test set `vctk_gsr` (2 items, build `{build[:12]}`)" in md and "MaskSR2 (002) Table I" in md
     header = next(line for line in md.splitlines() if line.startswith("| System | N | DNSMOS SIG"))
     assert header.split(" | ")[2:] == ["DNSMOS SIG ↑", "DNSMOS BAK ↑", "DNSMOS OVL ↑", "NISQA ↑ †",
                                         "LSD ↓", "WER (%) ↓", "Spk Sim ↑ |"]

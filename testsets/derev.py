@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmark.core.audio import write_audio
 from benchmark.core.errors import BenchmarkError
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, rir44k_files, vctk_utterances
 from testsets.decli import RATE, vctk_44k
 from testsets.distortions import apply_reverb, argmax_delay, recipe_constants
@@ -34,7 +34,7 @@ class _DerevRebuild(TestSetBuilder):
     def constants(self) -> dict:
         return {**recipe_constants(), "room_recipe": "voicefixer", "resampler": "soxr VHQ"}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         corpora = Path(opts.corpora)
         seed = self.info.default_seed if opts.seed is None else opts.seed
         notes: list[str] = []
@@ -71,8 +71,7 @@ class _DerevRebuild(TestSetBuilder):
                 id=item_id, degraded=f"degraded/{item_id}.wav", target=f"target/{item_id}.wav",
                 rate=RATE, target_rate=RATE, duration=int(np.floor(u.frames * RATE / u.rate)) / RATE,
                 transcript=u.transcript, speaker=u.speaker, seed=seed, params=params, sources=sources))
-        self.result = build_set(self, opts, items, seed, notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
         target = vctk_44k(corpora, item.sources["speech"])
@@ -96,8 +95,8 @@ class Derev(OfficialMixin, _DerevRebuild):
         name="derev", description="VCTK-Test x RIR-Test reverberant speech, dry target",
         rate=RATE, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("RIR_44k",), paper="003 App. C.3",
-        default_items=None, default_seed=2938, metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
+        default_items=None, default_seed=2938)
     official_key = "derev"
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         return self.build_official(opts) if opts.source == "official" else super().build(opts)

@@ -202,13 +202,11 @@ class SimulatedBuilder(TestSetBuilder):
                 "snr_definition": self.config.snr_definition, "order": list(self.config.order),
                 "segment_s": self.segment, "room_recipe": self.room_recipe}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         seed = self.info.default_seed if opts.seed is None else opts.seed
         self._notes: list[str] = []
         items = self.plan(opts, seed)
-        self.result: BuildResult = build_set(self, opts, items, seed,
-                                             self.notes(self.speech(Path(opts.corpora))) + self._notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, self.notes(self.speech(Path(opts.corpora))) + self._notes)
 
     # --- render (from the manifest record alone) ---
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
