@@ -117,6 +117,30 @@ def test_a_degraded_file_changed_during_a_run_is_an_item_error_and_never_cached(
     assert _summary()["item_errors"] == 0
 
 
+def test_a_reference_changed_during_a_run_is_a_score_error_redone_next_run(
+        isolated_env, corpora, plugins, monkeypatch, capsys):
+    _build(corpora, "sr", "--items", "1")
+    ref = paths.testsets_dir() / "sr" / "target" / "16kHz"
+    [name] = os.listdir(ref)
+    good = (ref / name).read_bytes()
+    real = run_runner.Runner.load_sets
+
+    def then_change(self, names, store):
+        sets = real(self, names, store)
+        (ref / name).write_bytes((paths.testsets_dir() / "sr" / "degraded" / "16kHz" / name).read_bytes())
+        return sets
+    monkeypatch.setattr(run_runner.Runner, "load_sets", then_change)
+    assert main(["run", "--systems", "unprocessed", *RUN[1:]]) == 0
+    [err] = _errors()
+    assert err.startswith("| score t_snr | unprocessed | sr | 16kHz/") and f"target/16kHz/{name}" in err
+    monkeypatch.setattr(run_runner.Runner, "load_sets", real)
+    (ref / name).write_bytes(good)
+    capsys.readouterr()
+    assert main(["run", "--systems", "unprocessed", *RUN[1:]]) == 0
+    assert "1 items scored (4 cached)" in capsys.readouterr().out     # no --retry-errors needed
+    assert _summary()["item_errors"] == 0
+
+
 def test_two_equal_length_degraded_files_swapped_by_hand_are_item_errors_naming_them(
         isolated_env, corpora, plugins, capsys):
     _build(corpora, "sr", "--items", "1")
