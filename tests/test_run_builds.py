@@ -132,7 +132,10 @@ def test_a_reference_changed_during_a_run_is_a_score_error_redone_next_run(
     monkeypatch.setattr(run_runner.Runner, "load_sets", then_change)
     assert main(["run", "--systems", "unprocessed", *RUN[1:]]) == 0
     [err] = _errors()
-    assert err.startswith("| score t_snr | unprocessed | sr | 16kHz/") and f"target/16kHz/{name}" in err
+    assert err.startswith("| score t_snr | unprocessed | sr | 16kHz/")
+    [row] = [r for r in _scores() if r["error"]]
+    assert row["item_id"].startswith("16kHz/") and f"target/16kHz/{name}: sha256 " in row["error"]
+    assert "differs from the set's CHECKSUMS" in row["error"] and not row["value"]
     monkeypatch.setattr(run_runner.Runner, "load_sets", real)
     (ref / name).write_bytes(good)
     capsys.readouterr()
