@@ -87,8 +87,8 @@ def test_doctor_reports_a_failing_system_with_its_error(doctor_env, capsys, monk
     try:
         rc = main(["doctor", "--systems", "t_broken", "t_untrained", "unprocessed"])
     finally:
-        SYSTEMS._entries.pop("t_broken", None)
-        SYSTEMS._entries.pop("t_untrained", None)
+        SYSTEMS.unregister("t_broken")
+        SYSTEMS.unregister("t_untrained")
     rows = _table(capsys.readouterr().out)
     assert rows["t_untrained"]["status"] == "missing"
     assert rows["t_untrained"]["detail"] == "no trained checkpoint: python -m benchmark train t_untrained"

@@ -12,6 +12,7 @@ import time
 
 import runner_support as rs
 from hardening_support import PY, ROOT, SUPPORT
+from report_support import table_rows
 
 from benchmark.cli import main
 from benchmark.core import paths
@@ -73,8 +74,7 @@ def test_killed_run_is_shown_as_interrupted(isolated_env, corpora, plugins, caps
     assert not run_active("cc")                     # the kernel released the lock with the process
     assert main(["report", "cc"]) == 0
     md = (paths.reports_dir() / "cc" / "report.md").read_text()
-    row = next(line for line in md.splitlines() if line.startswith("| 1 |"))
-    assert row.endswith("| interrupted |"), row
+    assert table_rows(md, "#")[1]["1"]["status"] == "interrupted"     # invocation 1
     con = sqlite3.connect(paths.runs_dir() / "cc" / "store.sqlite")
     assert con.execute("SELECT status FROM invocations").fetchall() == [("running",)]
     assert main(ARGS) == 0                          # the next run marks it and does the rest

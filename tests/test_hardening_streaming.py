@@ -1,5 +1,6 @@
 """Long items in bounded memory: the spectrogram streamed in blocks is the same spectrogram, and
-LSD (a mean over frames) computed block by block is the same value with block-sized memory."""
+LSD (a mean over frames) computed block by block is the same value with block-sized memory (both
+within float32 rounding: the blocks' FFTs run on other shapes than the whole signal's)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def test_blocks_are_the_centred_spectrogram(corpora, frames, n):
     full = magnitude(x)
     blocks = list(magnitude_blocks(x, frames))
     assert max(b.shape[0] for b in blocks) <= frames
-    np.testing.assert_array_equal(np.concatenate(blocks), full)      # bit-identical rows
+    # the same rows from STFTs of slices: the FFTs run on other shapes, so float32 sums may
+    # round differently (a few ulp); a shifted or mis-padded frame would be off by far more
+    np.testing.assert_allclose(np.concatenate(blocks), full, rtol=1e-5, atol=1e-6 * full.max())
 
 
 def test_streamed_lsd_is_the_definition_with_block_memory(corpora):
@@ -44,7 +47,7 @@ def test_streamed_lsd_is_the_definition_with_block_memory(corpora):
     got = lsd(est, ref)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert got == pytest.approx(expected, rel=1e-12)
+    assert got == pytest.approx(expected, rel=1e-6)   # blocks vs whole: float32 STFTs of other shapes
     assert got > 5.0             # a 4 kHz band limit of real speech: the empty band dominates
     # one whole 60 s spectrogram is 6001 x 1025 float64 = 49 MB (30 min: 1.5 GB); streamed, the
     # peak is a few 1024-frame blocks (8.4 MB per array), whatever the item's length
@@ -67,7 +70,11 @@ def test_speaker_embedding_in_partial_batches_is_resemblyzers(corpora):
     assert lean_peak < 4 * x16.nbytes, lean_peak
     full = audio.wav_to_mel_spectrogram(wav)
     for first, last in ((0, 160), (37, 400), (full.shape[0] - 160, full.shape[0])):
-        np.testing.assert_array_equal(mel_frames(wav, first, last), full[first:last])
+        # the same frames from an STFT of a slice, not of the whole: the FFTs and the mel matrix
+        # product run on other shapes, so float32 sums may round differently (1 ulp, 1.2e-7
+        # relative, measured on a fresh install); a wrong frame would be off by far more
+        np.testing.assert_allclose(mel_frames(wav, first, last), full[first:last],
+                                   rtol=1e-5, atol=1e-6 * float(full.max()))
     encoder = VoiceEncoder("cpu", verbose=False)
     whole = encoder.embed_utterance(wav)                    # every partial in one forward call
     for batch in (7, 64):

@@ -22,6 +22,7 @@ import statistics
 import pytest
 import runner_support as rs
 from listentest_support import TEST, fill, make_test
+from report_support import table_rows
 from scipy.stats import norm, rankdata
 from scipy.stats import t as student_t
 
@@ -129,18 +130,23 @@ def test_paper_layout_and_run_report(isolated_env, corpora, plugins, monkeypatch
         mos=[dataclasses.replace(m, system="voicefixer") if m.system == "t_half" else m for m in a.mos],
         best="voicefixer")
     md = ltreport.markdown(voice)
-    lines = md.splitlines()
-    head = next(x for x in lines if x.startswith("|  | Unprocessed"))
-    assert head == "|  | Unprocessed | Target | NSNet2 (`nsnet2`) | VoiceFixer (`voicefixer`) | MaskSR-M (`masksr_m`) |"
-    mine = next(x for x in lines if x.startswith("| this test"))
+    headers, rows = table_rows(md, "")
+
+    def cells(row: str) -> list[str]:
+        return [rows[row][h] for h in headers[1:]]
+    assert headers == ["", "Unprocessed", "Target", "NSNet2 (`nsnet2`)", "VoiceFixer (`voicefixer`)",
+                       "MaskSR-M (`masksr_m`)"]
     m = {x.system: x.cell for x in voice.mos}
-    assert mine == (f"| this test (3 listeners, 2 items) | {m[UNPROCESSED].mean:.2f} ± {m[UNPROCESSED].ci:.2f} | "
-                    f"5.00 ± 0.00 | – | **{m['voicefixer'].mean:.2f} ± {m['voicefixer'].ci:.2f}** | – |")
-    assert "| MaskSR (001) Table 3 (paper; 14 listeners, 40 items) | 1.96 ± 0.08 | 4.66 ± 0.05 | 2.50 ± 0.09 | 3.53 ± 0.09 | 4.36 ± 0.07 |" in lines
-    assert "| VoiceFixer (003) Table 1 (paper; as published) | 2.38 | 3.95 | – | 3.62 | – |" in lines
+    assert cells("this test (3 listeners, 2 items)") == [
+        f"{m[UNPROCESSED].mean:.2f} ± {m[UNPROCESSED].ci:.2f}", "5.00 ± 0.00", "–",
+        f"**{m['voicefixer'].mean:.2f} ± {m['voicefixer'].ci:.2f}**", "–"]
+    assert cells("MaskSR (001) Table 3 (paper; 14 listeners, 40 items)") == [
+        "1.96 ± 0.08", "4.66 ± 0.05", "2.50 ± 0.09", "3.53 ± 0.09", "4.36 ± 0.07"]
+    assert cells("VoiceFixer (003) Table 1 (paper; as published)") == ["2.38", "3.95", "–", "3.62", "–"]
     vctk = ltreport.markdown(dataclasses.replace(voice, design=dataclasses.replace(voice.design, testset="vctk_gsr")))
-    assert ("| MaskSR2 (002) Table II (paper; 13 listeners, 40 items) | 2.01 ± 0.07 | 4.76 ± 0.04 | 2.92 ± 0.09 "
-            "| 3.14 ± 0.10 | 4.53 ± 0.06 | 4.72 ± 0.05 |") in vctk.splitlines()
+    vh, vrows = table_rows(vctk, "")
+    assert [vrows["MaskSR2 (002) Table II (paper; 13 listeners, 40 items)"][h] for h in vh[1:]] == [
+        "2.01 ± 0.07", "4.76 ± 0.04", "2.92 ± 0.09", "3.14 ± 0.10", "4.53 ± 0.06", "4.72 ± 0.05"]
     assert "MaskSR2-L (`masksr2_l`)" in vctk
 
     # The CLI writes the section and joins it to the run's report, before Provenance.

@@ -19,12 +19,11 @@ def _info(**kw) -> MetricInfo:
     return MetricInfo(**{**base, **kw})
 
 
-def test_every_registered_metric_declares_devices_and_aggregation():
+def test_registered_metrics_declare_the_papers_devices_and_aggregation():
+    # (that every info's devices and aggregation are valid is MetricInfo.__post_init__'s job,
+    # tested in test_info_rejects_inconsistent_facts; here: which metric declares what)
     infos = {name: cls.info for name, cls in METRICS}
     assert "runtime" not in infos                     # timings are read from the output rows
-    for name, info in infos.items():
-        assert info.devices and set(info.devices) <= {"cpu", "cuda"}, name
-        assert info.aggregation in ("mean", "corpus"), name
     assert infos["wer"].aggregation == "corpus"
     assert infos["wer"].corpus == (CorpusRatio("WER", "edits", "ref_words", 100.0),)
     assert [n for n, i in infos.items() if i.aggregation == "corpus"] == ["wer"]

@@ -76,5 +76,9 @@ def test_single_and_multi_window_items_in_one_batch_keep_their_order(corpora):
     m = METRICS.get("dnsmos")()
     together = m.score(items)
     alone = [m.score([it])[0] for it in items]
-    assert [t.values for t in together] == [a.values for a in alone]
+    # same windows, other batch shapes through the ONNX graph: float32 kernels may round
+    # differently, so the scores (1-5 MOS) agree within 1e-5, not bit for bit
+    for t, a in zip(together, alone, strict=True):
+        assert t.values.keys() == a.values.keys()
+        assert t.values == pytest.approx(a.values, abs=1e-5)
     assert together[1].aux["windows"] == 1 and together[0].aux["windows"] > 1

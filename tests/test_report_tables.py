@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from report_support import table_rows
+
 from benchmark.report.tables import (
     LAYOUTS,
     canonical_subset,
@@ -129,13 +131,11 @@ def test_report_shows_a_voicefixer_layout_per_subset_with_its_backends(isolated_
     assert "Layout: VoiceFixer (003) Table 9 / (004) Table 3, per clipping level." in md
     for sub in ("0.1", "0.25"):
         section = md.split(f"### `decli` / {sub} (2 items)")[1].split("###")[0]
-        header = next(line for line in section.splitlines() if line.startswith("| System"))
-        assert header == "| System | N | SiSNR ↑ | STOI ↑ | PESQ-wb ↑ | MOS ↑ ‡ |"
-        rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in section.splitlines()
-                if line.startswith("| ") and not line.startswith("| System")}
-        assert rows["unprocessed"][5].rstrip(" |") == "n/a"               # MOS: listening test
-        sspade = {"0.25": ["17.43", "0.98", "3.55", "3.34 |"], "0.1": ["10.31", "0.92", "2.12", "2.63 |"]}
-        assert rows["SSPADE (paper)"][2:] == sspade[sub]
+        headers, rows = table_rows(section)
+        assert headers == ["System", "N", "SiSNR ↑", "STOI ↑", "PESQ-wb ↑", "MOS ↑ ‡"]
+        assert rows["unprocessed"]["MOS ↑ ‡"] == "n/a"                    # MOS: listening test
+        sspade = {"0.25": ["17.43", "0.98", "3.55", "3.34"], "0.1": ["10.31", "0.92", "2.12", "2.63"]}
+        assert [rows["SSPADE (paper)"][h] for h in headers[2:]] == sspade[sub]
         assert "VoiceFixer (003) Table 9; VoiceFixer-IS (004) Table 3" in section
         # the column notes: the backend the published numbers used produced each column
         assert "- PESQ-wb ↑: pesq backend `speechmetrics`" in section

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runner_support as rs
+from report_support import table_rows
 from scipy import stats as sps
 
 from benchmark.cli import main
@@ -86,19 +87,17 @@ def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     import hashlib
     build = hashlib.sha256((paths.testsets_dir() / "vctk_gsr" / "CHECKSUMS").read_bytes()).hexdigest()
     assert f"## Test set `vctk_gsr` (2 items, build `{build[:12]}`)" in md and "MaskSR2 (002) Table I" in md
-    header = next(line for line in md.splitlines() if line.startswith("| System | N | DNSMOS SIG"))
-    assert header.split(" | ")[2:] == ["DNSMOS SIG ↑", "DNSMOS BAK ↑", "DNSMOS OVL ↑", "NISQA ↑ †",
-                                        "LSD ↓", "WER (%) ↓", "Spk Sim ↑ |"]
-    lines = md.splitlines()
-    table = lines[lines.index(header):]
-    table = table[:table.index("")]                                 # the main table only
-    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in table[2:]}
-    assert rows["target (oracle)"][6].startswith("0.000")           # LSD of the target itself
-    assert rows["DFNet3 (paper)"][2:9] == ["3.266", "4.066", "2.981", "3.115", "1.899", "8.64", "0.880 |"]
-    assert rows["unprocessed"][1] == "2" and "±" in rows["unprocessed"][6]
-    assert rows["unprocessed"][2] == rows["unprocessed"][5] == "n/a"   # DNSMOS, NISQA not run here
+    headers, rows = table_rows(md[md.index("## Test set `vctk_gsr`"):])   # the main table
+    assert headers[2:] == ["DNSMOS SIG ↑", "DNSMOS BAK ↑", "DNSMOS OVL ↑", "NISQA ↑ †", "LSD ↓",
+                           "WER (%) ↓", "Spk Sim ↑"]
+    assert rows["target (oracle)"]["LSD ↓"].startswith("0.000")      # LSD of the target itself
+    assert [rows["DFNet3 (paper)"][h] for h in headers[2:]] == [
+        "3.266", "4.066", "2.981", "3.115", "1.899", "8.64", "0.880"]
+    assert rows["unprocessed"]["N"] == "2" and "±" in rows["unprocessed"]["LSD ↓"]
+    # DNSMOS, NISQA not run here
+    assert rows["unprocessed"]["DNSMOS SIG ↑"] == rows["unprocessed"]["NISQA ↑ †"] == "n/a"
     # LSD is lower-is-better: the unscaled input beats the x0.5 copy and gets the bold
-    assert rows["unprocessed"][6].startswith("**") and not rows["t_half"][6].startswith("**")
+    assert rows["unprocessed"]["LSD ↓"].startswith("**") and not rows["t_half"]["LSD ↓"].startswith("**")
     summary = json.loads((vctk_run / "summary.json").read_text())
     cells = summary["tables"]["vctk_gsr"]["all"]
     assert cells["t_half"]["LSD"]["mean"] > cells["unprocessed"]["LSD"]["mean"]
@@ -112,7 +111,8 @@ def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     assert "#### Breakdown by SNR (`vctk_gsr`)" in md or "#### Breakdown by bandwidth" in md
     assert "## Runtime per item" in md and "## Provenance" in md
     assert re.search(r"git commit: `[0-9a-f]{40}", md)
-    assert "| vctk_gsr | 2 | 1000 |" in md                          # set, items, seed
+    sets = table_rows(md, "set")[1]
+    assert (sets["vctk_gsr"]["items"], sets["vctk_gsr"]["seed"]) == ("2", "1000")
     assert "Item errors: 0" in md
     # regenerate from the store alone: no test set, no outputs, no report left
     before = (vctk_run / "report.md").read_text()

@@ -28,7 +28,7 @@ def plugins(monkeypatch, tmp_path):
     rs.register()
     SYSTEMS.register(NeedsCheckpoint)
     yield
-    SYSTEMS._entries.pop("t_ckpt", None)
+    SYSTEMS.unregister("t_ckpt")
     rs.unregister()
 
 

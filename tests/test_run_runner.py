@@ -129,7 +129,7 @@ def test_missing_assets_stop_the_run_with_one_message(sets, plugins, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and "1 asset(s)" in err and "nisqa" not in err
     finally:
-        METRICS._entries.pop("t_weights", None)
+        METRICS.unregister("t_weights")
     assert not (paths.runs_dir() / "a").exists()      # stopped before any work
 
 
@@ -183,5 +183,5 @@ def test_systems_are_built_only_where_they_restore(sets, plugins):
         store.close()
         assert keys == {system_key(CountedHalf.info, {})} == {CountedHalf().cache_key()}
     finally:
-        SYSTEMS._entries.pop("t_counted", None)
+        SYSTEMS.unregister("t_counted")
         jobs._SYSTEMS.clear()

@@ -29,6 +29,7 @@ from benchmark.assets.records import (  # noqa: F401
 )
 from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError
+from benchmark.core.paths import cache_dir
 from benchmark.core.progress import progress
 
 CHUNK = 1 << 20
@@ -101,7 +102,34 @@ def _stat_key(path: Path) -> dict:
 
 
 def _write_stamp(path: Path, sha: str) -> None:
-    _stamp_path(path).write_text(json.dumps({"sha256": sha, **_stat_key(path)}))
+    stamp = _stamp_path(path)
+    tmp = stamp.with_name(stamp.name + f".{os.getpid()}.tmp")
+    _unlink_link(tmp)
+    tmp.write_text(json.dumps({"sha256": sha, **_stat_key(path)}))
+    os.replace(tmp, stamp)               # replaces a symlinked stamp, never writes through it
+
+
+# --- the cache's own files are never links out of it ------------------------------------------
+
+def _unlink_link(path: Path) -> None:
+    """A symlink at one of the cache's working names (`.part`, a stamp, an unpacked `.d`) is
+    removed (the link only, never what it points to): the harness writes real files only."""
+    if path.is_symlink():
+        path.unlink()
+
+
+def _check_cache_file(asset: Asset, target: Path, root: Path | None) -> None:
+    """A cache file that is a symlink resolving outside the cache is refused, never read or
+    replaced through: a file elsewhere is used through BENCHMARK_ASSET_MIRROR."""
+    if not target.is_symlink():
+        return
+    cache = (root or cache_dir()).resolve()
+    real = target.resolve()
+    if real != cache and cache not in real.parents:
+        raise AssetError(f"asset '{asset.name}': the cache file {target} is a symlink to {real}, "
+                         f"outside the cache {cache}; nothing was read or written through it. Remove "
+                         "the link (to use a copy kept elsewhere, set BENCHMARK_ASSET_MIRROR to its "
+                         "folder)")
 
 
 def _stamp_ok(path: Path, sha: str) -> bool:
@@ -141,7 +169,9 @@ def mirror_candidates(asset: Asset) -> list[str]:
 
 
 def _download(url: str, part: Path, asset: Asset) -> None:
-    """Download `url` into `part`, resuming from its current size."""
+    """Download `url` into `part`, resuming from its current size; `part` is opened without
+    following a symlink (O_NOFOLLOW), so the download never lands in a link's target."""
+    _unlink_link(part)
     offset = part.stat().st_size if part.exists() else 0
     if asset.size and offset > asset.size:
         part.unlink()
@@ -157,8 +187,8 @@ def _download(url: str, part: Path, asset: Asset) -> None:
                 skip -= len(block)
         elif offset and status != 206:
             offset = 0  # server ignored Range: start over
-        mode = "ab" if offset else "wb"
-        with open(part, mode) as f, progress(desc=f"fetch {asset.name}", total=asset.size or None,
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if offset else os.O_TRUNC)
+        with os.fdopen(os.open(part, flags, 0o666), "ab" if offset else "wb") as f, progress(desc=f"fetch {asset.name}", total=asset.size or None,
                                              initial=offset, unit="B", unit_scale=True) as bar:
             while block := resp.read(CHUNK):
                 f.write(block)
@@ -171,6 +201,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
     the archive itself, even for records that unpack next to the file)."""
     asset = get_asset(name)
     target = asset.cached_path(root)
+    _check_cache_file(asset, target, root)
     if target.exists():
         if _stamp_ok(target, asset.sha256):
             _warn_unpinned(asset, target)
@@ -218,6 +249,7 @@ def _maybe_unpack(asset: Asset, archive: Path) -> Path:
     if not asset.unpack:
         return archive
     out = Path(str(archive) + ".d")
+    _unlink_link(out)
     if (out / ".complete").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)

@@ -6,6 +6,7 @@ import argparse
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT, sigterm_as_interrupt
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -38,9 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N items of each set")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
+                   help="CUDA inference precision of the systems that offer it (the MaskSR family); "
+                        "part of their cache key")
     p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
                    help="per-item duration limit, checked from the file header before reading "
                         f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
+    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
+                   help="seconds a system or metric call may take per item before it is stopped and "
+                        f"the item recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
     p.add_argument("--verify", action="store_true",
                    help="hash every file of the selected sets in full against their CHECKSUMS at the "
                         "start (default: files whose size, mtime and inode are unchanged since they "
@@ -48,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "it is read either way)")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
+    p.add_argument("--baseline", metavar="SYSTEM",
+                   help="compare every system with this one in the report's paired columns "
+                        "(default: each column's best measured system)")
     p.add_argument("--listen-items", type=int, metavar="N",
                    help="items per listening-page table (default 3; see `report --html`)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -61,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _specs(args: argparse.Namespace):
+    from benchmark.commands._util import precision_config
     from systems.base import SystemSpec
     ckpt = {}
     for entry in args.checkpoint:
@@ -70,7 +81,8 @@ def _specs(args: argparse.Namespace):
         if name not in args.systems:
             raise BenchmarkError(f"--checkpoint {entry}: system '{name}' is not in --systems")
         ckpt[name] = path
-    return [SystemSpec(s, {"checkpoint": ckpt[s]} if s in ckpt else {})
+    return [SystemSpec(s, {**({"checkpoint": ckpt[s]} if s in ckpt else {}),
+                           **precision_config(s, getattr(args, "precision", "fp32"))})
             for s in dict.fromkeys(args.systems)]
 
 
@@ -89,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    if not 0 < args.item_timeout <= 1e7:
+        raise BenchmarkError(f"--item-timeout must be 0 < S <= 1e7 seconds, got {args.item_timeout:g}")
     if not args.max_item_seconds > 0:
         raise BenchmarkError(f"--max-item-seconds must be positive, got {args.max_item_seconds:g}")
     from metrics.base import parse_metric_spec
@@ -96,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         parse_metric_spec(text)              # a malformed NAME:BACKEND fails before any work
     from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
+    if args.baseline is not None and args.baseline not in args.systems:
+        raise BenchmarkError(f"--baseline {args.baseline}: not one of --systems "
+                             f"({', '.join(args.systems)})")
     systems = _specs(args)
     name = validate_run_name(args.name if args.name is not None else default_run_name(systems))
     if args.shard:
@@ -105,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = RunConfig(name=name, systems=systems, testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
                     limit=args.limit, retry_errors=args.retry_errors, executor=args.executor,
-                    max_item_seconds=args.max_item_seconds, verify=args.verify)
+                    max_item_seconds=args.max_item_seconds, verify=args.verify,
+                    item_timeout=args.item_timeout)
     runner = None
     if args.executor == "ray":
         import os
@@ -116,10 +134,12 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         from benchmark.run.shard import ShardRunner
         runner = ShardRunner(cfg, shard)
-    summary = (runner or Runner(cfg)).run(argv=_argv())
+    with sigterm_as_interrupt():          # `kill` stops the run like Ctrl-C: workers killed, marked
+        summary = (runner or Runner(cfg)).run(argv=_argv())
     for note in summary.notes:
         print(f"note: {note}")
-    report = write_report(cfg.name, html=True, listen_items=args.listen_items)
+    report = write_report(cfg.name, html=True, listen_items=args.listen_items,
+                          baseline=args.baseline)
     print(f"run '{cfg.name}': {summary.restored} outputs restored ({summary.cached_outputs} cached), "
           f"{summary.scored} items scored ({summary.cached_scores} cached), "
           f"{summary.item_errors} new item errors, {summary.seconds:.1f} s")

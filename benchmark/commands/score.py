@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
-from benchmark.core.audio import SUPPORTED_SUFFIXES
+from benchmark.core.audio import SUPPORTED_SUFFIXES, find_audio
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write, write_csv
 
 NAME = "score"
 HELP = "score files or folders with chosen metrics (outside a run)"
@@ -23,8 +23,9 @@ with --reference by relative file name (the extension may differ: out/a.wav pair
 unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
 --profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
 list`). Every row records metric, backend, backend version (after loading: model file sha256,
-resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
-interrupted run keeps what it finished.
+resampler) and the rate the item was scored at (a backend that scores at the files' own rate,
+e.g. si_snr:speechmetrics, names each file's rate). --out is checked before any scoring and
+rewritten after every batch, so an interrupted run keeps what it finished.
 
 example:
   python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
@@ -51,22 +52,21 @@ class Pair:
 
 
 def _audio_files(path: Path) -> dict[str, Path]:
-    if path.is_file():
-        return {path.stem: path}
-    if not path.is_dir():
-        raise BenchmarkError(f"{path}: no such file or folder")
-    files = {str(p.relative_to(path).with_suffix("")): p for p in sorted(path.rglob("*"))
-             if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()}
-    if not files:
-        raise BenchmarkError(f"{path}: no .wav or .flac files found (searched recursively)")
-    return files
+    """The audio files of PATH by relative name without the extension (the pairing key)."""
+    return {str(Path(name).with_suffix("")): p for name, p in find_audio(path).items()}
 
 
 def read_transcripts(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such transcripts file")
     out: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise BenchmarkError(f"{path}:{line_no}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                             "re-save the transcripts as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         key, _, text = line.strip().partition(" ")
@@ -148,7 +148,8 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
         for p in pairs:
             problems = _problems(p, info)
             if problems:
-                rows += [_row(info.name, backend, "", info.rate, p, col, None, "; ".join(problems), {})
+                rows += [_row(info.name, backend, "", info.scored_rate(backend, {}), p, col, None,
+                              "; ".join(problems), {})
                          for col in info.columns]
                 continue
             by_key[p.key] = p
@@ -159,19 +160,24 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
             for oc in score_job(job):
                 p = by_key[oc.key[0]]
                 scores += [ItemScoreRecord("", "", p.key, "", info.name, col, oc.values.get(col), oc.error,
-                                           backend, version, info.rate, oc.aux) for col in info.columns]
-                rows += [_row(info.name, backend, version, info.rate, p, col,
+                                           backend, version, info.scored_rate(backend, oc.aux), oc.aux)
+                           for col in info.columns]
+                rows += [_row(info.name, backend, version, info.scored_rate(backend, oc.aux), p, col,
                               oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
                          for col in info.columns]
             if on_batch is not None:
                 on_batch(rows, summary)
         n_ok = len({s.item_id for s in scores if s.error is None})
         info_dict = asdict(info)
+        rates = sorted({r for s in scores if s.error is None
+                        if (r := info.scored_rate(backend, s.aux)) is not None})
         for col in info.columns:
             cell = summarize([s for s in scores if s.column == col], info_dict, col)
             summary.append({"metric": info.name, "column": col, "value": cell.mean,
                             "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
-                            "backend_version": version, "rate": info.rate,
+                            "backend_version": version,
+                            "rate": (rates[0] if len(rates) == 1 else "/".join(map(str, rates))
+                                     if rates else info.scored_rate(backend, {})),
                             "seconds": round(time.perf_counter() - t0, 2)})
     order = [(p.name, p.backend) for p in plans]
     rows.sort(key=lambda r: (order.index((r["metric"], r["backend"])), r["item"]))
@@ -198,19 +204,10 @@ def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise BenchmarkError(f"--out {out}: unsupported extension '{suffix}', use .csv or .json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        if suffix == ".json":
-            Path(tmp).write_text(json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
-        else:
-            from benchmark.report.writer import write_csv
-            write_csv(Path(tmp), FIELDS, rows)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if suffix == ".json":
+        atomic_write(out, json.dumps({"items": rows, "summary": summary}, indent=1, default=str))
+    else:
+        write_csv(out, FIELDS, rows)
 
 
 def run(args: argparse.Namespace) -> int:

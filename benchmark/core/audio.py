@@ -42,6 +42,21 @@ DEFAULT_MAX_ITEM_SECONDS = 600.0
 ITEM_MIX_CHANNELS = True
 
 
+def find_audio(path: str | os.PathLike) -> dict[str, Path]:
+    """The audio files of `path`: {its file name: path} for a file, else every .wav/.flac file
+    under the folder (recursively, in name order) by its path relative to the folder."""
+    path = Path(path)
+    if path.is_file():
+        return {path.name: path}
+    if not path.is_dir():
+        raise BenchmarkError(f"{path}: no such file or folder")
+    files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*"))
+             if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()}
+    if not files:
+        raise BenchmarkError(f"{path}: no .wav or .flac files found (searched recursively)")
+    return files
+
+
 def _open_error(path: Path, exc: OSError) -> BenchmarkError:
     if is_transient(exc):
         return transient_error(exc, "reading", path)

@@ -5,13 +5,15 @@ the process umask, the classification of OS errors into "this item" and "this ma
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
+import io
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,11 +47,17 @@ def transient_error(exc: OSError, action: str, path: str | os.PathLike) -> Trans
         "finished work is kept; fix the cause and re-run the same command to continue.")
 
 
+def safe_name(text: str) -> str:
+    """`text` as one file-name part: every run of characters outside `A-Z a-z 0-9 _ . = -`
+    becomes one `_` (the one sanitiser of system, set and metric names in paths)."""
+    return _SAFE.sub("_", text)
+
+
 def unique_stem(text: str, max_chars: int = 48) -> str:
     """A file-name stem for an id: its readable part (unsafe characters replaced, bounded) plus
     the first 12 hex digits of sha256(id), so "x y" and "x_y" never share a file."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    readable = _SAFE.sub("_", text)[:max_chars].strip("._") or "item"
+    readable = safe_name(text)[:max_chars].strip("._") or "item"
     return f"{readable}-{digest}"
 
 
@@ -94,6 +102,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview | str, *, enc
         finally:
             os.close(fd)
     return Path(path)
+
+
+def write_csv(path: str | os.PathLike, fields: list[str], rows: Iterable[Mapping]) -> Path:
+    """The one CSV writer (reports' scores.csv, `score --out`, `runtime --out`, the P.808 export):
+    a header of `fields`, then one row per mapping in that order (other keys ignored, None as an
+    empty cell), replacing `path` atomically (`atomic_write`)."""
+    with io.StringIO(newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        return atomic_write(path, f.getvalue())
 
 
 class StagedDir:

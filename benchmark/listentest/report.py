@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.markdown import markdown_table as _table
 from benchmark.listentest.analysis import Analysis, analyse
 from benchmark.listentest.db import RatingsDB
 from benchmark.listentest.design import TARGET, UNPROCESSED, load_design
@@ -39,11 +40,6 @@ def _mos(cell, bold: bool = False) -> str:
         return "–"
     s = f"{cell.mean:.2f} ± {cell.ci:.2f}" if math.isfinite(cell.ci) else f"{cell.mean:.2f}"
     return f"**{s}**" if bold else s
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def _columns(a: Analysis, papers: list[dict]) -> list[tuple[str, str]]:

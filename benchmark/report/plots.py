@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.files import safe_name
 from benchmark.report import breakdown
 from benchmark.report.results import RunData, item_timings, select, summarize
 from benchmark.report.stats import Cell, mean_ci
@@ -37,10 +38,6 @@ class Plot:
     path: str            # relative to the report folder
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
-
-
 def _figure(n_panels: int, width: float = 3.4, height: float = 2.8):
     from matplotlib.figure import Figure
     cols = min(n_panels, 4)
@@ -54,7 +51,7 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8):
 
 def _save(fig, folder: Path, name: str, title: str, plots: list[Plot]) -> None:
     """Write the figure into `folder` (what becomes the report's plots/ folder)."""
-    file = f"{_safe(name)}.png"
+    file = f"{safe_name(name)}.png"
     folder.mkdir(parents=True, exist_ok=True)
     fig.savefig(folder / file)
     plots.append(Plot(title, f"{PLOTS}/{file}"))

@@ -7,10 +7,11 @@ the whole job (a system or metric that cannot load) raise.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ from benchmark.core.audio import (
     sha256_file,
     write_audio,
 )
-from benchmark.core.errors import AudioError, TransientIOError
+from benchmark.core.errors import AudioError, BenchmarkError, TransientIOError
 from benchmark.core.files import is_transient, transient_error
 from benchmark.run.builds import changed_message
+from benchmark.run.contract import ContractError, check_output, check_values
 
 
 @dataclass
@@ -55,6 +57,17 @@ class RestoreJob:
     items: list[RestoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
 
+    def split(self) -> list[RestoreJob]:
+        """One job per item (an executor re-runs a timed-out batch item by item)."""
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[RestoreOutcome]:
+        """The items' errors when the system call ran past its limit and was stopped."""
+        msg = (f"system '{self.system}' did not return within {seconds:g} s (--item-timeout); the "
+               "call was stopped. --retry-errors tries it again")
+        return [RestoreOutcome(it.testset, it.item_id, it.input_sha256, device=self.device,
+                               error=it.problem or msg) for it in self.items]
+
 
 @dataclass
 class RestoreOutcome:
@@ -79,6 +92,7 @@ class ScoreInput:
     transcript: str | None = None
     problem: str | None = None           # e.g. the reference path was refused: the item's error
     seconds: float = 0.0                 # the audio's duration (scheduling: longest first)
+    item: str = ""                       # "set/item id" of (one of) the items it scores: for errors
     audio_sha256: str | None = None      # the bytes scored must be these (None: not checked)
     reference_sha256: str | None = None
     changed: bool = False                # the problem is a file that differs from its build
@@ -92,6 +106,14 @@ class ScoreJob:
     items: list[ScoreInput]
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS
     mix_channels: bool = ITEM_MIX_CHANNELS   # the one item policy of `run` and `score` (audio.py)
+
+    def split(self) -> list[ScoreJob]:
+        return [replace(self, items=[it]) for it in self.items]
+
+    def timed_out(self, seconds: float) -> list[ScoreOutcome]:
+        msg = (f"metric '{self.metric}' ({self.backend}) did not return within {seconds:g} s "
+               "(--item-timeout); the call was stopped")
+        return [ScoreOutcome(it.key, error=it.problem or msg) for it in self.items]
 
 
 @dataclass
@@ -137,7 +159,7 @@ _METRICS: dict[tuple, Any] = {}
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, AudioError) else f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, AudioError | ContractError) else f"{type(exc).__name__}: {exc}"
 
 
 def _item_error(exc: BaseException, where: str) -> str:
@@ -148,6 +170,17 @@ def _item_error(exc: BaseException, where: str) -> str:
     if is_transient(exc):
         raise transient_error(exc, "processing", where) from exc
     return _describe(exc)
+
+
+def _unwritable(exc: BaseException, path: str) -> None:
+    """A run folder that cannot be written (EACCES, EPERM, EROFS) stops the invocation with one
+    message: the folder's fault, never stored as the item's error."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        raise BenchmarkError(f"cannot write {path}: {errno.errorcode[cause.errno]} ({cause.strerror}): "
+                             "the run folder is read-only. Nothing was recorded as an item error and "
+                             "finished work is kept; make it writable (chmod u+w) and re-run the same "
+                             "command to continue") from exc
 
 
 def silence_error(metric, audio: np.ndarray, reference: np.ndarray | None) -> str | None:
@@ -200,6 +233,9 @@ def _call_restore(system, batch) -> tuple[list[np.ndarray] | None, float, str | 
         return None, 0.0, _describe(exc)
     _sync(system.device)
     elapsed = time.perf_counter() - t0
+    if not isinstance(outs, list | tuple):
+        return None, elapsed, (f"system '{system.info.name}' returned a {type(outs).__name__}, "
+                               "expected a list of one waveform per input")
     if len(outs) != len(batch):
         return None, elapsed, f"system returned {len(outs)} outputs for {len(batch)} inputs"
     return outs, elapsed, None
@@ -244,19 +280,21 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
             results.append((o[0] if o else None, e, er))
     else:
         results = [(None, elapsed, err)]
-    for (it, _, sr, n), (y, seconds, error) in zip(ready, results, strict=True):
+    for (it, item, sr, n), (y, seconds, error) in zip(ready, results, strict=True):
         oc = outcomes[it.item_id + "\0" + it.testset]
         oc.seconds = seconds
         if error is not None:
             oc.error = error
             continue
         try:
-            y = check_waveform(np.asarray(y, dtype=np.float32), rate, where=f"output of {job.system}")
+            # the contract (float audio of the input's length ± a tolerance), then the rate back
+            y = check_output(y, item.audio.size, rate, job.system, f"{it.testset}/{it.item_id}")
             y = resample(y, rate, sr)
             y = y[:n] if y.size >= n else np.pad(y, (0, n - y.size))  # same length as the input
             write_audio(it.out_path, y, sr)
             digest = sha256_file(it.out_path)
         except Exception as exc:
+            _unwritable(exc, it.out_path)
             oc.error = _item_error(exc, it.out_path)
             continue
         oc.path, oc.sha256, oc.rate = it.out_path, digest, sr
@@ -277,6 +315,7 @@ def score_jobs(metric: str, backend: str, device: str, inputs: list[ScoreInput],
 def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     """Read each output (+ reference) and score the readable ones in one metric call."""
     from metrics import MetricItem
+    from metrics.base import ItemScore
     metric = loaded_metric(job.metric, job.backend, job.device)
     outcomes = [ScoreOutcome(it.key) for it in job.items]
     batch: list[tuple[int, MetricItem]] = []
@@ -303,6 +342,9 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     def run(items):
         try:
             scores = metric.score(items)
+            if not isinstance(scores, list | tuple):
+                raise ContractError(f"metric '{job.metric}' returned a {type(scores).__name__}, "
+                                    "expected a list of one ItemScore per item")
             if len(scores) != len(items):
                 raise RuntimeError(f"metric returned {len(scores)} scores for {len(items)} items")
             return scores, None
@@ -318,8 +360,17 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     for (i, _), s in zip(batch, scores, strict=True):
         if isinstance(s, str):
             outcomes[i].error = s
-        else:
-            outcomes[i].values = {k: float(v) for k, v in s.values.items()}
-            outcomes[i].error = s.error
-            outcomes[i].aux = dict(s.aux)
+            continue
+        item = job.items[i].item or job.items[i].audio
+        try:   # the contract: an ItemScore of finite floats; anything else is this item's error
+            if not isinstance(s, ItemScore):
+                raise ContractError(f"metric '{job.metric}' returned a {type(s).__name__} for item "
+                                    f"'{item}', expected an ItemScore")
+            values = check_values(s.values, job.metric, item) if s.error is None else {}
+        except ContractError as exc:
+            outcomes[i].error = str(exc)
+            continue
+        outcomes[i].values = values
+        outcomes[i].error = None if s.error is None else str(s.error)
+        outcomes[i].aux = dict(s.aux or {})
     return outcomes

@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.files import unique_stem
+from benchmark.core.files import safe_name, unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import jobs as run_jobs
@@ -35,6 +35,7 @@ from benchmark.run.jobs import (
 )
 from benchmark.run.lock import run_lock
 from benchmark.run.plan import MetricPlan, load_versions, resolve
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 from benchmark.run.store import OutputRow, ScoreLink, ScoreRow, Store, reference_key, run_folder
 from systems.base import SYSTEMS, SystemSpec, system_key
 
@@ -52,6 +53,7 @@ class RunConfig:
     retry_errors: bool = False
     executor: str = "local"
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS   # per-item limit (header check)
+    item_timeout: float | None = DEFAULT_ITEM_TIMEOUT          # seconds per item of a plugin call
     verify: bool = False                     # hash every file of the sets in full at the start
 
 
@@ -149,14 +151,10 @@ def longest_first(inputs: list, seconds) -> list:
     return sorted(inputs, key=seconds, reverse=True)
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", part)
-
-
 def output_path(run: str, system: str, system_key: str, testset: str, item_id: str) -> Path:
     """Where one item's output goes: names carry a hash of the set name and of the item id
     (`files.unique_stem`), so ids that sanitise alike ("x y", "x_y") never share a file."""
-    return (run_folder(run) / "outputs" / f"{_safe(system)}-{system_key[:8]}" / unique_stem(testset)
+    return (run_folder(run) / "outputs" / f"{safe_name(system)}-{system_key[:8]}" / unique_stem(testset)
             / f"{unique_stem(item_id)}.wav")
 
 
@@ -239,7 +237,7 @@ class Runner:
                 store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info), p.label, p.specs)
-            executor = self.executor or make_executor(cfg.executor, cfg.workers)
+            executor = self.executor or make_executor(cfg.executor, cfg.workers, cfg.item_timeout)
             try:
                 for spec, cls, key in systems:
                     self._restore(store, inv, summary, executor, spec, cls, key, sets)
@@ -354,6 +352,7 @@ class Runner:
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
                                        problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       item=f"{ls.name}/{it.id}",
                                        audio_sha256=row["sha256"],
                                        reference_sha256=ls.shas[it.id][1] if ref else None,
                                        changed=bool(tprob) and it.id in ls.changed)

@@ -170,13 +170,27 @@ def run_folder(run: str) -> Path:
 
 
 def _store_failure(path: Path, exc: sqlite3.Error) -> BenchmarkError | None:
-    """SQLite's full-disk / I/O errors as one clear message (the transaction was rolled back)."""
+    """SQLite's full-disk / I/O errors as one clear message (the transaction was rolled back);
+    a damaged or unwritable store as one message saying what to do."""
     code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if code is not None else None
     text = str(exc)
     if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
         what = "SQLITE_FULL (database or disk is full)"
-    elif (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or "disk I/O error" in text:
+    elif primary == sqlite3.SQLITE_IOERR or "disk I/O error" in text:
         what = f"SQLITE_IOERR ({text}: a write failed, e.g. a file-size limit or a failing disk)"
+    elif primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
+            or "not a database" in text:
+        return BenchmarkError(f"run store {path} is damaged (SQLite: {text}): it was truncated, "
+                              "overwritten or is not a results store. Nothing was changed. Move it away "
+                              f"to start the run afresh (mv {path} {path}.damaged; the outputs are "
+                              "restored again) or put back a copy")
+    elif primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) \
+            or "readonly" in text or "unable to open" in text:
+        return BenchmarkError(f"run store {path} cannot be written (SQLite: {text}): the run folder "
+                              f"{path.parent}, the store or its -wal/-shm files are read-only (or on a "
+                              "read-only file system). Nothing was changed. Make them writable "
+                              "(chmod u+w) or use another --data folder")
     else:
         return None
     return TransientIOError(f"store {path}: {what}. The last transaction was rolled back: the store "
@@ -233,19 +247,35 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except PermissionError as exc:
+            raise BenchmarkError(f"cannot create the run folder {path.parent}: {exc.strerror}. "
+                                 "Nothing was done; use a writable --data folder") from exc
         self.conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
+            self._prepare()
         except sqlite3.Error as exc:
             self.conn.close()
             failure = _store_failure(path, exc)
             if failure is None:
                 raise
             raise failure from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _prepare(self) -> None:
+        path = self.path
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # a truncated or overwritten store can open and fail later, mid-run: look at every page
+        # once (quick_check: structure, not index contents; ~10 ms per MB)
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({'; '.join(problems)})")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             with self.transaction() as c:
