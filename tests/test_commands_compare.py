@@ -31,12 +31,20 @@ class Gain(System):
         return [float(os.environ.get(GAIN_ENV, "0.5")) * it.audio for it in items]
 
 
+def _write_checksums(folder) -> None:
+    """CHECKSUMS as a builder writes it (the run checks every file against it)."""
+    import hashlib
+    files = sorted(p for d in ("degraded", "target") for p in (folder / d).rglob("*.wav"))
+    (folder / "CHECKSUMS").write_text("".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}\n" for p in files))
+
+
 @pytest.fixture
 def runs(isolated_env, corpora, plugins, monkeypatch):
     SYSTEMS.register(Gain)
     try:
         folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)
-        (folder / "CHECKSUMS").write_text("build 1\n")
+        _write_checksums(folder)                 # a build: CHECKSUMS of its files
         base = ["--systems", "unprocessed", "t_gain", "--testsets", "vb_pairs", "--metrics", "t_snr",
                 "t_rms", "--profile", "offline"]
         assert main(["run", *base, "--name", "ga"]) == 0
@@ -94,7 +102,7 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
     # a rebuild with one degraded file changed: the same item ids, another build
     x, sr = read_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0])
     write_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0], 0.9 * x, sr)
-    (folder / "CHECKSUMS").write_text("build 2\n")
+    _write_checksums(folder)                     # the rebuild's CHECKSUMS
     assert main(["run", *base, "--name", "gc"]) == 0
     capsys.readouterr()
     assert main(["compare", "ga", "gc"]) == 2
