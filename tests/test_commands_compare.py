@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 import runner_support as rs
+from report_support import table_rows
 from scipy import stats as sps
 
 from benchmark.cli import main
@@ -31,20 +32,11 @@ class Gain(System):
         return [float(os.environ.get(GAIN_ENV, "0.5")) * it.audio for it in items]
 
 
-def _write_checksums(folder) -> None:
-    """CHECKSUMS as a builder writes it (the run checks every file against it)."""
-    import hashlib
-    files = sorted(p for d in ("degraded", "target") for p in (folder / d).rglob("*.wav"))
-    (folder / "CHECKSUMS").write_text("".join(
-        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}\n" for p in files))
-
-
 @pytest.fixture
 def runs(isolated_env, corpora, plugins, monkeypatch):
     SYSTEMS.register(Gain)
     try:
-        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)
-        _write_checksums(folder)                 # a build: CHECKSUMS of its files
+        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)   # build: manifest sha256
         base = ["--systems", "unprocessed", "t_gain", "--testsets", "vb_pairs", "--metrics", "t_snr",
                 "t_rms", "--profile", "offline"]
         assert main(["run", *base, "--name", "ga"]) == 0
@@ -65,7 +57,10 @@ def test_compare_detects_a_changed_system_and_not_an_unchanged_one(runs, tmp_pat
     out = tmp_path / "diff.json"
     assert main(["compare", "ga", "gb", "--systems", "t_gain", "--metrics", "t_snr", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "# `gb` (B) against `ga` (A)" in text and "| System | Metric | N | A | B | Δ (B − A)" in text
+    assert "# `gb` (B) against `ga` (A)" in text
+    heads, rows = table_rows(text)
+    assert heads[:6] == ["System", "Metric", "N", "A", "B", "Δ (B − A)"]
+    assert rows["t_gain"]["B vs A"] == "B worse" and rows["t_gain"]["N"] == "6"
     res = json.loads(out.read_text())
     (row,) = res["pairs"]
     a, b = _scores("ga", "t_gain", "t_snr"), _scores("gb", "t_gain", "t_snr")
@@ -99,15 +94,23 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
     assert "must end in .csv or .json" in capsys.readouterr().err
     assert main(["compare", "ga", "ga"]) == 2 and "two different runs" in capsys.readouterr().err
     assert main(["compare", "ga", "../x"]) == 2
-    # a rebuild with one degraded file changed: the same item ids, another build
-    x, sr = read_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0])
-    write_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0], 0.9 * x, sr)
-    _write_checksums(folder)                     # the rebuild's CHECKSUMS
+    # the set's files changed under the same manifest (no CHECKSUMS: a hand-made set): one item's
+    # input differs between the runs
+    first = folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0]
+    x, sr = read_audio(first)
+    write_audio(first, 0.9 * x, sr)
     assert main(["run", *base, "--name", "gc"]) == 0
     capsys.readouterr()
     assert main(["compare", "ga", "gc"]) == 2
     err = capsys.readouterr().err
-    assert "scored different builds of test set 'vb_pairs'" in err and "6 of the item ids" in err
+    assert "scored different builds of test set 'vb_pairs'" in err and "1 of the item ids" in err
+    # a rebuild with another manifest (one item's transcript): another build, every item differs
+    man = folder / "manifest.jsonl"
+    man.write_text(man.read_text().replace('"speaker": "p287"', '"speaker": "p287b"', 1))
+    assert main(["run", *base, "--name", "gd"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "ga", "gd"]) == 2
+    assert "6 of the item ids" in capsys.readouterr().err
     # a set of other items only
     rs.make_vctk_set(corpora, paths.testsets_dir(), n=2)
     assert main(["run", "--systems", "unprocessed", "--testsets", "vctk_mini", "--metrics", "t_rms",
@@ -119,7 +122,9 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
 
 def test_report_shows_paired_columns_and_takes_a_baseline(runs, capsys):
     md = (paths.reports_dir() / "gb" / "report.md").read_text()
-    assert "Paired differences (system − best" in md and "| System | N | Δ t_rms dB | Δ t_snr SNR |" in md
+    assert "Paired differences (system − best" in md
+    heads, rows = table_rows(md[md.index("Paired differences (system − best"):])
+    assert heads == ["System", "N", "Δ t_rms dB", "Δ t_snr SNR"] and rows["t_gain"]["N"] == "6"
     summary = json.loads((paths.reports_dir() / "gb" / "summary.json").read_text())
     assert summary["paired"]["correction"] == "holm, within each table"
     cells = summary["tables"]["vb_pairs"]["all"]
