@@ -135,7 +135,7 @@ def test_sqlite_write_over_ulimit_is_one_message(tmp_path):
         except TransientIOError as exc:
             print(s.count("scores"), exc)
     """)
-    r = subprocess.run(["bash", "-c", f'ulimit -f 256; exec "{PY}" -c "$0"', code], cwd=ROOT,
+    r = subprocess.run(["bash", "-c", f'ulimit -f 512; exec "{PY}" -c "$0"', code], cwd=ROOT,
                        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     kept, _, text = r.stdout.partition(" ")

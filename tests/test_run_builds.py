@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 
 import pytest
 
@@ -41,11 +40,16 @@ def _build_id(testset: str) -> str:
     return hashlib.sha256((paths.testsets_dir() / testset / "CHECKSUMS").read_bytes()).hexdigest()
 
 
+def _cells(line: str) -> list[str]:
+    """A Markdown table row's cells, stripped."""
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
 def _errors(name: str = "b") -> list[str]:
     """The report's item-error table rows (stage | system | set | item | error)."""
     md = _report(name)
-    return [line for line in md.split("Item errors:", 1)[1].splitlines() if line.startswith("| restore")
-            or line.startswith("| score")]
+    return [line for line in md.split("Item errors:", 1)[1].splitlines()
+            if line.startswith("|") and _cells(line)[0].startswith(("restore", "score "))]
 
 
 def test_a_set_rebuilt_with_another_seed_starts_afresh_and_nothing_is_mixed(
@@ -67,11 +71,10 @@ def test_a_set_rebuilt_with_another_seed_starts_afresh_and_nothing_is_mixed(
     assert "output(s) of earlier builds of this set are stored but not counted" in md
     # the audit's "6 items for nsnet2 (3 stale + 3 new), 3 for unprocessed": now 3 and 3
     lines = md.splitlines()
-    first = lines.index(next(line for line in lines if line.startswith("| System | N |")))
+    first = lines.index(next(line for line in lines if _cells(line)[:2] == ["System", "N"]))
     table = lines[first + 2:lines.index("", first)]
-    rows = [line.split("|")[1:3] for line in table if not line.startswith("| Unprocessed (paper)")]
-    rows = [r for r in rows if "(paper)" not in r[0]]
-    assert sorted((s.strip(), n.strip()) for s, n in rows) == [("t_half", "3"), ("unprocessed", "3")]
+    rows = [_cells(line)[:2] for line in table if "(paper)" not in line]
+    assert sorted(rows) == [["t_half", "3"], ["unprocessed", "3"]]
     assert {r["item_id"] for r in _scores()} == new_ids    # no stale item in the per-item scores
     assert len([r for r in _scores() if r["system"] == "t_half"]) == 3
     store = Store.existing("b")
@@ -117,6 +120,33 @@ def test_a_degraded_file_changed_during_a_run_is_an_item_error_and_never_cached(
     assert _summary()["item_errors"] == 0
 
 
+def test_a_reference_changed_during_a_run_is_a_score_error_redone_next_run(
+        isolated_env, corpora, plugins, monkeypatch, capsys):
+    _build(corpora, "sr", "--items", "1")
+    ref = paths.testsets_dir() / "sr" / "target" / "16kHz"
+    [name] = os.listdir(ref)
+    good = (ref / name).read_bytes()
+    real = run_runner.Runner.load_sets
+
+    def then_change(self, names, store):
+        sets = real(self, names, store)
+        (ref / name).write_bytes((paths.testsets_dir() / "sr" / "degraded" / "16kHz" / name).read_bytes())
+        return sets
+    monkeypatch.setattr(run_runner.Runner, "load_sets", then_change)
+    assert main(["run", "--systems", "unprocessed", *RUN[1:]]) == 0
+    [err] = _errors()
+    assert _cells(err)[:3] == ["score t_snr", "unprocessed", "sr"] and _cells(err)[3].startswith("16kHz")
+    [row] = [r for r in _scores() if r["error"]]
+    assert row["item_id"].startswith("16kHz/") and f"target/16kHz/{name}: sha256 " in row["error"]
+    assert "differs from the set's CHECKSUMS" in row["error"] and not row["value"]
+    monkeypatch.setattr(run_runner.Runner, "load_sets", real)
+    (ref / name).write_bytes(good)
+    capsys.readouterr()
+    assert main(["run", "--systems", "unprocessed", *RUN[1:]]) == 0
+    assert "1 items scored (4 cached)" in capsys.readouterr().out     # no --retry-errors needed
+    assert _summary()["item_errors"] == 0
+
+
 def test_two_equal_length_degraded_files_swapped_by_hand_are_item_errors_naming_them(
         isolated_env, corpora, plugins, capsys):
     _build(corpora, "sr", "--items", "1")
@@ -136,7 +166,7 @@ def test_two_equal_length_degraded_files_swapped_by_hand_are_item_errors_naming_
     assert f"degraded/2kHz/{name}" in out and f"degraded/8kHz/{name}" in out
     assert "2 new item errors" in out
     errors = _errors()
-    assert len(errors) == 2 and {re.search(r"\| (\d+kHz)/", e)[1] for e in errors} == {"2kHz", "8kHz"}
+    assert len(errors) == 2 and {_cells(e)[3].split("/")[0] for e in errors} == {"2kHz", "8kHz"}
     assert all("t_half" in e for e in errors)          # unprocessed: the build's bytes, restored before
     # t_half's three good items are scored, the swapped two are restore errors without a score
     scored = {r["item_id"].split("/")[0] for r in _scores() if r["system"] == "t_half" and r["value"]}

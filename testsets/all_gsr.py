@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testsets.base import TESTSETS, BuildOptions, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetInfo
 from testsets.corpora import CORPORA, dcase_noises, noise_files, vctk_utterances
 from testsets.distortions import TEST_ORDER, DistortionConfig
 from testsets.engine import warn
@@ -64,9 +64,7 @@ class AllGsr(OfficialMixin, SimulatedBuilder):
         name="all_gsr", description="VCTK-Test 3 s items, reverb+noise+clipping+low bandwidth",
         rate=44100, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("TUT-urban-acoustic-scenes-2018-evaluation", "RIR_44k", "noise"),
-        paper="003 App. C.2/C.3, 004 Sec. 4.2.1", default_items=501, default_seed=501, version="3",
-        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "pesq:speechmetrics",
-                 "lsd:voicefixer2021", "sispnr:voicefixer2021", "ssim"))
+        paper="003 App. C.2/C.3, 004 Sec. 4.2.1", default_items=501, default_seed=501, version="3")
     config = DistortionConfig(order=TEST_ORDER, p_lowpass=1.0, cutoff_range=(1000.0, 22050.0),
                               snr_definition="algorithm1")
     segment = 3.0
@@ -89,7 +87,7 @@ class AllGsr(OfficialMixin, SimulatedBuilder):
         getattr(self, "_notes", []).append(msg)
         return noise_files(corpora)
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         if opts.source == "official":
             return self.build_official(opts)
         return super().build(opts)

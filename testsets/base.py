@@ -3,7 +3,7 @@ first, then renders audio from the manifest alone (so a manifest re-renders the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,9 +21,7 @@ class TestSetInfo:
     default_seed: int = 0
     version: str = "1"
     optional_corpora: tuple[str, ...] = ()   # read when found (the published source), else a stand-in
-    # The metrics the papers report on this set (their table's columns, in order): what a run
-    # scores when no --metrics are given. benchmark.report.tables lays the same metrics out.
-    metrics: tuple[str, ...] = ()
+    # (the metrics the papers report on a set are its paper layouts' columns: benchmark.run.layouts)
 
 
 @dataclass
@@ -42,6 +40,15 @@ class BuildOptions:
     rooms: str | None = None            # vctk_gsr rooms: "whamr_csv" (default) or "simulate"
 
 
+@dataclass
+class BuildResult:
+    """What `TestSetBuilder.build` returns."""
+    folder: Path
+    items: int
+    seconds_audio: float
+    notes: list[str] = field(default_factory=list)
+
+
 class TestSetBuilder:
     info: ClassVar[TestSetInfo]
     sources: ClassVar[tuple[str, ...]] = ("rebuild",)     # the --source values it accepts
@@ -50,8 +57,8 @@ class TestSetBuilder:
     # (testsets.engine.voicefixer_pcm16). The quantisation floor is part of what LSD measures.
     sample_format: ClassVar[str] = "float32"
 
-    def build(self, opts: BuildOptions) -> Path:
-        """Build the set; return its folder."""
+    def build(self, opts: BuildOptions) -> BuildResult:
+        """Build the set; return what was built (folder, items, seconds of audio, notes)."""
         raise NotImplementedError
 
     def render_item(self, corpora: Path, set_dir: Path, item) -> dict | None:

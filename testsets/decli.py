@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.audio import read_audio, resample, write_audio
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder, TestSetInfo
 from testsets.corpora import VCTK_TEST, corpus_differences, vctk_utterances
 from testsets.distortions import peak_normalise
 from testsets.engine import announce, build_set, encode
@@ -32,7 +32,7 @@ class _DecliRebuild(TestSetBuilder):
     def constants(self) -> dict:
         return {"etas": list(ETAS), "normalise": "peak to 1", "resampler": "soxr VHQ"}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         seed = self.info.default_seed if opts.seed is None else opts.seed
         utts = vctk_utterances(Path(opts.corpora))
         chosen = select_without_repeat(utts, opts.items or len(utts),
@@ -52,8 +52,7 @@ class _DecliRebuild(TestSetBuilder):
                     conditions=conditions(clip_level=eta)))
         notes = announce("decli", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
                                                       [u.rate for u in utts]))
-        self.result = build_set(self, opts, items, seed, notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
         target = peak_normalise(vctk_44k(corpora, item.sources["speech"]))
@@ -70,8 +69,8 @@ class Decli(OfficialMixin, _DecliRebuild):
     info = TestSetInfo(
         name="decli", description="VCTK-Test peak-normalised, clipped at 0.25 / 0.1 / 0.5",
         rate=RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 004 Sec. 4.3.2",
-        default_items=None, default_seed=2937, metrics=("si_snr:speechmetrics", "stoi:speechmetrics", "pesq:speechmetrics"))   # 003 Table 9
+        default_items=None, default_seed=2937)
     official_key = "decli"
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         return self.build_official(opts) if opts.source == "official" else super().build(opts)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder, TestSetInfo
 from testsets.corpora import VOICEBANK_TEST, corpus_differences, voicebank_noises
 from testsets.engine import announce, build_set, encode
 from testsets.manifest import ManifestItem
@@ -23,7 +23,7 @@ class _DenoiseRebuild(TestSetBuilder):
     def constants(self) -> dict:
         return {"resampler": "soxr VHQ", "rate": RATE}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         corpora = Path(opts.corpora)
         pairs = voicebank_noises(corpora)             # (noisy, clean) pairs of the test set
         items = []
@@ -38,8 +38,7 @@ class _DenoiseRebuild(TestSetBuilder):
                 sources={"noisy": src.path, "clean": src.clean}))
         notes = announce("denoise", corpus_differences(
             VOICEBANK_TEST, [Path(p.path).stem.split("_")[0] for p in pairs], [p.rate for p in pairs]))
-        self.result = build_set(self, opts, items, 0, notes)
-        return self.result.folder
+        return build_set(self, opts, items, 0, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
         for rel, key in ((item.degraded, "noisy"), (item.target, "clean")):
@@ -57,8 +56,8 @@ class Denoise(OfficialMixin, _DenoiseRebuild):
     info = TestSetInfo(
         name="denoise", description="VoiceBank-DEMAND test (824) at 44.1 kHz",
         rate=RATE, corpora=("VoiceBank-DEMAND",), paper="003 App. C.3, 004 Sec. 4.3.1",
-        default_items=None, metrics=("si_snr:speechmetrics", "pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 7
+        default_items=None)
     official_key = "denoise"
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         return self.build_official(opts) if opts.source == "official" else super().build(opts)

@@ -14,7 +14,14 @@ import numpy as np
 
 from benchmark.core.audio import write_audio
 from benchmark.core.errors import BenchmarkError
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo, reverb_alignment
+from testsets.base import (
+    TESTSETS,
+    BuildOptions,
+    BuildResult,
+    TestSetBuilder,
+    TestSetInfo,
+    reverb_alignment,
+)
 from testsets.corpora import CORPORA, VCTK_TEST, corpus_differences, rir44k_files, vctk_utterances
 from testsets.decli import RATE, vctk_44k
 from testsets.distortions import apply_reverb, argmax_delay, recipe_constants, reverb_shift
@@ -35,7 +42,7 @@ class _DerevRebuild(TestSetBuilder):
     def constants(self) -> dict:
         return {**recipe_constants(), "room_recipe": "voicefixer", "resampler": "soxr VHQ"}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         corpora = Path(opts.corpora)
         seed = self.info.default_seed if opts.seed is None else opts.seed
         notes: list[str] = []
@@ -76,8 +83,7 @@ class _DerevRebuild(TestSetBuilder):
                 conditions=conditions(reverb=True, rt60_s=params["room"]["rt60"] if params["room"] else None)))
         notes += announce("derev", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
                                                        [u.rate for u in utts]))
-        self.result = build_set(self, opts, items, seed, notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:
         target = vctk_44k(corpora, item.sources["speech"])
@@ -102,8 +108,8 @@ class Derev(OfficialMixin, _DerevRebuild):
         name="derev", description="VCTK-Test x RIR-Test reverberant speech, dry target",
         rate=RATE, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("RIR_44k",), paper="003 App. C.3",
-        default_items=None, default_seed=2938, version="2", metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
+        default_items=None, default_seed=2938, version="2")
     official_key = "derev"
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         return self.build_official(opts) if opts.source == "official" else super().build(opts)

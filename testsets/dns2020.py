@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, MissingCorpusError, _info, _rel, dns_mix_levels, file_id
 from testsets.engine import build_set, warn
 from testsets.manifest import ManifestItem, conditions
@@ -26,8 +26,7 @@ class Dns2020(TestSetBuilder):
     info = TestSetInfo(
         name="dns2020", description="DNS Challenge 2020 test sets (synthetic x2, real), 16 kHz",
         rate=16000, corpora=("DNS-Challenge",), paper="001 Sec. 3.1, 002 Sec. III-A",
-        default_items=None,
-        metrics=("dnsmos", "spk_sim"))
+        default_items=None)
 
     def _subset(self, corpora: Path, root: Path, sub: str, folder: str) -> list[ManifestItem]:
         base = root / folder
@@ -69,7 +68,7 @@ class Dns2020(TestSetBuilder):
                 sources={"noisy": _rel(corpora, f), "clean": _rel(corpora, clean) if clean else None}))
         return items
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         corpora = Path(opts.corpora)
         corpus = CORPORA["dns2020"]
         root = corpus.require(corpora)
@@ -87,8 +86,7 @@ class Dns2020(TestSetBuilder):
                 f"corpus 'dns2020': no test files under {root}\n  download it from "
                 f"{corpus.homepage}\n  expected layout: {corpus.layout}")
         notes.append(f"corpus layout: {root.relative_to(corpora).as_posix()}")
-        self.result = build_set(self, opts, items, 0, notes)
-        return self.result.folder
+        return build_set(self, opts, items, 0, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
         for rel, key in ((item.degraded, "noisy"), (item.target, "clean")):

@@ -27,7 +27,7 @@ import numpy as np
 from benchmark.core.audio import sha256_file
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.progress import progress
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder
 from testsets.manifest import ManifestItem, check_unique_ids, read_manifest, write_manifest
 
 CHECKSUMS = "CHECKSUMS"
@@ -71,14 +71,6 @@ def render_and_hash(name: str, corpora: str, set_dir: str,
     measured = builder.render_item(Path(corpora), Path(set_dir), item)
     rels = [item.degraded] + ([item.target] if item.target else [])
     return {rel: sha256_file(Path(set_dir) / rel) for rel in rels}, measured
-
-
-@dataclass
-class BuildResult:
-    folder: Path
-    items: int
-    seconds_audio: float
-    notes: list[str] = field(default_factory=list)
 
 
 class SetFolderError(BenchmarkError):

@@ -22,8 +22,7 @@ class LibriNoisy(SimulatedBuilder):
     info = TestSetInfo(
         name="libri_noisy", description="LibriSpeech test-clean + noise, 16 kHz, transcripts",
         rate=16000, corpora=("LibriSpeech", "VoiceBank-DEMAND"),
-        paper="002 Sec. III-A", default_items=800, default_seed=800, version="2",
-        metrics=("dnsmos", "wer", "spk_sim"))
+        paper="002 Sec. III-A", default_items=800, default_seed=800, version="2")
     config = DistortionConfig(p_reverb=0.0, p_clip=0.0, p_lowpass=0.0, p_noise_lowpass=0.0,
                               p_noise=1.0, snr_range=(-5.0, 20.0), gain_range=(1.0, 1.0),
                               snr_definition="active")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
-from testsets.base import BuildOptions
+from testsets.base import BuildOptions, BuildResult
 from testsets.corpora import AUDIO_SUFFIXES, CORPORA, MissingCorpusError, _info, _rel
 from testsets.engine import build_set, warn
 from testsets.manifest import ManifestItem, conditions
@@ -253,10 +253,9 @@ class OfficialMixin:
                     sources={"degraded": _rel(corpora, deg), "target": _rel(corpora, tgt)}))
         return items, notes
 
-    def build_official(self, opts: BuildOptions) -> Path:
+    def build_official(self, opts: BuildOptions) -> BuildResult:
         items, notes = self.official_items(opts)
-        self.result = build_set(self, opts, items, 0, notes)
-        return self.result.folder
+        return build_set(self, opts, items, 0, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem):
         if item.params.get("source") != "official":

@@ -24,7 +24,7 @@ import numpy as np
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.files import confine
-from testsets.base import BuildOptions, TestSetBuilder, reverb_alignment
+from testsets.base import BuildOptions, BuildResult, TestSetBuilder, reverb_alignment
 from testsets.corpora import CORPORA, NoiseSource, RirFile, Utterance, rir44k_files
 from testsets.distortions import (
     DistortionConfig,
@@ -33,7 +33,7 @@ from testsets.distortions import (
     render,
     sample_params,
 )
-from testsets.engine import BuildResult, build_set, encode, item_rng, warn
+from testsets.engine import build_set, encode, item_rng, warn
 from testsets.manifest import ManifestItem, conditions
 from testsets.rir import (
     SOUND_SPEED,
@@ -255,13 +255,11 @@ class SimulatedBuilder(TestSetBuilder):
                 "distortion_config": self.config.to_dict(),
                 "whamr_csv": getattr(self, "_whamr_csv", None)}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         seed = self.info.default_seed if opts.seed is None else opts.seed
         self._notes: list[str] = []
         items = self.plan(opts, seed)
-        self.result: BuildResult = build_set(self, opts, items, seed,
-                                             self.notes(self.speech(Path(opts.corpora))) + self._notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, self.notes(self.speech(Path(opts.corpora))) + self._notes)
 
     # --- render (from the manifest record alone) ---
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:

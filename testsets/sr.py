@@ -22,7 +22,7 @@ import numpy as np
 from scipy import signal
 
 from benchmark.core.audio import read_audio, resample, write_audio
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
+from testsets.base import TESTSETS, BuildOptions, BuildResult, TestSetBuilder, TestSetInfo
 from testsets.corpora import VCTK_TEST, corpus_differences, vctk_utterances
 from testsets.distortions import LOWPASS_RESAMPLER, recipe_resample_down_up
 from testsets.engine import announce, build_set, encode
@@ -50,7 +50,7 @@ class _SrRebuild(TestSetBuilder):
                 "filtering": "scipy.signal.sosfiltfilt", "resampler": LOWPASS_RESAMPLER,
                 "target_resampler": "soxr VHQ (benchmark.core.audio.resample)", "rates": list(RATES)}
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         seed = self.info.default_seed if opts.seed is None else opts.seed
         utts = vctk_utterances(Path(opts.corpora))
         n = opts.items or len(utts)
@@ -72,8 +72,7 @@ class _SrRebuild(TestSetBuilder):
                     sources={"speech": u.path}, conditions=conditions(cutoff_hz=low / 2)))
         notes = announce("sr", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
                                                    [u.rate for u in utts]))
-        self.result = build_set(self, opts, items, seed, notes)
-        return self.result.folder
+        return build_set(self, opts, items, seed, notes)
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:
         x, r = read_audio(item.source(corpora, "speech"), mix_channels=True)
@@ -90,10 +89,8 @@ class SuperResolution(OfficialMixin, _SrRebuild):
     info = TestSetInfo(
         name="sr", description="VCTK-Test band-limited to 2/4/8/16/24 kHz rates, 44.1 kHz target",
         rate=TARGET_RATE, corpora=("VCTK-Corpus-0.92",), paper="003 App. C.3, 001 Sec. 3.1",
-        default_items=None, default_seed=0, version="2",
-        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "spk_sim", "lsd:voicefixer2021",
-                 "sispnr:voicefixer2021", "ssim"))
+        default_items=None, default_seed=0, version="2")
     official_key = "sr"
 
-    def build(self, opts: BuildOptions) -> Path:
+    def build(self, opts: BuildOptions) -> BuildResult:
         return self.build_official(opts) if opts.source == "official" else super().build(opts)

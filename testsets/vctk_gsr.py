@@ -22,8 +22,7 @@ class VctkGsr(SimulatedBuilder):
     info = TestSetInfo(
         name="vctk_gsr", description="VCTK test speakers, all 4 distortions, with transcripts",
         rate=44100, corpora=("VCTK-Corpus-0.92", "VoiceBank-DEMAND"),
-        paper="002 Sec. III-A", default_items=1000, default_seed=1000, version="3",
-        metrics=("dnsmos", "nisqa", "lsd:voicefixer2022", "wer", "spk_sim"))
+        paper="002 Sec. III-A", default_items=1000, default_seed=1000, version="3")
     config = DistortionConfig(clip_range=(0.1, 0.5), cutoff_range=(1000.0, 22050.0),
                               snr_range=(-5.0, 20.0), snr_definition="active")
     room_recipe = "whamr"

@@ -144,12 +144,12 @@ def _build(args: argparse.Namespace) -> int:
         note = ""
         try:
             try:
-                folder = builder.build(opts)
+                res = builder.build(opts)
             except CorpusTooSmallError as exc:
                 if len(names) == 1:
                     raise
                 # `build all`: a corpus smaller than --items gives every utterance it has, once
-                folder = builder.build(dataclasses.replace(opts, items=exc.available))
+                res = builder.build(dataclasses.replace(opts, items=exc.available))
                 note = (f"corpus has {exc.available} source utterances: built {exc.available} "
                         f"items, not {opts.items} (build it alone with --allow-repeat to reuse)")
         except MissingCorpusError as exc:
@@ -158,11 +158,9 @@ def _build(args: argparse.Namespace) -> int:
             print(f"{name}: not built: {exc}", file=sys.stderr)
             failed.append(name)
             continue
-        res = getattr(builder, "result", None)
         secs = time.perf_counter() - t0
-        audio = f", {res.seconds_audio:.1f} s of audio" if res else ""
-        print(f"{name}: {res.items if res else '?'} items{audio} in {secs:.1f} s -> {folder}")
-        for line in (res.notes if res else []) + ([note] if note else []):
+        print(f"{name}: {res.items} items, {res.seconds_audio:.1f} s of audio in {secs:.1f} s -> {res.folder}")
+        for line in res.notes + ([note] if note else []):
             print(f"  note: {line}")
     if failed:
         print(f"{len(failed)} set(s) not built (missing corpora): {', '.join(failed)}", file=sys.stderr)

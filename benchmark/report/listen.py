@@ -43,12 +43,12 @@ from benchmark.report.listen_media import (
 )
 from benchmark.report.results import RunData
 from benchmark.report.tables import canonical_subset
+from benchmark.run.layouts import listen_groups
 
 DEFAULT_ITEMS = 3            # items per table (`--listen-items`)
 LISTEN_SEED = 0
 PAGE = "index.html"
 MEDIA = "listen"
-DOMINANT_SETS = ("vctk_gsr",)
 MILD = 0.1
 
 
@@ -83,11 +83,12 @@ def dominant_distortion(manifest: dict) -> str:
 
 def category(testset: str, manifest: dict) -> str:
     """The table an item belongs to: subset (sr bandwidth, dns2020 subsets), dominant distortion
-    (vctk_gsr), or one table for the whole set."""
-    if testset in DOMINANT_SETS:
+    (vctk_gsr), or one table for the whole set: the set's layout says which (`Layout.listen_groups`)."""
+    groups = listen_groups(testset)
+    if groups == "dominant":
         return f"dominant: {dominant_distortion(manifest)}"
     sub = manifest.get("subset") or ""
-    return (canonical_subset(sub) if testset == "dns2020" else sub) or "all items"
+    return (canonical_subset(sub) if groups == "canonical" else sub) or "all items"
 
 
 def stratum(manifest: dict) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ def _save(fig, folder: Path, name: str, title: str, plots: list[Plot]) -> None:
 def _columns(data: RunData, testset: str) -> list[tuple[Column, str]]:
     """(column, metric sub-score) pairs scored for this set: the paper layout's, else all."""
     layout = layout_for(testset)
-    every = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
+    every = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3)
              for m in data.metrics for c in data.columns(m)]
 
     def scored(cols: list[Column]) -> list[tuple[Column, str]]:

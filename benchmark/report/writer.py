@@ -121,9 +121,10 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
         cand = [(s, c[j].mean) for s, c in cells.items()
                 if c[j] is not None and c[j].n and math.isfinite(c[j].mean) and not data.oracle(s)]
         if len(cand) >= 2:
-            top = (max if col.higher_is_better else min)(v for _, v in cand)
+            top = (max if data.higher_is_better(_mkey(data, col)) else min)(v for _, v in cand)
             best[j] = {s for s, v in cand if round(v, col.digits) == round(top, col.digits)}
-    tests = paired.analyse_table([paired.TableColumn(c.paper_id, c.header, c.higher_is_better, c.digits)
+    tests = paired.analyse_table([paired.TableColumn(c.paper_id, c.header,
+                                                     data.higher_is_better(_mkey(data, c)), c.digits)
                                   for c in columns], cells, scores,
                                  {s for s in cells if data.oracle(s)}, baseline)
     for system, by_col in summary.items():
@@ -164,7 +165,7 @@ def _set_sections(data: RunData, ts: dict, baseline: str | None = None) -> tuple
                   "counted: every number below is of this build's items.")
     summary: dict = {}
     if not layouts:
-        cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
+        cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3)
                 for m in data.metrics for c in data.columns(m)]
         md.append("No paper table for this set; every metric scored is shown.")
         table, summary["all"] = measured_table(data, name, cols, set(items), None, baseline)

@@ -30,6 +30,7 @@ from benchmark.core.audio import (
 )
 from benchmark.core.errors import AudioError, BenchmarkError, TransientIOError
 from benchmark.core.files import is_transient, transient_error
+from benchmark.run.builds import changed_message
 from benchmark.run.contract import ContractError, check_output, check_values
 
 
@@ -139,7 +140,6 @@ def read_verified(path: str, sha256: str | None, max_seconds: float | None,
     data = Path(path).read_bytes()
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
-        from benchmark.run.builds import changed_message
         raise InputChanged(changed_message(path, got, sha256))
     try:
         x, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from benchmark.run.layouts import layout_metrics, layouts_for
+
 
 @dataclass(frozen=True)
 class MetricPlan:
@@ -40,29 +42,22 @@ class Plan:
 
 
 def table_metrics(testsets: list[str]) -> list[str]:
-    """The metric specs the papers report on the sets (`TestSetInfo.metrics`, with the backend each
-    table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets that are not
-    registered builders (e.g. built by a test) add none."""
-    from testsets import TESTSETS
-    names: list[str] = []
-    for t in testsets:
-        if t in TESTSETS:
-            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
-    return names
+    """The metric specs the papers' tables show on the sets (benchmark.run.layouts, with the backend
+    each table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets without a
+    paper table (e.g. built by a test) add none."""
+    return layout_metrics(testsets)
 
 
 def _table_sets(testsets: list[str]) -> dict[str, set[str]]:
-    """Spec -> the selected sets whose tables show it; sets that are not registered builders get
-    every default metric (no table shows WER on `sr`, so it is not computed there)."""
-    from testsets import TESTSETS
+    """Spec -> the selected sets whose tables show it; sets without a paper table get every default
+    metric (no table shows WER on `sr`, so it is not computed there)."""
     out: dict[str, set[str]] = {}
-    unregistered = {t for t in testsets if t not in TESTSETS}
+    untabled = {t for t in testsets if not layouts_for(t)}
     for t in testsets:
-        if t in TESTSETS:
-            for m in TESTSETS.get(t).info.metrics:
-                out.setdefault(m, set()).add(t)
+        for m in layout_metrics([t]):
+            out.setdefault(m, set()).add(t)
     for m in out:
-        out[m] |= unregistered
+        out[m] |= untabled
     return out
 
 

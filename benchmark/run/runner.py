@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +163,8 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
-        # (metric key, (output sha256, reference key)) -> the items linked to that score
-        self._links: dict[tuple, list[tuple[str, str, str, str]]] = {}
+        # metric key -> (output sha256, reference key) -> its items' links, while the metric scores
+        self._links: dict[str, dict[tuple[str, str], list[ScoreLink]]] = {}
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
@@ -346,7 +346,6 @@ class Runner:
                                  ls.shas[it.id][1], it.transcript)
             k = (row["sha256"], rkey)
             links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
-            self._links.setdefault((plan.key, k), []).append((row["system"], ls.name, it.id, ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
@@ -365,6 +364,9 @@ class Runner:
         wanted, links = self._score_inputs(store, plan, sets)
         if link:
             store.link_scores(links)
+            by_key = self._links[plan.key] = {}
+            for x in links:
+                by_key.setdefault((x.output_sha256, x.reference_key), []).append(x)
         done = store.score_keys(plan.key)
         todo = [v for k, v in wanted.items() if k not in done]
         return todo, len(wanted) - len(todo)
@@ -412,8 +414,8 @@ class Runner:
                                          f"{type(fin.error).__name__}: {fin.error}") from fin.error
                 for oc in fin.result:
                     if oc.changed:     # stored and linked under a key no lookup finds: redone next run
-                        store.link_scores([ScoreLink(plan.key, *lk[:3], oc.key[0], CHANGED + oc.key[1],
-                                                     lk[3]) for lk in self._links[(plan.key, oc.key)]])
+                        store.link_scores([replace(x, reference_key=CHANGED + x.reference_key)
+                                           for x in self._links[plan.key][oc.key]])
                     key = (oc.key[0], CHANGED + oc.key[1]) if oc.changed else oc.key
                     self._put_score(store, inv, plan, key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
@@ -421,6 +423,7 @@ class Runner:
                 bar.update(len(fin.result))        # one update per finished job
                 st.finished += 1
                 if st.finished == st.jobs:
+                    self._links.pop(plan.key, None)
                     stage_summary(f"score {plan.name} ({plan.backend})", st.items, st.cached,
                                   time.perf_counter() - st.t0, st.errors)
 
