@@ -76,24 +76,40 @@ def test_overfit_four_utterances(overfit_run, corpora):
     assert len(lines[-1]["accuracy"]) == 9 and lines[-1]["steps_per_s"] > 0
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path, corpora):
+RESUME = {"segments_per_file": 1, "batch": 2, "steps": 4, "checkpoint_every": 2}
+
+
+@pytest.fixture(scope="module")
+def resume_data(tmp_path_factory, corpora):
+    """2 utterances prepared once for the four runs of the resume test (the `--speech` path that
+    prepares on the spot is trained by `overfit_run` and the torchrun test)."""
+    from systems.masksr.prepare import prepare
+    out = tmp_path_factory.mktemp("resume_data")
+    prepare(override(get_config("masksr2_tiny"), RESUME), [Path(s) for s in _speech(corpora, 2)], out)
+    return out
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, corpora, resume_data):
+    from systems.masksr.train_options import TrainOptions
     from systems.masksr.trainer import train
-    cfg = override(get_config("masksr2_tiny"), {"segments_per_file": 1, "batch": 2, "steps": 4,
-                                                "checkpoint_every": 2})
+    cfg = override(get_config("masksr2_tiny"), RESUME)
     noise, rirs = _pools(corpora)
-    speech = _speech(corpora, 2)
-    train(cfg, speech, noise, rirs, tmp_path / "full")
-    train(override(cfg, {"steps": 2}), speech, noise, rirs, tmp_path / "split")
+    opts = TrainOptions(tensorboard=False)
+
+    def run(c, out):
+        return train(c, None, noise, rirs, out, options=opts, data=resume_data)
+    run(cfg, tmp_path / "full")
+    run(override(cfg, {"steps": 2}), tmp_path / "split")
     _, _, half = _load(tmp_path / "split")
     assert half["step"] == 2
-    train(cfg, speech, noise, rirs, tmp_path / "split")         # resumes from step 2
+    run(cfg, tmp_path / "split")                               # resumes from step 2
     _, full, a = _load(tmp_path / "full")
     _, split, b = _load(tmp_path / "split")
     assert a["step"] == b["step"] == 4
     for (name, p), q in zip(full.state_dict().items(), split.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
     fresh = override(cfg, {"seed": 1})                         # a different seed differs
-    train(fresh, speech, noise, rirs, tmp_path / "other")
+    run(fresh, tmp_path / "other")
     _, other, _ = _load(tmp_path / "other")
     assert not torch.equal(other.lm.head_weight, full.lm.head_weight)
 

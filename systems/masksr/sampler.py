@@ -12,6 +12,9 @@ edges, put a discontinuity every window (measured in bench/bench_memory.py)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +77,25 @@ def precision_context(precision: str, device: torch.device):
     yield
 
 
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):          # not glibc: nothing to do
+        return None
+
+
+def release_heap(device: torch.device) -> None:
+    """Give freed heap pages back to the OS (glibc `malloc_trim`) after a CPU batch. glibc raises
+    its mmap threshold after large frees, so the next batches' large temporaries come from the
+    heap, and its fragmentation grew the resident set by ~11 MB per LM batch (measured with
+    masksr2_tiny: 553 MB after 10 batches, 664 MB after 20; flat at 337 MB with the threshold
+    pinned or with this call), i.e. with the item's length."""
+    trim = _malloc_trim() if device.type == "cpu" else None
+    if trim is not None:
+        trim(0)
+
+
 def level_gain(wave: np.ndarray) -> float:
     """The factor that brings the item's peak into TRAINING_PEAK (1 inside it, and for silence)."""
     peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
@@ -109,6 +131,8 @@ def decode_joined(codec, codes: torch.Tensor, frames: int = 256, context: int = 
         a, b = max(0, s - context), min(total, e + context)
         y = codec.decode(codes[None, :, a:b])[0]
         out[s * hop:e * hop] = y[(s - a) * hop:(e - a) * hop].float().cpu().numpy()
+        del y
+        release_heap(codec.device)
     return out
 
 
@@ -124,23 +148,31 @@ def restore_batch(model, codec, waves: list[np.ndarray], seed: int = 0, iteratio
     device = model_device(model)
     window = cfg.window_frames * cfg.hop
     gains = [level_gain(w) if opts.normalize else 1.0 for w in waves]
-    parts = [split_windows(np.asarray(w, dtype=np.float32) * g, window) for w, g in zip(waves, gains, strict=True)]
-    owner = [i for i, (win, _) in enumerate(parts) for _ in range(len(win))]
-    windows = np.concatenate([win for win, _ in parts])
+    blocks, lengths = [], []
+    for w, g in zip(waves, gains, strict=True):
+        win, n = split_windows(np.asarray(w, dtype=np.float32) * np.float32(g), window)
+        blocks.append(win)
+        lengths.append((n, len(win)))
+    windows = np.concatenate(blocks)
+    del blocks
     generator = torch.Generator(device=device).manual_seed(seed)
-    codes: list[torch.Tensor] = []
+    # allocated once before the batches: no long-lived allocation between their temporaries
+    all_codes = torch.empty((len(windows), cfg.n_codebooks, cfg.window_frames), dtype=torch.long)
     with precision_context(opts.precision, device):
         for b0 in range(0, len(windows), opts.batch_windows):
             chunk = torch.from_numpy(windows[b0:b0 + opts.batch_windows])
-            codes.append(sample_codegrams(model, chunk, iterations=iterations, guidance=guidance,
-                                          generator=generator).cpu())
-    all_codes = torch.cat(codes)                                    # (W, K, T) on the CPU
+            all_codes[b0:b0 + len(chunk)] = sample_codegrams(model, chunk, iterations=iterations,
+                                                             guidance=guidance, generator=generator).cpu()
+            release_heap(device)
+    del windows
     out = []
-    for i, (_, n) in enumerate(parts):
-        rows = [j for j, o in enumerate(owner) if o == i]
-        joined = all_codes[rows[0]:rows[-1] + 1].permute(1, 0, 2).reshape(cfg.n_codebooks, -1)
-        audio = decode_joined(codec, joined.to(codec.device), opts.decode_frames, opts.decode_context)
-        out.append((audio[:n] / np.float32(gains[i])).astype(np.float32))
+    first = 0
+    for (n, count), g in zip(lengths, gains, strict=True):
+        joined = all_codes[first:first + count].permute(1, 0, 2).reshape(cfg.n_codebooks, -1)
+        first += count
+        audio = decode_joined(codec, joined.to(codec.device), opts.decode_frames, opts.decode_context)[:n]
+        audio /= np.float32(g)
+        out.append(audio)
     return out
 
 

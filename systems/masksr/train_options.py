@@ -1,5 +1,5 @@
 """Options of a training run that are not part of the model configuration: learning-rate warmup,
-gradient clipping, EMA of the weights, numeric precision, data-loader workers, validation and
+gradient clipping, EMA of the weights, numeric precision, gradient accumulation, data-loader workers, validation and
 logging. The defaults keep the papers' recipe (001 Sec. 3.2, 002 Sec. III-B: Adam at a constant
 1e-4, nothing else stated): no warmup, no clipping, no EMA. Precision: the papers are silent
 (001 trained on A100s, 002 on V100s, which have no bf16); "auto" is bf16 autocast on CUDA and
