@@ -140,6 +140,12 @@ def mirror_candidates(asset: Asset) -> list[str]:
     return [f"{mirror}/{urllib.parse.quote(n)}" for n in dict.fromkeys(names)]
 
 
+def offline_mode() -> bool:
+    """BENCHMARK_OFFLINE=1 (or true, yes): nothing is downloaded; assets and corpora come from
+    the cache or the mirror, and what is missing ends in one message (the one reading of it)."""
+    return os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
+
+
 def _download(url: str, part: Path, asset: Asset) -> None:
     """Download `url` into `part`, resuming from its current size."""
     offset = part.stat().st_size if part.exists() else 0
@@ -185,7 +191,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
             f"({target.stat().st_size} bytes), expected {asset.sha256} ({asset.size} bytes). "
             f"Delete it and run: python -m benchmark assets fetch {asset.name}")
     if offline is None:
-        offline = os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
+        offline = offline_mode()
     sources = mirror_candidates(asset) + ([] if offline else list(asset.urls))
     tried: list[str] = []
     target.parent.mkdir(parents=True, exist_ok=True)

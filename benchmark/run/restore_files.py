@@ -25,7 +25,7 @@ from benchmark.core.audio import (
     sha256_input,
 )
 from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
-from benchmark.core.files import atomic_target, safe_name
+from benchmark.core.files import atomic_target, is_transient, safe_name, transient_error
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import preflight
 from benchmark.run.executor import Executor, make_executor
@@ -184,31 +184,35 @@ def _restore_system(executor: Executor, spec: SystemSpec, cls: type, key: str,
         folder.mkdir(parents=True, exist_ok=True)
         errors, done = 0, 0
         t0 = time.perf_counter()
-        with progress(desc=f"restore {spec.name}", total=len(inputs), initial=cached,
-                      unit="file") as bar, open(ledger_path, "a", encoding="utf-8") as log:
-            for fin in executor.stream(restore_job, jobs):
-                if fin.error is not None:
-                    if isinstance(fin.error, BenchmarkError):
-                        raise fin.error
-                    raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
-                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
-                for oc in fin.result:
-                    first, *copies = names[oc.input_sha256]
-                    error = oc.error
-                    for other in copies:          # same content under another name: one restore
-                        if error is None:
-                            error = _copy(oc.path, folder / other.name)
-                    for it in (first, *copies):
-                        rf = RestoredFile(spec.name, it.name, str(it.path),
-                                          str(folder / it.name) if error is None else None,
-                                          oc.rate, oc.seconds, oc.audio_seconds, False, error)
-                        results[it.name] = rf
-                        log.write(json.dumps({**asdict(rf), "system_key": key,
-                                              "input_sha256": it.sha256, "sha256": oc.sha256}) + "\n")
-                    errors += len(names[oc.input_sha256]) if error else 0
-                    done += 1
-                    bar.update(len(names[oc.input_sha256]))
-                log.flush()                       # a killed call keeps every finished job
+        try:
+            with progress(desc=f"restore {spec.name}", total=len(inputs), initial=cached,
+                          unit="file") as bar, open(ledger_path, "a", encoding="utf-8") as log:
+                for fin in executor.stream(restore_job, jobs):
+                    if fin.error is not None:
+                        if isinstance(fin.error, BenchmarkError):
+                            raise fin.error
+                        raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
+                                             f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                    for oc in fin.result:
+                        group = names[oc.input_sha256]   # same content under several names:
+                        for k, it in enumerate(group):   # restored once, copied to the others
+                            error = oc.error
+                            if error is None and k > 0:
+                                error = _copy(oc.path, folder / it.name)
+                            rf = RestoredFile(spec.name, it.name, str(it.path),
+                                              str(folder / it.name) if error is None else None,
+                                              oc.rate, oc.seconds, oc.audio_seconds, False, error)
+                            results[it.name] = rf
+                            errors += error is not None
+                            log.write(json.dumps({**asdict(rf), "system_key": key,
+                                                  "input_sha256": it.sha256, "sha256": oc.sha256}) + "\n")
+                        done += 1
+                        bar.update(len(group))
+                    log.flush()                       # a killed call keeps every finished job
+        except OSError as exc:                    # the ledger itself: the machine (ENOSPC...)
+            if is_transient(exc):
+                raise transient_error(exc, "writing", ledger_path) from exc
+            raise
         stage_summary(f"restore {spec.name}", done, cached, time.perf_counter() - t0, errors)
     return [results[it.name] for it in inputs]
 

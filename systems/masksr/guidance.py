@@ -10,7 +10,6 @@ checkpoint: `config.guidance` (what the sampler and the system plugin use) and
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_target
 
 # scorer(restored, targets, rate) -> {column: value}
 Scorer = Callable[[list[np.ndarray], list[np.ndarray], int], dict[str, float]]
@@ -93,7 +93,6 @@ def sweep_guidance(checkpoint: str | Path, data: str | Path, pools_factory, ws: 
     result = SweepResult(list(map(float, ws)), scores, select, higher, float(ws[best]), len(pairs), weights)
     ckpt["config"] = replace(cfg, guidance=float(ws[best])).to_dict()
     ckpt["guidance_sweep"] = result.to_dict()
-    tmp = path.with_name(path.name + ".part")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        torch.save(ckpt, tmp)
     return result

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_target
 from benchmark.core.progress import progress
 from systems.masksr.config import MaskSRConfig
 from systems.masksr.kd import kd_loss
@@ -153,12 +154,10 @@ def evaluate(model, maker, cfg: MaskSRConfig, batches: int = 4, first_step: int 
 
 
 def save_checkpoint(path: Path, cfg: MaskSRConfig, model, optimizer, step: int, **extra) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save({"config": cfg.to_dict(), "model": model.state_dict(),
-                "optimizer": optimizer.state_dict() if optimizer is not None else None,
-                "step": step, **extra}, tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        torch.save({"config": cfg.to_dict(), "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                    "step": step, **extra}, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:
