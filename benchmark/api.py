@@ -97,9 +97,10 @@ def score(degraded: PathLike, metrics: list[str] | str, *, reference: PathLike |
     ...           summary=True)[0]["scored"]
     6
     """
-    from benchmark.commands.score import collect, resolve_specs, score_pairs
+    from benchmark.commands.score import collect, score_pairs
+    from benchmark.run.plan import resolve
     names = [metrics] if isinstance(metrics, str) else list(metrics)
-    resolve_specs(names, profile)        # an unknown metric or backend fails before any reading
+    resolve(names, profile)              # an unknown metric or backend fails before any reading
     texts = transcripts if isinstance(transcripts, Mapping) else None
     pairs = collect(str(degraded), str(reference) if reference is not None else None,
                     None if texts is not None or transcripts is None else str(transcripts))

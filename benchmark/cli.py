@@ -7,6 +7,7 @@ User-caused failures (BenchmarkError) print one clear message, never a traceback
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import pkgutil
@@ -69,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:   # a read-only folder met outside the store (reports, caches)
+        where = exc.filename or "a file"
+        print(f"error: cannot write {where}: {errno.errorcode.get(exc.errno, exc.errno)} ({exc.strerror}): "
+              "the folder is read-only. Make it writable (chmod u+w) or choose another location "
+              "(--data, BENCHMARK_REPORTS, --out); finished work is kept", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: finished work is kept; re-run the same command to continue.",

@@ -72,14 +72,14 @@ def resolve_corpora() -> tuple[Path, str]:
 
 
 def needed_assets(systems: list[str], metrics: list[str] | None) -> list[str]:
-    """Weights of the demo systems and of the offline metric backends (small; fetched up front)."""
+    """Weights of the demo systems and of the metric backends its offline run plans (small; fetched
+    up front): the plan of `metrics` (benchmark.run.plan.resolve), or every metric's offline one."""
+    from benchmark.run.plan import resolve
     from metrics import METRICS
     from systems import SYSTEMS
     names = [a for s in systems for a in SYSTEMS.get(s).info.assets]
-    wanted = None if metrics is None else {m.partition(":")[0] for m in metrics}   # NAME[:BACKEND]
-    for name, cls in METRICS:
-        if wanted is None or name in wanted:
-            names += list(cls.info.assets.get(cls.info.offline_backend, ()))
+    specs = metrics if metrics is not None else [n for n, _ in METRICS]
+    names += [a for p in resolve(specs, "offline").metrics for a in p.assets]
     return list(dict.fromkeys(names))
 
 

@@ -1,5 +1,10 @@
 """ASR backends for the `wer` metric: each turns 16 kHz float audio into a raw transcript.
 
+A transcript is a function of its item alone: no backend carries state from one item to the next
+(pocketsphinx's live cepstral mean would: its feature state is reset before every item, see
+`PocketSphinxASR`; faster-whisper decodes each item by its own `transcribe` call; NeMo's
+transcribe has no state across calls and masks padding within a batch).
+
 - pocketsphinx: CMU PocketSphinx 5 with its bundled US-English acoustic model, 3-gram LM and
   CMUdict (offline default; much weaker than the papers' model).
 - nemo: NVIDIA NeMo `stt_en_conformer_transducer_xlarge` from a local .nemo file (the paper's
@@ -57,7 +62,19 @@ def utterance_pieces(x: np.ndarray, rate: int = 16000) -> list[tuple[int, int]]:
     return out
 
 
+def to_int16(x: np.ndarray) -> np.ndarray:
+    """16-bit PCM of float audio by rounding (truncation would move every sample toward zero)."""
+    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
 class PocketSphinxASR(ASR):
+    """PocketSphinx keeps a running (live) cepstral mean and the feature extractor's state across
+    utterances, so a shared decoder's hypothesis for one item depends on the items before it
+    (measured: 9 of 21 hypotheses changed between scoring a folder and each file alone).
+    `Decoder.reinit_feat()` before every item rebuilds that state from the configuration (8 ms;
+    hypotheses equal a fresh decoder's, tests/test_metrics_wer.py); a long item's pieces share
+    it, in order, as one stream of the same item."""
+
     def load(self, device: str) -> None:
         require("pocketsphinx", "core", "the pocketsphinx WER backend")
         from pocketsphinx import Decoder, get_model_path
@@ -65,10 +82,11 @@ class PocketSphinxASR(ASR):
         model = os.path.join(get_model_path(), "en-us")
         self.version = (f"{pkg_version('pocketsphinx')} bundled en-us model sha256:{folder_sha256(model)}"
                         f"; utterances over {MAX_UTTERANCE_S:g} s decoded in "
-                        f"{PIECE_MIN_S:g}-{PIECE_MAX_S:g} s pieces cut at the quietest 10 ms")
+                        f"{PIECE_MIN_S:g}-{PIECE_MAX_S:g} s pieces cut at the quietest 10 ms; "
+                        "feature/CMN state reset per item; int16 by rounding")
 
     def _decode(self, x: np.ndarray) -> str:
-        pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        pcm = to_int16(x).tobytes()
         self._decoder.start_utt()
         self._decoder.process_raw(pcm, no_search=False, full_utt=True)
         self._decoder.end_utt()
@@ -78,7 +96,8 @@ class PocketSphinxASR(ASR):
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
         out = []
         for x in batch:
-            words = (self._decode(x[a:b]) for a, b in utterance_pieces(x))
+            self._decoder.reinit_feat()          # this item's features start from the config
+            words = [self._decode(x[a:b]) for a, b in utterance_pieces(x)]
             out.append(" ".join(w for w in words if w))
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -104,10 +105,23 @@ def pair(metric: Metric, item: MetricItem, min_seconds: float = 0.0) -> tuple[np
     return x[:n], r[:n]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """An item's values and the rate they were computed at (for a backend that scores at the
+    file's own rate: the rate recorded in the item's aux and named in its result rows)."""
+    values: dict[str, float]
+    rate: int
+
+
 def score_each(metric: Metric, items: list[MetricItem],
-               fn: Callable[[MetricItem], dict[str, float]]) -> list[ItemScore]:
-    return [safe(lambda it: ItemScore(values={k: float(v) for k, v in fn(it).items()}), it)
-            for it in items]
+               fn: Callable[[MetricItem], dict[str, float] | Scored]) -> list[ItemScore]:
+    def one(it: MetricItem) -> ItemScore:
+        out = fn(it)
+        if isinstance(out, Scored):
+            return ItemScore(values={k: float(v) for k, v in out.values.items()},
+                             aux={"rate": int(out.rate)})
+        return ItemScore(values={k: float(v) for k, v in out.items()})
+    return [safe(one, it) for it in items]
 
 
 # VoiceFixer's time-domain metrics (003: voicefixer_main evaluation_proc/metrics.py at 0c206f7

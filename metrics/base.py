@@ -55,6 +55,10 @@ class MetricInfo:
     # True when the definition gives a meaningful value for an all-zero output (WER: all words
     # deleted); False: a silent output or reference is the item's error (benchmark.run.jobs)
     defined_for_silence: bool = False
+    # backends that score each item at its file's own rate, not at `rate` (speechmetrics' pairing);
+    # they record the rate they scored at in ItemScore.aux["rate"] (as every backend of a rate-0
+    # metric does), and that is the rate a result row names
+    own_rate_backends: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = [d for d in self.devices if d not in DEVICES]
@@ -70,6 +74,17 @@ class MetricInfo:
         unknown = [r.column for r in self.corpus if r.column not in self.columns]
         if unknown:
             raise ValueError(f"metric '{self.name}': corpus ratio for unknown column(s) {unknown}")
+
+    def scores_at_own_rate(self, backend: str) -> bool:
+        """True when `backend` scores each item at its file's rate (then aux["rate"] says which)."""
+        return self.rate == 0 or backend in self.own_rate_backends
+
+    def scored_rate(self, backend: str, aux: dict) -> int | None:
+        """The rate an item was scored at: its aux["rate"] where recorded, the metric's fixed rate
+        otherwise; None for an own-rate backend's item that was never scored."""
+        if "rate" in aux:
+            return int(aux["rate"])
+        return None if self.scores_at_own_rate(backend) else self.rate
 
     def cost(self, backend: str) -> float:
         return self.costs.get(backend, DEFAULT_COST)

@@ -16,6 +16,7 @@ import numpy as np
 from metrics._common import (
     SPEECHMETRICS,
     ItemError,
+    Scored,
     pair,
     pkg_version,
     resampler_version,
@@ -46,15 +47,15 @@ def si_sdr_speechmetrics(est: np.ndarray, ref: np.ndarray) -> float:
     return float(10 * np.log10((eps + np.dot(target, target)) / (eps + np.dot(res, res))))
 
 
-def _numpy(metric: Metric, it: MetricItem) -> float:
-    return si_snr(*pair(metric, it, 0.01))
+def _numpy(metric: Metric, it: MetricItem) -> dict[str, float]:
+    return {"SI-SNR": si_snr(*pair(metric, it, 0.01))}
 
 
-def _speechmetrics(metric: Metric, it: MetricItem) -> float:
-    x, r, _ = speechmetrics_pair(metric, it, None, 0.01)
+def _speechmetrics(metric: Metric, it: MetricItem) -> Scored:
+    x, r, rate = speechmetrics_pair(metric, it, None, 0.01)
     if not np.any(r):
         raise ItemError("reference is silent: SI-SNR is undefined")
-    return si_sdr_speechmetrics(x, r)
+    return Scored({"SI-SNR": si_sdr_speechmetrics(x, r)}, rate)
 
 
 BACKENDS = {"numpy": _numpy, "speechmetrics": _speechmetrics}
@@ -65,6 +66,7 @@ class SISNR(Metric):
     info = MetricInfo(
         name="si_snr", rate=44100, needs_reference=True, needs_transcript=False,
         higher_is_better=True, columns=("SI-SNR",), backends=tuple(BACKENDS), paper_backend="numpy",
+        own_rate_backends=("speechmetrics",),
         description="scale-invariant SNR of the waveform, dB (003 App. C.4 eq. 29)")
 
     @property
@@ -75,4 +77,4 @@ class SISNR(Metric):
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         fn = BACKENDS[self.backend]
-        return score_each(self, items, lambda it: {"SI-SNR": fn(self, it)})
+        return score_each(self, items, lambda it: fn(self, it))

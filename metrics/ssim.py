@@ -1,15 +1,26 @@
-"""SSIM of magnitude spectrograms (003 App. C.4 eq. 28), as VoiceFixer's `ssr_eval` computes it.
+"""SSIM of magnitude spectrograms (003 App. C.4 eq. 28), as VoiceFixer's evaluation code computes it,
+in the two forms in use:
 
-ssr_eval calls scikit-image's `structural_similarity(est, target, win_size=7)` on the 44.1 kHz
-linear-magnitude spectrograms of `metrics._spectral` (frames x 1025 bins) without `data_range`,
-which the scikit-image of the time took from the float dtype range [-1, 1]: data_range = 2.
-We reimplement that computation (scikit-image is not a dependency): 7x7 uniform windows
-(scipy.ndimage.uniform_filter, reflect borders), K1 = 0.01, K2 = 0.03, C_i = (K_i * 2)^2,
+- `voicefixer`: haoheliu/voicefixer_main `evaluation_proc/metrics.py` (0c206f7) and the PyPI
+  `ssr_eval` up to 0.0.6 (`ssr_eval/metrics.py`, `AudioMetrics.ssim`) call scikit-image's
+  `structural_similarity(est, target, win_size=7)` without `data_range`, which the scikit-image
+  of the time took from the float dtype range [-1, 1]: data_range = 2.
+- `ssr_eval007`: `ssr_eval` 0.0.7 (the version `lsd.py`'s 2022 form matches) passes
+  `data_range = max(max(target), max(est)) - min(min(target), min(est))` of the two magnitude
+  spectrograms. For speech magnitudes (peaks of tens) C1, C2 then grow with the spectrogram's
+  peak and the value rises (0.949 against 0.786 on one measured pair; docs/comparing.md).
+
+Both on the 44.1 kHz linear-magnitude spectrograms of `metrics._spectral` (frames x 1025 bins).
+We reimplement scikit-image's computation (it is not a dependency): 7x7 uniform windows
+(scipy.ndimage.uniform_filter, reflect borders), K1 = 0.01, K2 = 0.03, C_i = (K_i * data_range)^2,
 sample (N-1) covariances, then the mean of the SSIM map after cropping 3 bins/frames at each
-border. Computed in float64.
+border. Computed in float64 (scikit-image computes float32 input in float32: ~1e-6 apart).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,21 +48,43 @@ def ssim_image(x: np.ndarray, y: np.ndarray, win: int = WIN, data_range: float =
     return float(s[p:-p, p:-p].mean())
 
 
+def spread(est: np.ndarray, ref: np.ndarray) -> float:
+    """ssr_eval 0.0.7's data_range: from the smallest to the largest value of both spectrograms."""
+    return float(max(ref.max(), est.max()) - min(ref.min(), est.min()))
+
+
+@dataclass(frozen=True)
+class SSIMForm:
+    data_range: Callable[[np.ndarray, np.ndarray], float]
+    source: str
+
+
+FORMS = {
+    "voicefixer": SSIMForm(lambda e, r: DATA_RANGE,
+                           "voicefixer_main@0c206f7 / ssr_eval<=0.0.6 ssim win=7 data_range=2"),
+    "ssr_eval007": SSIMForm(spread, "ssr_eval 0.0.7 ssim win=7 data_range=max-min of both spectrograms"),
+}
+
+
 @METRICS.register
 class SSIM(Metric):
     info = MetricInfo(
         name="ssim", rate=44100, needs_reference=True, needs_transcript=False,
-        higher_is_better=True, columns=("SSIM",), backends=("voicefixer",),
+        higher_is_better=True, columns=("SSIM",), backends=tuple(FORMS),
         paper_backend="voicefixer",
-        description="structural similarity of magnitude spectrograms (VoiceFixer ssr_eval)")
+        description="structural similarity of magnitude spectrograms: voicefixer (data_range 2, "
+                    "voicefixer_main / ssr_eval<=0.0.6) or ssr_eval007 (data_range from the data)")
 
     @property
     def backend_version(self) -> str:
-        return (f"voicefixer_main@0c206f7 ssim win=7 data_range=2; {STFT_DESC}; {pkg_version('scipy')}; "
+        return (f"{FORMS[self.backend].source}; {STFT_DESC}; {pkg_version('scipy')}; "
                 f"{resampler_version(self.info.rate)}")
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
+        form = FORMS[self.backend]
+
         def one(it: MetricItem) -> dict[str, float]:
             x, r = pair(self, it, 0.1)
-            return {"SSIM": ssim_image(magnitude(x), magnitude(r))}
+            e, t = magnitude(x), magnitude(r)
+            return {"SSIM": ssim_image(e, t, data_range=form.data_range(e, t))}
         return score_each(self, items, one)

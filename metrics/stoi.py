@@ -17,6 +17,7 @@ import numpy as np
 from metrics._common import (
     SPEECHMETRICS,
     ItemError,
+    Scored,
     pair,
     pkg_version,
     resampler_version,
@@ -61,13 +62,13 @@ class _StoiBase(Metric):
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         col, pairing = self.info.columns[0], PAIRINGS[self.backend]
 
-        def one(it: MetricItem) -> dict[str, float]:
+        def one(it: MetricItem) -> Scored:
             x, r, rate = pairing(self, it)
             if float(np.abs(r).max()) == 0.0:
                 raise ItemError("reference is silent: (E)STOI is undefined")
             if float(np.abs(x).max()) == 0.0:   # pystoi would return a meaningless 0 (0/eps)
                 raise ItemError("processed audio is silent: (E)STOI correlations are undefined")
-            return {col: _stoi(r, x, rate, self.extended)}
+            return Scored({col: _stoi(r, x, rate, self.extended)}, rate)
         return score_each(self, items, one)
 
 
@@ -76,7 +77,7 @@ class STOI(_StoiBase):
     info = MetricInfo(
         name="stoi", rate=16000, needs_reference=True, needs_transcript=False,
         higher_is_better=True, columns=("STOI",), backends=("pystoi", "speechmetrics"),
-        paper_backend="pystoi",
+        paper_backend="pystoi", own_rate_backends=("speechmetrics",),
         description="short-time objective intelligibility (Taal et al. 2011), 0..1")
 
 

@@ -1,7 +1,10 @@
 """Run under torchrun by tests/test_masksr_train_ddp.py: one DDP training step of a tiny MaskSR on
 prepared shards; each rank saves its batch, masks and CFG drops, rank 0 the averaged gradients.
 
-usage: torchrun --nproc_per_node 2 tests/masksr_train_support.py DATA NOISE_DIR OUT"""
+usage: torchrun --nproc_per_node 2 tests/masksr_train_support.py DATA NOISE_DIR OUT
+       torchrun --nproc_per_node 2 tests/masksr_train_support.py fit KILL_AFTER NAME ARGS...
+the second form runs `train NAME ARGS...` with a step callback that SIGKILLs the whole job once
+step KILL_AFTER is finished and its checkpoint written (a crash between two steps)."""
 
 from __future__ import annotations
 
@@ -50,5 +53,25 @@ def main(data: str, noise: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+def kill_after(step: int):
+    import os
+    import signal
+
+    def on_step(state) -> None:
+        if state.step == step:
+            state.writer.wait()                    # the checkpoint of this step is on disk
+            if state.is_main:
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+            dist.barrier()                         # the other ranks go down with the group
+    return on_step
+
+
+def fit(kill: str, name: str, *argv: str) -> int:
+    from benchmark.commands.train import _run_fit
+    return _run_fit(name, list(argv), on_step=kill_after(int(kill)))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "fit":
+        sys.exit(fit(*sys.argv[2:]))
     main(*sys.argv[1:4])

@@ -139,7 +139,8 @@ def make_vb_set(corpora: Path, root: Path, name: str = "vb_pairs", n: int = 6) -
             id=f"{name}_{k:03d}", degraded=f"degraded/{noisy.name}", target=f"target/{noisy.name}",
             rate=sr, target_rate=sr, duration=x.size / sr, subset="odd" if k % 2 else "even",
             transcript=text.read_text().strip() if text.exists() else None, speaker="p287",
-            seed=k, params={"noise": {"snr_db": snr}, "rir": None if k % 2 else "rirs/rir_clap.wav"}))
+            seed=k, params={"noise": {"snr_db": snr}, "rir": None if k % 2 else "rirs/rir_clap.wav"},
+            conditions={"snr_db": snr, "reverb": not k % 2}))     # typed, as builders write them
     write_manifest(folder / "manifest.jsonl", items)
     (folder / "info.json").write_text('{"builder": "test", "seed": 0, "version": "1"}')
     return folder

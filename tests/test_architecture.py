@@ -59,7 +59,7 @@ def test_default_metrics_of_a_set_are_the_metrics_its_paper_table_lays_out():
     """The runner's default metrics (`TestSetInfo.metrics`) and the report's layouts name the same
     metrics in the same order, for every set that has a paper table."""
     from benchmark.report.tables import LAYOUTS, layout_metrics
-    from benchmark.run.runner import default_metrics
+    from benchmark.run.plan import table_metrics as default_metrics
     from testsets import TESTSETS
     checked = 0
     for name in dict.fromkeys(n for layout in LAYOUTS for n in layout.testsets):

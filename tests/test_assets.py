@@ -207,3 +207,32 @@ def test_report_provenance_names_unpinned_file_and_a_swap_reruns(isolated_env, a
         assert GTCRN_SHA not in md.split("Asset files")[1].split("Systems:")[0]
     finally:
         SYSTEMS.unregister("t_unpinned")
+
+
+def test_symlinks_in_the_cache_are_never_written_through(isolated_env, asset_mirror):
+    """The audit's case with the real CLI: a `.part` symlinked to a user's file made `assets
+    fetch` append the download to that file. Now the link is dropped and the download lands in
+    the cache; a stamp link is replaced; a cache file linking out of the cache is refused."""
+    import os
+    env = {**os.environ, "BENCHMARK_ASSET_MIRROR": str(asset_mirror)}
+    target = isolated_env / "cache/gtcrn/gtcrn.onnx"
+    target.parent.mkdir(parents=True)
+    victim = isolated_env / "thesis.tex"
+    victim.write_text("six months of work")
+    part = target.with_name(target.name + ".part")
+    part.symlink_to(victim)
+    stamp = target.with_name(target.name + ".verified")
+    stamp.symlink_to(victim)
+    r = _cli("assets", "fetch", "gtcrn_onnx", env=env)
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "six months of work"
+    assert not target.is_symlink() and assets.sha256_of(target) == GTCRN_SHA
+    assert not stamp.is_symlink() and GTCRN_SHA in stamp.read_text()
+    # the cache file itself linking out of the cache: one message, nothing read or written
+    target.unlink()
+    target.symlink_to(victim)
+    r = _cli("assets", "fetch", "gtcrn_onnx", env=env)
+    assert r.returncode != 0 and "Traceback" not in r.stderr + r.stdout
+    assert (f"asset 'gtcrn_onnx': the cache file {target} is a symlink to {victim.resolve()}, outside "
+            f"the cache {(isolated_env / 'cache').resolve()}; nothing was read or written through it") in r.stdout + r.stderr
+    assert victim.read_text() == "six months of work"

@@ -159,3 +159,48 @@ def test_gold_pair_and_user_errors(isolated_env, corpora, plugins, monkeypatch):
         base = dict(run=design.run, testset="vb_pairs", items=2, systems=("t_half",), name="x")
         with pytest.raises(BenchmarkError, match=msg):
             create_test(CreateOptions(**{**base, **opts}))
+
+
+def test_names_are_folder_names_and_force_deletes_only_tests(isolated_env, corpora, plugins, monkeypatch,
+                                                             capsys, tmp_path):
+    """The audit's cases with the real CLI: `--name ../../x --force` was taken as a path and that
+    folder deleted; `--force --out DIR` deleted any DIR. Now a name is a folder name, and --force
+    replaces only a folder `create` made (its marker, or a pre-marker test's files alone)."""
+    import shutil
+
+    from benchmark.cli import main
+    from benchmark.core import paths
+    from benchmark.core.files import MEDIA_MARKER
+    folder, design = make_test(corpora, monkeypatch)
+    capsys.readouterr()
+    args = ["listen-test", "create", design.run, "--testset", "vb_pairs", "--items", "2",
+            "--systems", "t_half", "--listeners", "1", "--gold", "0", "--traps", "0"]
+    victim = paths.data_dir().parent / "x"                   # where ../../x would lead
+    victim.mkdir()
+    (victim / "thesis.tex").write_text("six months of work")
+    for bad in ["../../x", "a/b", "..", ".hidden", "x" * 101, ""]:
+        assert main([*args, "--name", bad, "--force"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: listening test name {bad!r} is not allowed"), err
+    assert (victim / "thesis.tex").read_text() == "six months of work"
+    # --out at a user's folder: refused with --force, nothing deleted
+    assert main([*args, "--out", str(victim), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {victim} exists and is not a listening test made by `listen-test create`" in err
+    assert "nothing was deleted" in err and (victim / "thesis.tex").exists()
+    # a symlink to a test is not replaced through the link
+    link = tmp_path / "link"
+    link.symlink_to(folder)
+    assert main([*args, "--out", str(link), "--force"]) == 2
+    assert "a symlink" in capsys.readouterr().err and (folder / "manifest.json").exists()
+    # a folder create made (marker) is replaced; so is one from before the marker
+    assert (folder / MEDIA_MARKER).is_file()
+    assert main([*args, "--name", design.name, "--force"]) == 0
+    assert load_design(folder).listeners != design.listeners
+    (folder / MEDIA_MARKER).unlink()
+    shutil.rmtree(folder / "stimuli")
+    assert main([*args, "--name", design.name, "--force"]) == 0
+    (folder / "notes.txt").write_text("mine")           # a user's file in it: not ours any more
+    (folder / MEDIA_MARKER).unlink()
+    assert main([*args, "--name", design.name, "--force"]) == 2
+    assert (folder / "notes.txt").read_text() == "mine"

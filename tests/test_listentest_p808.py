@@ -145,3 +145,38 @@ def test_votes_per_worker_and_errors(isolated_env, corpora, plugins, monkeypatch
     other.write_text("a,b\n1,2\n")
     with pytest.raises(BenchmarkError, match="neither a P.808 batch result"):
         p808.import_answers(folder, other)
+
+
+@pytest.mark.parametrize(("cell", "says"), [
+    ("nan", "line 3, vote = 'nan' (expected an integer 1 to 5)"),
+    ("inf", "line 3, vote = 'inf' (expected an integer 1 to 5)"),
+    ("abc", "line 3, vote = 'abc' (expected an integer 1 to 5)"),
+    ("4.9", "line 3, vote = '4.9' (expected an integer 1 to 5)"),     # was stored as 4
+    ("0", "line 3, vote = '0' (expected an integer 1 to 5)"),
+    ("3,extra", "3: 6 fields, the header has 5; nothing was imported"),
+    ("caf\xe9", "not UTF-8 text (byte 0xe9 at byte"),
+])
+def test_bad_votes_import_nothing_with_one_message(isolated_env, corpora, plugins, monkeypatch, tmp_path,
+                                                  capsys, cell, says):
+    """The audit's bad P.808 CSVs through the real CLI: each is one message naming the cell, and
+    no rating of the file is stored (the good first row neither)."""
+    folder, design = make_test(corpora, monkeypatch)
+    s1, s2 = [s for s in design.stimuli if s.kind == "rating"][:2]
+    path = tmp_path / "votes.csv"
+    def text(vote: str) -> str:
+        return ("HITId,workerid,file,short_file_name,vote\n"
+                f"H1,W9,{BASE}/{s1.id}.wav,{s1.id}.wav,4\n"
+                f"H1,W9,{BASE}/{s2.id}.wav,{s2.id}.wav,{vote}\n")
+    path.write_bytes(text(cell).encode("latin-1"))
+    capsys.readouterr()
+    assert main(["listen-test", "import-p808", TEST, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}") and says in err and "Traceback" not in err, err
+    db = RatingsDB(folder)
+    assert db.ratings() == []
+    db.close()
+    path.write_bytes(text("4.0").encode())           # "4.0" is the integer 4
+    assert main(["listen-test", "import-p808", TEST, str(path)]) == 0
+    db = RatingsDB(folder)
+    assert [r.score for r in db.ratings()] == [4, 4]
+    db.close()

@@ -115,3 +115,57 @@ def test_ratings_survive_kill_9(isolated_env, corpora, plugins, monkeypatch):
         proc.kill()
         proc.wait()
     assert len(_rows(folder)) == 4
+
+
+def _post_raw(port: int, token: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.putrequest("POST", f"/t/{token}/rate")
+    for k, v in headers.items():
+        c.putheader(k, v)
+    c.endheaders()
+    try:
+        c.send(body)
+    except OSError:          # the server may answer and close before reading everything
+        pass
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def test_large_bodies_and_out_of_range_integers_are_refused(isolated_env, corpora, plugins, monkeypatch):
+    """The audit's cases: a 600 MB POST (read into memory before) and plays=10**20 (HTTP 500,
+    OverflowError in SQLite before) are 413 and 400; nothing is stored, the server goes on."""
+    from urllib.parse import urlencode
+
+    from benchmark.listentest.server import MAX_BODY, MAX_PLAYS
+    folder, design = make_test(corpora, monkeypatch)
+    tok = design.listeners[0]
+    sid = design.order(tok)[0]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    proc, port = start_server(folder)
+    try:
+        # declared 600 MB, 1 MB sent: refused from the header, the rest never read
+        status, body = _post_raw(port, tok, b"x" * (1 << 20), {**form, "Content-Length": str(600 << 20)})
+        assert status == 413 and f"over {MAX_BODY} bytes".encode() in body
+        # chunked (no declared length), 64 KiB: refused once MAX_BODY bytes have arrived
+        chunk = b"a" * 8192
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(8)) + b"0\r\n\r\n"
+        status, _ = _post_raw(port, tok, chunked, {**form, "Transfer-Encoding": "chunked"})
+        assert status == 413
+        for fields, says in [({"plays": 10 ** 20}, f"plays must be 0 to {MAX_PLAYS}"),
+                             ({"plays": -1}, f"plays must be 0 to {MAX_PLAYS}"),
+                             ({"trial": 10 ** 20}, "does not belong to this trial"),
+                             ({"score": 10 ** 20}, "does not belong to this trial"),
+                             ({"trial": "9" * 3000}, "does not belong to this trial"),
+                             ({"plays": "1e3"}, "Incomplete answer")]:
+            data = urlencode({"trial": 0, "stimulus": sid, "score": 4, "plays": 1, **fields}).encode()
+            status, body = _post_raw(port, tok, data, {**form, "Content-Length": str(len(data))})
+            assert status == (413 if len(data) > MAX_BODY else 400), fields
+            if status == 400:
+                assert says.encode() in body, (fields, body)
+        assert _rows(folder) == []
+        assert post_rating(port, tok, 0, sid, 4)[0] == 303         # a good answer still goes in
+        assert _rows(folder) == [(tok, 0, sid, 4)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

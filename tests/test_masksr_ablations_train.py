@@ -31,8 +31,7 @@ def _pools(corpora: Path) -> tuple[list[str], list[str]]:
 
 
 def _load(out: Path):
-    from systems.masksr.checkpoint import load_model
-    from systems.masksr.trainer import CHECKPOINT
+    from systems.masksr.checkpoint import CHECKPOINT, load_model
     loaded = load_model(out / CHECKPOINT)
     return loaded.cfg, loaded.model, loaded.checkpoint
 

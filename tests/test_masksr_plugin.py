@@ -15,9 +15,9 @@ import benchmark.assets
 import systems.masksr.plugin as plugin
 from benchmark.cli import main
 from systems import SYSTEMS
+from systems.masksr.checkpoint import CHECKPOINT, save_checkpoint
 from systems.masksr.config import get_config, override
 from systems.masksr.model import MaskSRModel
-from systems.masksr.trainer import CHECKPOINT, save_checkpoint
 
 # the registered architecture shrunk for 2 CPU cores; name, strategy, window (3 s = 259 frames),
 # iterations and guidance stay the registered ones
@@ -107,8 +107,8 @@ def test_002_masksr_s_w0_decodes_the_w1_checkpoint_without_guidance(checkpoints,
     assert (w0.info.paper_row, w1.info.paper_row) == ("MaskSR-S (w = 0)", "MaskSR-S (w = 1)")
     seen = []
     import systems.masksr.sampler as sampler
-    real = sampler.restore
-    monkeypatch.setattr(sampler, "restore", lambda *a, **k: seen.append(k["guidance"]) or real(*a, **k))
+    real = sampler.restore_batch
+    monkeypatch.setattr(sampler, "restore_batch", lambda *a, **k: seen.append(k["guidance"]) or real(*a, **k))
     from systems.base import RestoreItem
     item = RestoreItem("a", np.zeros(12000, np.float32), None)
     for s in (w0, w1):
@@ -122,3 +122,44 @@ def test_002_masksr_s_w0_decodes_the_w1_checkpoint_without_guidance(checkpoints,
                     MaskSRModel(override(other, SMALL)), None, step=1)
     with pytest.raises(Exception, match="holds a 'masksr2_s_l9_k500' model, not 'masksr2_s_none'"):
         w0.load()
+
+
+def test_the_plugin_and_the_sweep_restore_with_the_ema_weights_when_there_are_some(checkpoints):
+    from systems.masksr.checkpoint import load_checkpoint, load_model, write_checkpoint
+    _checkpoint(checkpoints, "masksr_s", window_seconds=0.25)
+    path = checkpoints / "masksr_s" / CHECKPOINT
+    system = SYSTEMS.get("masksr_s")()
+    system.load()
+    assert (system.weights, system.info.version) == ("model", "2+model")
+    blob = load_checkpoint(path)
+    blob["ema"] = {k: v.float() + 0.5 for k, v in blob["model"].items() if v.is_floating_point()}
+    write_checkpoint(path, blob)
+    system = SYSTEMS.get("masksr_s")()
+    system.load()
+    assert (system.weights, system.info.version) == ("ema", "2+ema")
+    assert SYSTEMS.get("masksr_s").info.version == "2"                   # the class is untouched
+    assert torch.equal(system.model.lm.head_weight, blob["ema"]["lm.head_weight"])
+    # train sweep-guidance loads through the same function, so it sees the same weights
+    swept = load_model(path)
+    assert swept.weights == "ema" and torch.equal(swept.model.lm.head_weight, system.model.lm.head_weight)
+    assert torch.equal(load_model(path, weights="model").model.lm.head_weight, blob["model"]["lm.head_weight"])
+
+
+def test_precision_is_plumbed_from_the_command_line_to_the_sampler(checkpoints, monkeypatch):
+    import argparse
+
+    import systems.masksr.sampler as sampler
+    from benchmark.commands.run import _specs
+    from systems.base import RestoreItem
+    specs = _specs(argparse.Namespace(systems=["masksr_s", "gtcrn"], checkpoint=[], precision="bf16"))
+    assert [(s.name, s.config) for s in specs] == [("masksr_s", {"precision": "bf16"}), ("gtcrn", {})]
+    _checkpoint(checkpoints, "masksr_s", window_seconds=0.25)
+    seen = []
+    real = sampler.precision_context
+    monkeypatch.setattr(sampler, "precision_context", lambda p, d: seen.append(p) or real(p, d))
+    system = SYSTEMS.get("masksr_s")(config=specs[0].config)
+    system.load()
+    [out] = system.restore([RestoreItem("a", np.zeros(3000, np.float32) + 0.1, None)])
+    assert seen == ["bf16"] and out.shape == (3000,) and np.isfinite(out).all()
+    with pytest.raises(Exception, match="unknown precision 'fp8'"):
+        SYSTEMS.get("masksr_s")(config={"precision": "fp8"}).load()

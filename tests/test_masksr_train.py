@@ -44,8 +44,7 @@ def _maker(cfg, corpora, speech, cache):
 
 
 def _load(out: Path):
-    from systems.masksr.checkpoint import load_model
-    from systems.masksr.trainer import CHECKPOINT
+    from systems.masksr.checkpoint import CHECKPOINT, load_model
     loaded = load_model(out / CHECKPOINT)
     return loaded.cfg, loaded.model, loaded.checkpoint
 

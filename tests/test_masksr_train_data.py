@@ -205,3 +205,50 @@ def test_prepare_killed_mid_run_resumes_and_skips_finished_shards(tmp_path, corp
         a = json.loads((out / (e["shard"] + ".json")).read_text())
         b = json.loads((ref / (e["shard"] + ".json")).read_text())
         assert a["sha256"] == b["sha256"], e["shard"]
+
+
+def test_prepare_spreads_speakers_over_shards_and_a_batch_draws_from_many_shards(corpora):
+    """`train prepare` puts the files in a seeded random order before cutting shards (a shard is
+    not a run of one folder), and a 128-item batch of `StepBatches` draws from many shards and
+    all speakers, a different set of shards at each step (the real VCTK excerpts: 8 speakers)."""
+    from systems.masksr.data import StepBatches
+    from systems.masksr.prepare import PrepareOptions, plan
+    files = _speech(corpora, 8)
+    speakers = [f.parent.name for f in files]
+    assert speakers == sorted(speakers) and len(set(speakers)) == 8
+    jobs = plan(files, [], PrepareOptions(files_per_shard=2))
+    again = plan(list(reversed(files)), [], PrepareOptions(files_per_shard=2))
+    assert [j.files for j in jobs] == [j.files for j in again]            # seeded, order-independent
+    pairs = [tuple(Path(f).parent.name for f in j.files) for j in jobs]
+    sorted_pairs = [tuple(speakers[i:i + 2]) for i in range(0, 8, 2)]
+    assert pairs != sorted_pairs and sorted(s for p in pairs for s in p) == sorted(speakers)
+    other = plan(files, [], PrepareOptions(files_per_shard=2, shuffle_seed=1))
+    assert [j.files for j in other] != [j.files for j in jobs]
+    # a corpus of 8 speakers x 40 files in 80 shards of 4 files (10 segments a file), each file's
+    # speaker known from the shuffled plan; the sampler at its default shuffle block
+    many = [Path(f"/c/{speakers[i % 8]}/{speakers[i % 8]}_{i:03d}.flac") for i in range(320)]
+    shards = plan(many, [], PrepareOptions(files_per_shard=4))
+    seg_speaker = np.array([Path(f).parent.name for j in shards for f in j.files for _ in range(10)])
+
+    class Source:                              # positions -> shard via the counts, as ShardSource
+        shard_counts = np.full(len(shards), 40)
+        gains = np.ones(1, dtype=np.float32)
+
+        def __len__(self):
+            return int(self.shard_counts.sum())
+
+    class Maker:
+        cfg = override(get_config("masksr2_tiny"), {})
+        source = Source()
+
+    ds = StepBatches(Maker(), 128, steps=40)
+    starts = np.concatenate([[0], np.cumsum(Source.shard_counts)])
+    seen = []
+    for step in range(5):
+        pos = ds.positions(step)
+        shard_ids = set((np.searchsorted(starts, pos, side="right") - 1).tolist())
+        seen.append(shard_ids)
+        assert len(shard_ids) >= 40 and len(set(seg_speaker[pos])) == 8, (step, len(shard_ids))
+    assert len({frozenset(s) for s in seen}) == 5                        # a new mix every step
+    old = StepBatches(Maker(), 128, shuffle_block=8, steps=40)            # the old default block
+    assert len(set((np.searchsorted(starts, old.positions(0), side="right") - 1).tolist())) <= 8

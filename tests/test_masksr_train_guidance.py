@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
 def test_sweep_records_the_dev_choice_in_the_checkpoint(tmp_path, corpora, capsys):
-    from systems.masksr.trainer import CHECKPOINT, load_checkpoint
+    from systems.masksr.checkpoint import CHECKPOINT, load_checkpoint
     speech = sorted((corpora / "VCTK-Corpus-0.92" / "wav48_silence_trimmed").rglob("*.flac"))[:3]
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
     common = ["--config", "segments_per_file=1", "simulated_rirs=1"]
@@ -37,7 +37,7 @@ def test_sweep_records_the_dev_choice_in_the_checkpoint(tmp_path, corpora, capsy
     assert len(set(lsd.values())) == 3                          # w changes the restoration
     best = min(lsd, key=lsd.get)
     assert sweep["chosen"] == float(best) and blob["config"]["guidance"] == float(best)
-    assert sweep["items"] == 1 and sweep["higher_is_better"] is False
+    assert sweep["items"] == 1 and sweep["higher_is_better"] is False and sweep["weights"] == "model"
     assert f"chosen w = {float(best):g} by lsd:LSD (min)" in printed
     # training on keeps the dev choice; the validation rows are in the log
     assert main([*train, "--steps", "4"]) == 0

@@ -43,3 +43,54 @@ def test_precisions():
         assert lin(torch.randn(2, 4)).dtype == torch.bfloat16
     with autocast("fp32", "cpu"):
         assert lin(torch.randn(2, 4)).dtype == torch.float32
+
+
+def _state(cfg, accum: int):
+    from systems.masksr.model import MaskSRModel
+    from systems.masksr.strategies import get_strategy
+    from systems.masksr.trainer import TrainState
+    torch.manual_seed(0)
+    model = MaskSRModel(cfg).train()
+    opts = TrainOptions(grad_accum=accum, workers=0, tensorboard=False)
+    return TrainState(cfg, opts, None, 0, 1, "cpu", "fp32", model, model,
+                      torch.optim.Adam(model.parameters(), lr=cfg.lr), torch.amp.GradScaler("cuda", enabled=False),
+                      None, get_strategy(cfg.codebook_modelling), None, None, None)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_an_accumulated_step_equals_the_large_batch_step():
+    """--grad-accum 4 on a batch of 8 (4 micro-batches of 2) against one batch of 8: the same
+    gradients (CE normalised by the step's masked count, KD weighted by the micro-batch share)
+    within 1e-5 of the largest gradient (fp32, sums in another order), and so the same step.
+    No BatchNorm on the input (its batch statistics are per micro-batch by construction)."""
+    from systems.masksr.config import get_config, override
+    from systems.masksr.trainer import train_step
+    cfg = override(get_config("masksr2_tiny"), {"input_norm": "none", "batch": 8})
+    g = torch.Generator().manual_seed(1)
+    n = int(cfg.segment_seconds * cfg.rate)
+    t = cfg.segment_frames
+    base = _state(cfg, 1)
+    with torch.no_grad():
+        _, kd_pred = base.model(torch.zeros(1, n), torch.zeros(1, cfg.n_codebooks, t, dtype=torch.long), None, 24)
+    batch = {"wave": 0.1 * torch.randn(8, n, generator=g),
+             "codes": torch.randint(0, cfg.codebook_size, (8, cfg.n_codebooks, t), generator=g),
+             "kd": torch.randn(8, *kd_pred.shape[1:], generator=g)}
+    grads, params, stats = [], [], []
+    for accum in (1, 4):
+        state = base if accum == 1 else _state(cfg, accum)
+        out = train_step(state, batch)
+        grads.append({k: p.grad.clone() for k, p in state.model.named_parameters() if p.grad is not None})
+        params.append({k: p.detach().clone() for k, p in state.model.named_parameters()})
+        stats.append(out)
+    scale = max(float(v.abs().max()) for v in grads[0].values())
+    worst = max(float((grads[0][k] - grads[1][k]).abs().max()) for k in grads[0])
+    print(f"accumulated vs large-batch gradient: max |diff| {worst:.2e}, max |grad| {scale:.2e}")
+    assert set(grads[0]) == set(grads[1]) and scale > 1e-3
+    assert worst <= 1e-5 * scale
+    assert float(stats[1]["kd"]) == pytest.approx(float(stats[0]["kd"]), rel=1e-5)
+    # Adam's first step is ~lr * sign(grad): compare where the gradient is clearly non-zero
+    big = {k: grads[0][k].abs() > 1e-3 * scale for k in grads[0]}
+    moved = max(float((params[0][k] - params[1][k])[big[k]].abs().max()) for k in big if big[k].any())
+    assert moved < 1e-6
+    with pytest.raises(BenchmarkError, match="at least 1 micro-batch"):
+        TrainOptions(grad_accum=0)

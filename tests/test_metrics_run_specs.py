@@ -13,23 +13,27 @@ from metrics_support import dns_pairs
 
 from benchmark.cli import main
 from benchmark.core import paths
-from benchmark.run.runner import default_metrics, metric_sets, plan_metrics
+from benchmark.run.plan import resolve
 from benchmark.run.store import Store
 
 
 def test_default_specs_of_the_layouts_plan_one_metric_per_backend():
-    plans, notes = plan_metrics(default_metrics(["sr", "decli"]), "offline", "cpu", False)
+    plan = resolve(None, "offline", ["sr", "decli"])
+    plans, notes = plan.metrics, plan.notes
     got = [(p.name, p.backend) for p in plans]
     assert ("lsd", "voicefixer2022") in got and ("lsd", "voicefixer2021") in got     # 001 and 003
     assert ("sispnr", "voicefixer2021") in got and ("spk_sim", "resemblyzer") in got  # offline
     assert len(got) == len(set(got)) and not notes
-    plans, _ = plan_metrics(["spk_sim:wespeaker", "lsd", "lsd:voicefixer2022"], "offline", "cpu", True)
+    by = {(p.name, p.backend): p for p in plans}
+    # default metrics score only the sets whose tables show them; the report labels one backend bare
+    assert by[("lsd", "voicefixer2021")].sets == {"sr"} and by[("pesq", "speechmetrics")].sets == {"decli"}
+    assert by[("stoi", "speechmetrics")].sets == {"decli"} and by[("dnsmos", "onnx")].sets == {"sr"}
+    assert by[("lsd", "voicefixer2022")].label == "lsd"                   # the profile's backend
+    assert by[("lsd", "voicefixer2021")].label == "lsd:voicefixer2021"
+    plans = resolve(["spk_sim:wespeaker", "lsd", "lsd:voicefixer2022"], "offline").metrics
     assert [(p.name, p.backend) for p in plans] == [("spk_sim", "wespeaker"), ("lsd", "voicefixer2022")]
-    assert plans[1].specs == ["lsd", "lsd:voicefixer2022"]          # one plan serves both specs
-    # default metrics score only the sets whose tables show them, per spec
-    sets = metric_sets(["sr", "decli"])
-    assert sets["lsd:voicefixer2021"] == {"sr"} and sets["pesq:speechmetrics"] == {"decli"}
-    assert "pesq" not in sets and "stoi:speechmetrics" in sets
+    assert plans[1].specs == ("lsd", "lsd:voicefixer2022")          # one plan serves both specs
+    assert plans[1].sets is None and plans[1].label == "lsd"        # given specs: every set
 
 
 @pytest.mark.slow

@@ -60,3 +60,21 @@ def test_speechmetrics_backends_equal_the_original_computation(pairs):
         assert abs(ours["si_snr"][k].values["SI-SNR"] - got["si_snr"][k].values["SI-SNR"]) < 0.1
         assert 1.0 < got["pesq"][k].values["PESQ-wb"] < 3.5 and 3 < got["si_snr"][k].values["SI-SNR"] < 7
     assert "resampy kaiser_best" in METRICS.get("pesq")(backend="speechmetrics").backend_version
+
+
+def test_score_rows_name_the_rate_each_item_was_scored_at(corpora):
+    """16 kHz DNS files: si_snr:speechmetrics and stoi:speechmetrics score them at 16 kHz (their
+    rows say 16000), si_snr's numpy backend at 44.1 kHz (44100); an unscored own-rate row names no
+    rate instead of the nominal 44100."""
+    from metrics_support import dns_pairs
+
+    from benchmark.commands.score import Pair, score_pairs
+    (n15, c15), _, _ = dns_pairs(corpora)
+    pairs = [Pair("a", n15, c15), Pair("b", n15, None, problems=["no reference"])]
+    rows, summary = score_pairs(pairs, ["si_snr:speechmetrics", "si_snr", "stoi:speechmetrics"],
+                                "offline")
+    rate = {(r["metric"], r["backend"], r["item"]): r["rate"] for r in rows}
+    assert rate[("si_snr", "speechmetrics", "a")] == 16000 == rate[("stoi", "speechmetrics", "a")]
+    assert rate[("si_snr", "numpy", "a")] == 44100 and rate[("si_snr", "speechmetrics", "b")] is None
+    assert {(s["backend"], s["rate"]) for s in summary if s["metric"] == "si_snr"} == {
+        ("speechmetrics", 16000), ("numpy", 44100)}

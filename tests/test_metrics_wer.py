@@ -133,3 +133,27 @@ def test_pocketsphinx_decodes_long_items_piece_by_piece(corpora, monkeypatch):
     alone = [asr._decode(x[a:b]) for a, b in pieces]
     (joined,) = asr.transcribe([x])
     assert joined == " ".join(h for h in alone if h) and len(joined.split()) >= 5, joined
+
+
+def test_wer_hypothesis_of_an_item_is_the_same_alone_and_in_a_folder(corpora):
+    """Two noisy VoiceBank items (3 s each) scored as one batch (a folder) and each alone by a fresh
+    metric: identical hypotheses. The test can fail: the same pocketsphinx decoder without the
+    per-item reset gives the second item another hypothesis (its live cepstral mean carries over
+    from the first item: "what oscar to bring them..." instead of "to an oscar to bring them...")."""
+    import numpy as np
+
+    from metrics._asr import to_int16
+    items = [item(n, text=t) for n, _, t in voicebank(corpora)[:2]]
+    folder = METRICS.get("wer")()
+    together = [s.aux["hypothesis"] for s in folder.score(items)]
+    # the first item of the folder met a fresh decoder; the second is scored alone by a new metric
+    alone = [together[0], METRICS.get("wer")().score(items[1:])[0].aux["hypothesis"]]
+    assert together == alone and all(together)
+    # what the reset prevents: the same decoder, the first item, then the second without reset
+    asr = folder._asr
+    asr._decoder.reinit_feat()
+    pcm = [folder.at_rate(np.asarray(it.audio, np.float32), it.rate) for it in items]
+    carried = [normalize(asr._decode(x)) for x in pcm]
+    assert carried[0] == alone[0] and carried[1] != alone[1]
+    # int16 by rounding: 0.5 LSB up, not truncated toward zero
+    assert to_int16(np.array([0.49, 0.51, -0.51, 2e5]) / 32767).tolist() == [0, 1, -1, 32767]

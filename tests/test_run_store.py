@@ -16,7 +16,7 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
     inv = store.begin_invocation(["run"], {"profile": "offline"}, {"git_commit": "x"})
     row = OutputRow("key1", "in1", "sys", "/o.wav", "out1", 16000, 0.5, 2.0, "cpu", None)
     for _ in range(3):   # a re-run writes the same keys again: still one row each
-        store.put_output(row, [("sys", "set", "item1")], inv)
+        store.put_output(row, [("sys", "set", "item1", "build1")], inv)
         store.put_scores([ScoreRow("m1", "out1", "", "m", "b", "1", 16000, "A", 1.5, None, {"n": 2}),
                           ScoreRow("m1", "out1", "", "m", "b", "1", 16000, "B", None, "bad", None)], inv)
     store.count_work(inv, restored=1, scored=2)
@@ -35,7 +35,74 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
     assert (inv_row["restored"], inv_row["scored"], inv_row["status"]) == (1, 2, "finished")
     joined = again.item_outputs()
     assert joined[0]["item_id"] == "item1" and joined[0]["sha256"] == "out1"
+    assert joined[0]["build"] == "build1"
     again.close()
+
+
+V1_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE testsets(name TEXT PRIMARY KEY, folder TEXT NOT NULL, info TEXT NOT NULL,
+    checksums_sha256 TEXT, n_items INTEGER NOT NULL);
+CREATE TABLE items(testset TEXT NOT NULL, item_id TEXT NOT NULL, manifest TEXT NOT NULL,
+    degraded_sha256 TEXT NOT NULL, target_sha256 TEXT, PRIMARY KEY(testset, item_id));
+CREATE TABLE metrics(key TEXT PRIMARY KEY, name TEXT NOT NULL, backend TEXT NOT NULL,
+    backend_version TEXT NOT NULL, info TEXT NOT NULL);
+CREATE TABLE outputs(system_key TEXT NOT NULL, input_sha256 TEXT NOT NULL, system TEXT NOT NULL,
+    path TEXT, sha256 TEXT, rate INTEGER, seconds REAL, audio_seconds REAL, device TEXT,
+    error TEXT, invocation INTEGER, created REAL NOT NULL, PRIMARY KEY(system_key, input_sha256));
+CREATE TABLE item_outputs(system TEXT NOT NULL, testset TEXT NOT NULL, item_id TEXT NOT NULL,
+    system_key TEXT NOT NULL, input_sha256 TEXT NOT NULL, PRIMARY KEY(system, testset, item_id));
+CREATE TABLE scores(metric_key TEXT NOT NULL, output_sha256 TEXT NOT NULL,
+    reference_key TEXT NOT NULL, metric TEXT NOT NULL, backend TEXT NOT NULL,
+    backend_version TEXT NOT NULL, rate INTEGER, column_name TEXT NOT NULL, value REAL, error TEXT,
+    aux TEXT, invocation INTEGER, created REAL NOT NULL,
+    PRIMARY KEY(metric_key, output_sha256, reference_key, column_name));
+INSERT INTO meta VALUES('schema', '1');
+"""
+
+
+def test_a_schema_1_store_is_migrated_in_place(isolated_env):
+    """A run folder written before score links and builds opens, and its report data is the same:
+    labels as the old report named metrics, builds from the stored CHECKSUMS sha256, links made."""
+    import json
+
+    from benchmark.report.results import load
+    from benchmark.run.store import run_folder
+    path = run_folder("old") / "store.sqlite"
+    path.parent.mkdir(parents=True)
+    con = sqlite3.connect(path)
+    con.executescript(V1_SCHEMA)
+    info = {"needs_reference": True, "needs_transcript": False, "paper_backend": "b1",
+            "columns": ["A"], "higher_is_better": True, "rate": 16000}
+    con.execute("INSERT INTO testsets VALUES('set', '/x', '{}', 'sums1', 1)")
+    con.execute("INSERT INTO items VALUES('set', 'i1', '{\"transcript\": null}', 'd1', 't1')")
+    for key, backend in (("k1", "b1"), ("k2", "b2")):
+        con.execute("INSERT INTO metrics VALUES(?, 'm', ?, 'v', ?)", (key, backend, json.dumps(info)))
+        rkey = reference_key(True, False, "t1", None)
+        con.execute("INSERT INTO scores VALUES(?, 'o1', ?, 'm', ?, 'v', 16000, 'A', ?, NULL, NULL, 1, 0)",
+                    (key, rkey, backend, 1.0 if key == "k1" else 2.0))
+    con.execute("INSERT INTO outputs VALUES('sk', 'd1', 'sys', '/o.wav', 'o1', 16000, 1, 1, 'cpu', NULL, 1, 0)")
+    con.execute("INSERT INTO item_outputs VALUES('sys', 'set', 'i1', 'sk', 'd1')")
+    con.execute("CREATE TABLE invocations(id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, "
+                "finished REAL, argv TEXT NOT NULL, config TEXT NOT NULL, provenance TEXT NOT NULL, "
+                "restored INTEGER NOT NULL DEFAULT 0, scored INTEGER NOT NULL DEFAULT 0, "
+                "cached_outputs INTEGER NOT NULL DEFAULT 0, cached_scores INTEGER NOT NULL DEFAULT 0, "
+                "status TEXT NOT NULL DEFAULT 'running')")
+    con.execute("INSERT INTO invocations(started, argv, config, provenance, status) VALUES(0, '[]', ?, '{}', "
+                "'finished')", (json.dumps({"systems": [{"name": "sys"}], "metrics": {"m:b1": "k1", "m:b2": "k2"}}),))
+    con.commit()
+    con.close()
+    store = Store.existing("old")
+    try:
+        assert store.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
+        assert {m["label"] for m in store.metrics()} == {"m", "m:b2"}      # the papers' backend bare
+        assert [(r.metric_key, r.build, r.value) for r in store.item_scores()] == [("k1", "sums1", 1.0),
+                                                                                   ("k2", "sums1", 2.0)]
+        data = load(store, "old")
+    finally:
+        store.close()
+    assert {(r.metric, r.value) for r in data.records} == {("m", 1.0), ("m:b2", 2.0)}
+    assert data.label_for("m", "b2") == "m:b2" and data.label_for("m", None) == "m"
 
 
 def test_missing_run_and_schema_mismatch_are_clear_errors(isolated_env):
@@ -47,7 +114,7 @@ def test_missing_run_and_schema_mismatch_are_clear_errors(isolated_env):
     con.execute("UPDATE meta SET value='99' WHERE key='schema'")
     con.commit()
     con.close()
-    with pytest.raises(BenchmarkError, match="schema 99"):
+    with pytest.raises(BenchmarkError, match="schema 99 was written by a newer version"):
         Store.open("s2")
 
 

@@ -209,3 +209,53 @@ def test_list_shows_sets_and_corpora(corpora, capsys):
         assert name in text
     assert "MISSING" not in text
     assert "RIR_44k (absent: stand-in used)" in text
+
+
+def test_builders_write_typed_conditions_that_breakdowns_read(built):
+    """Issue 30 item 4: every builder records its conditions as typed fields; the report's
+    breakdown and the listening page read those fields, not parameter names."""
+    from benchmark.report.breakdown import factors
+    from benchmark.report.listen import severities
+    out, _ = built
+    for it in read_manifest(out / "sr" / "manifest.jsonl"):
+        assert it.conditions == {"cutoff_hz": it.params["low_rate"] / 2}
+    for it in read_manifest(out / "decli" / "manifest.jsonl"):
+        assert it.conditions == {"clip_level": it.params["clip_eta"]}
+    for it in read_manifest(out / "derev" / "manifest.jsonl"):
+        assert it.conditions["reverb"] is True
+        assert it.conditions["rt60_s"] == (it.params["room"]["rt60"] if it.params["room"] else None)
+    for name in ("all_gsr", "vctk_gsr", "libri_noisy"):
+        for it in read_manifest(out / name / "manifest.jsonl"):
+            d, c = it.params["distortion"], it.conditions
+            assert c["snr_db"] == d["snr_db"] and c["clip_level"] == d["clip_eta"]
+            assert c["cutoff_hz"] == (d["lowpass"]["cutoff"] if d["lowpass"] else None)
+            assert c["reverb"] is d["reverb"] and set(c) == {"snr_db", "cutoff_hz", "clip_level",
+                                                             "reverb", "rt60_s"}
+    # the typed record decides, whatever the parameters are called
+    man = {"subset": "", "params": {"distortion": {"snr_db": 30.0, "clip_eta": None, "lowpass": None,
+                                                   "reverb": False}},
+           "conditions": {"snr_db": -2.0, "cutoff_hz": 3000.0, "clip_level": 0.3, "reverb": True,
+                          "rt60_s": 0.4}}
+    assert factors(man) == {"SNR": "< 0 dB", "bandwidth": "2–4 kHz", "clipping": "0.25 ≤ η < 0.5",
+                            "reverb": "reverb"}
+    assert severities(man)["reverb"] == pytest.approx(0.4) and severities(man)["noise"] == pytest.approx(32 / 35)
+    with pytest.raises(ValueError, match="unknown condition 'snr'"):
+        from testsets.manifest import conditions
+        conditions(snr=3.0)
+
+
+def test_builders_note_a_corpus_that_is_not_the_published_one(built):
+    """Issue 28 item 6: the shared excerpt is 6 VoiceBank-DEMAND pairs of p287 at 16 kHz (the
+    published test set: 824 of p232/p257 at 48 kHz) and 8 VCTK-Test utterances (published: 2937)."""
+    from testsets.corpora import VCTK_TEST, corpus_differences
+    out, _ = built
+    notes = json.loads((out / "denoise" / "info.json").read_text())["notes"]
+    assert any("6 utterances found, the published set has 824" in n for n in notes)
+    assert any("missing p232, p257; other p287" in n for n in notes)
+    assert any("6 file(s) at 16000 Hz, the published corpus is 48000 Hz" in n for n in notes)
+    for name in ("sr", "decli", "derev"):
+        notes = json.loads((out / name / "info.json").read_text())["notes"]
+        assert any("8 utterances found, the published set has 2937" in n for n in notes), name
+        assert not any("speakers differ" in n or "Hz, the published" in n for n in notes), name
+    spk = [s for s in VCTK_TEST.speakers for _ in range(367)] + ["p360"]      # 2937 items
+    assert corpus_differences(VCTK_TEST, spk, [48000] * len(spk)) == []

@@ -159,6 +159,9 @@ def test_official_release_is_fetched_from_its_zenodo_zip_and_ingested(mirror, ca
     assert main(["testsets", "build", *OFFICIAL, "--source", "official", "--fetch"]) == 0
     out = capsys.readouterr().out
     assert (fresh / "TestSets" / "ALL_GSR").is_dir()
+    # only the release is fetched: no raw corpus the ingestion does not read
+    assert sorted(p.name for p in fresh.iterdir()) == ["TestSets"]
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("  fetch ")] == ["TestSets"]
     for name in OFFICIAL:
         assert f"{name}:" in out
 

@@ -11,6 +11,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 from testsets_support import (
+    band_energy_db,
     independent_active_snr,
     independent_algorithm1_snr,
     make_official_release,
@@ -77,21 +78,47 @@ def test_official_release_is_ingested_pair_for_pair(release, tmp_path, name):
             assert it.subset == f"{it.params['low_rate'] // 1000}kHz"
     info = json.loads((folder / "info.json").read_text())
     assert info["source"] == "official"
-    if name == "derev":       # its pair list was left out of the fixture: derived, and said so
-        assert any("absent: pairs derived from the file names" in n for n in info["notes"])
+    assert any("pairs from the folders by evaluation_proc/config.py refresh_lists" in n
+               for n in info["notes"])
+    if name == "derev":       # its pair list was left out of the fixture, and said so
+        assert any("pair_vctk_reverb.lst absent (VoiceFixer regenerates it" in n for n in info["notes"])
     else:
-        assert any("pairs from" in n and ".lst" in n for n in info["notes"])
+        assert any(".lst agrees with the folders" in n for n in info["notes"])
     if name == "decli":       # the FLAC subset kept as FLAC
         assert all(it.degraded.endswith(".flac") for it in items if it.subset == "0.5")
 
 
-def test_official_missing_listed_file_and_missing_release_are_clear_errors(release, tmp_path, capsys):
+def test_official_pairs_follow_the_folders_never_a_stale_list(release, tmp_path, capsys):
     corpora, _ = release
     broken = tmp_path / "c"
     shutil.copytree(corpora / "TestSets", broken / "TestSets")
+    # a listed file gone, and ALL_GSR's list cut to one line: the folders decide, as
+    # refresh_lists (evaluation_proc/config.py @ 0c206f7) rewrites every list before evaluating
     (broken / "TestSets/SR/cheby1/1000/p361_002_mic1.wav").unlink()
-    with pytest.raises(BenchmarkError, match=r"p361_002_mic1.wav \(listed in SR/cheby1/pair_cheby1_1000.lst\) not found"):
-        _build("sr", broken, tmp_path / "o", source="official")
+    lst = broken / "TestSets/ALL_GSR/pair_random_filter_type.lst"
+    lst.write_text(lst.read_text().splitlines()[0] + "\n")
+    folder, items = _build("sr", broken, tmp_path / "o", source="official")
+    assert len([it for it in items if it.subset == "2kHz"]) == 2
+    info = json.loads((folder / "info.json").read_text())
+    assert any("pair_cheby1_1000.lst: 1 file(s) listed but not in the folder "
+               "(SR/cheby1/1000/p361_002_mic1)" in n for n in info["notes"])
+    folder, items = _build("all_gsr", broken, tmp_path / "o", source="official")
+    assert len(items) == 3                                        # all 3, not the list's 1
+    assert "2 file(s) in the folder but not listed" in capsys.readouterr().err
+    # SR/DEREV names must carry _mic1 (config.py L178/L188)
+    src = broken / "TestSets/DEREV/Reverb_Speech"
+    victim = sorted(src.glob("*.wav"))[0]
+    victim.rename(src / victim.name.replace("_mic1", ""))
+    with pytest.raises(BenchmarkError, match=r"has no VCTK '<spk>_<nnn>_mic1' in its name"):
+        _build("derev", broken, tmp_path / "o", source="official")
+    # a pair of different frame counts is an error naming it (checklst, config.py L203)
+    import soundfile as sf
+    clip = sorted((broken / "TestSets/DECLI/0.1").glob("*.wav"))[0]
+    x, r = sf.read(clip)
+    sf.write(clip, x[:-10], r, subtype="PCM_16")
+    with pytest.raises(BenchmarkError, match=rf"DECLI/0.1/{clip.name} has {len(x) - 10} frames but "
+                                             rf"its target .*p\d+_\d+_mic1.wav has {len(x)}"):
+        _build("decli", broken, tmp_path / "o", source="official")
     rc = main(["--corpora", str(tmp_path / "none"), "testsets", "build", "sr", "--source", "official",
                "--out", str(tmp_path / "o2")])
     err = capsys.readouterr().err
@@ -142,28 +169,33 @@ def with_rir44k(corpora, tmp_path_factory):
     return root, rooms
 
 
-def test_derev_uses_rir_test_aligned_by_the_geometry_in_its_names(with_rir44k, tmp_path):
+def test_derev_uses_rir_test_with_voicefixers_unshifted_reverb_or_the_direct_path(with_rir44k, tmp_path):
     corpora, rooms = with_rir44k
-    folder, items = _build("derev", corpora, tmp_path, items=4)
     by_name = dict(rooms)
-    measured = read_measured(folder)
-    for it in items:
-        rir_name = it.sources["rir"].rsplit("/", 1)[1]
-        assert it.sources["rir"].startswith("RIR_44k/test/") and it.params["alignment"] == "geometric"
-        room = by_name[rir_name]
-        assert abs(it.params["rir_delay"] - room.distance() / 343.0 * 44100) < 0.05   # roomsimove: offset 0
-        x, _ = read_audio(folder / it.degraded)
-        t, _ = read_audio(folder / it.target)
-        h = np.load(corpora / it.sources["rir"])
-        # both files are 16-bit: the input is the reverberant dry signal quantised, so it equals
-        # the reverberated (quantised) target within the quantisation step times sum|h|
-        step = 2 ** -15 * (1 + np.sum(np.abs(h)))
-        np.testing.assert_allclose(x, apply_reverb(t, h, it.params["rir_delay"]), atol=step)
-        # the direct path of the rendered input sits on the dry target (lag 0 +- 2 samples)
-        direct = simulate_direct_path(room)[40:]
-        assert abs(xcorr_lag(apply_reverb(t, direct, it.params["rir_delay"]), t)) <= 2
-        assert np.max(np.abs(x)) <= max(0.98, np.max(np.abs(np.convolve(t, h)))) + 1e-6
-        assert measured[it.id]["reverb_shift"] == int(round(it.params["rir_delay"]))
+    for alignment in ("none", "direct_path"):
+        folder, items = _build("derev", corpora, tmp_path / alignment, items=2,
+                               reverb_alignment=None if alignment == "none" else alignment)
+        measured = read_measured(folder)
+        for it in items:
+            rir_name = it.sources["rir"].rsplit("/", 1)[1]
+            assert it.sources["rir"].startswith("RIR_44k/test/") and it.params["alignment"] == "geometric"
+            assert it.params["reverb_alignment"] == alignment
+            room = by_name[rir_name]
+            assert abs(it.params["rir_delay"] - room.distance() / 343.0 * 44100) < 0.05  # roomsimove: offset 0
+            x, _ = read_audio(folder / it.degraded)
+            t, _ = read_audio(folder / it.target)
+            h = np.load(corpora / it.sources["rir"])
+            # both files are 16-bit: the input is the reverberant dry signal quantised, so it equals
+            # the reverberated (quantised) target within the quantisation step times sum|h|
+            step = 2 ** -15 * (1 + np.sum(np.abs(h)))
+            np.testing.assert_allclose(x, apply_reverb(t, h, it.params["rir_delay"], alignment), atol=step)
+            # voicefixer_main reverb_rir (magical_effects.py L158-165 @ 0c206f7): convolve, cut to
+            # length, no shift: the direct path lags the dry target by the geometric delay
+            lag = xcorr_lag(apply_reverb(t, simulate_direct_path(room)[40:], None, alignment), t)
+            shift = int(round(it.params["rir_delay"])) if alignment == "direct_path" else 0
+            assert abs(lag - (int(round(it.params["rir_delay"])) - shift)) <= 2, (alignment, lag)
+            assert np.max(np.abs(x)) <= max(0.98, np.max(np.abs(np.convolve(t, h)))) + 1e-6
+            assert measured[it.id]["reverb_shift"] == shift
 
 
 def test_all_gsr_defaults_to_rir_test_and_records_both_snrs_and_levels(with_rir44k, tmp_path):
@@ -193,6 +225,15 @@ def test_all_gsr_defaults_to_rir_test_and_records_both_snrs_and_levels(with_rir4
     assert noisy == len(items)
     info = json.loads((folder / "info.json").read_text())
     assert not any("RIR-44k not found" in n for n in info["notes"])
+    # 004 Sec. 4.2.1 and voicefixer_main's config (low_pass_2 prob 1.0) low-pass every item
+    cutoffs = [it.params["distortion"]["lowpass"]["cutoff"] for it in items]
+    assert all(1000 <= c <= 22050 for c in cutoffs)
+    low = min(items, key=lambda it: it.params["distortion"]["lowpass"]["cutoff"])
+    lowpassed = builder.rerender(corpora, low).components["lowpassed"]
+    assert band_energy_db(lowpassed, 44100, 1.1 * min(cutoffs)) < -40
+    config = info["constants"]["distortion_config"]
+    assert config["p_lowpass"] == 1.0 and config["cutoff_range"] == [1000.0, 22050.0]
+    assert set(config) - {"order"} <= set(info["constants"]["parameter_sources"])
 
 
 def test_without_rir44k_all_gsr_says_it_simulates_rooms(corpora, tmp_path, capsys):

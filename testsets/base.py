@@ -36,6 +36,10 @@ class BuildOptions:
     allow_repeat: bool = False
     source: str = "rebuild"             # "rebuild" (from raw corpora) or "official" (a release)
     rirs: str | None = None             # RIR source of the reverberant sets (None: the default)
+    # How reverberant inputs are aligned with the dry target (testsets.distortions.REVERB_ALIGNMENTS;
+    # None: "none", as voicefixer_main's reverb_rir, magical_effects.py L158-165 @ 0c206f7)
+    reverb_alignment: str | None = None
+    rooms: str | None = None            # vctk_gsr rooms: "whamr_csv" (default) or "simulate"
 
 
 class TestSetBuilder:
@@ -57,6 +61,20 @@ class TestSetBuilder:
     def constants(self) -> dict[str, Any]:
         """The recipe constants the rendered bytes depend on (recorded in info.json)."""
         return {}
+
+
+DEFAULT_REVERB_ALIGNMENT = "none"
+
+
+def reverb_alignment(opts: BuildOptions) -> str:
+    """The alignment this build uses (checked against testsets.distortions.REVERB_ALIGNMENTS)."""
+    from benchmark.core.errors import BenchmarkError
+    from testsets.distortions import REVERB_ALIGNMENTS
+    value = opts.reverb_alignment or DEFAULT_REVERB_ALIGNMENT
+    if value not in REVERB_ALIGNMENTS:
+        raise BenchmarkError(f"--reverb-alignment must be one of {', '.join(REVERB_ALIGNMENTS)}, "
+                             f"got {value!r}")
+    return value
 
 
 TESTSETS: Registry[TestSetBuilder] = Registry("testsets", package="testsets")

@@ -248,3 +248,45 @@ def dns_mix_levels(path: Path) -> tuple[float, float] | None:
     """(SNR dB, target level dB) encoded in a DNS 2020 noisy file name, or None."""
     m = DNS_NOISY.search(path.stem)
     return (float(m.group(1)), float(m.group(2))) if m else None
+
+
+# --- the published sets' corpora, checked --------------------------------------------------------
+@dataclass(frozen=True)
+class PublishedCorpus:
+    """What a published set read: the corpus a builder should find (counts, speakers, rate)."""
+    what: str
+    items: int
+    speakers: tuple[str, ...]
+    rate: int
+    reference: str
+
+
+# VCTK-Test: 003 App. C.3 ("2937 pairs" for DECLI and DEREV) over the 8 test speakers of the
+# spec, VCTK 0.92 at 48 kHz; VoiceBank-DEMAND test: 824 utterances of p232 and p257 at 48 kHz
+# (003 App. C.1/C.3; VoiceFixer's DENOISE/vd_test as refresh_lists pairs it).
+VCTK_TEST = PublishedCorpus("VCTK-Test (mic1)", 2937, VCTK_TEST_SPEAKERS, 48000, "003 App. C.3")
+VOICEBANK_TEST = PublishedCorpus("VoiceBank-DEMAND test", 824, ("p232", "p257"), 48000,
+                                 "003 App. C.1/C.3")
+
+
+def corpus_differences(published: PublishedCorpus, speakers: list[str], rates: list[int]) -> list[str]:
+    """How the corpus a build read differs from what the published set read (one note each;
+    empty when it is the same): item count, speakers, sample rates."""
+    notes = []
+    if len(speakers) != published.items:
+        notes.append(f"{published.what}: {len(speakers)} utterances found, the published set has "
+                     f"{published.items} ({published.reference})")
+    found = set(speakers)
+    if found != set(published.speakers):
+        missing = sorted(set(published.speakers) - found)
+        extra = sorted(found - set(published.speakers))
+        notes.append(f"{published.what}: speakers differ from {', '.join(published.speakers)}"
+                     + (f"; missing {', '.join(missing)}" if missing else "")
+                     + (f"; other {', '.join(extra)}" if extra else ""))
+    other = sorted({r for r in rates if r != published.rate})
+    if other:
+        n = sum(r != published.rate for r in rates)
+        notes.append(f"{published.what}: {n} file(s) at {', '.join(map(str, other))} Hz, the "
+                     f"published corpus is {published.rate} Hz: the set is resampled from "
+                     f"narrower-band audio and is not the published one")
+    return notes

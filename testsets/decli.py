@@ -12,10 +12,10 @@ import numpy as np
 
 from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
-from testsets.corpora import vctk_utterances
+from testsets.corpora import VCTK_TEST, corpus_differences, vctk_utterances
 from testsets.distortions import peak_normalise
-from testsets.engine import build_set, encode
-from testsets.manifest import ManifestItem
+from testsets.engine import announce, build_set, encode
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
 
@@ -48,8 +48,11 @@ class _DecliRebuild(TestSetBuilder):
                     rate=RATE, target_rate=RATE,
                     duration=int(np.floor(u.frames * RATE / u.rate)) / RATE, subset=sub,
                     transcript=u.transcript, speaker=u.speaker, seed=seed,
-                    params={"clip_eta": eta}, sources={"speech": u.path}))
-        self.result = build_set(self, opts, items, seed)
+                    params={"clip_eta": eta}, sources={"speech": u.path},
+                    conditions=conditions(clip_level=eta)))
+        notes = announce("decli", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
+                                                      [u.rate for u in utts]))
+        self.result = build_set(self, opts, items, seed, notes)
         return self.result.folder
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> dict:

@@ -11,8 +11,8 @@ from pathlib import Path
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
-from testsets.corpora import voicebank_noises
-from testsets.engine import build_set, encode
+from testsets.corpora import VOICEBANK_TEST, corpus_differences, voicebank_noises
+from testsets.engine import announce, build_set, encode
 from testsets.manifest import ManifestItem
 from testsets.official import OfficialMixin
 
@@ -36,7 +36,9 @@ class _DenoiseRebuild(TestSetBuilder):
                 transcript=txt.read_text().strip() if txt.exists() else None,
                 speaker=stem.split("_")[0], params={"source_rate": src.rate},
                 sources={"noisy": src.path, "clean": src.clean}))
-        self.result = build_set(self, opts, items, 0)
+        notes = announce("denoise", corpus_differences(
+            VOICEBANK_TEST, [Path(p.path).stem.split("_")[0] for p in pairs], [p.rate for p in pairs]))
+        self.result = build_set(self, opts, items, 0, notes)
         return self.result.folder
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:

@@ -1,8 +1,9 @@
 """DEREV (003 App. C.3): every VCTK-Test utterance (2937) at 44.1 kHz convolved with an RIR drawn
 at random from RIR-Test (RIR-44k's test split, corpus `rir44k`; `--rirs simulate`: a room drawn
-with VoiceFixer's recipe, 003 App. C.1). The reverberant input is renormalised as voicefixer_main
-`reverb_rir` does (a peak above 0.99 becomes 0.98) and shifted by the RIR's geometric direct-path
-delay so that it stays aligned with the dry target (the utterance itself). `--source official`
+with VoiceFixer's recipe, 003 App. C.1). The reverberant input is renormalised and cut to the
+utterance's length as voicefixer_main `reverb_rir` does (magical_effects.py L158-165 @ 0c206f7: a
+peak above 0.99 becomes 0.98, no shift); `--reverb-alignment direct_path` advances it by the RIR's
+geometric direct-path delay instead. The alignment is recorded per item. `--source official`
 ingests the released DEREV/ instead (`testsets.official`)."""
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import numpy as np
 
 from benchmark.core.audio import write_audio
 from benchmark.core.errors import BenchmarkError
-from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
-from testsets.corpora import CORPORA, rir44k_files, vctk_utterances
+from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo, reverb_alignment
+from testsets.corpora import CORPORA, VCTK_TEST, corpus_differences, rir44k_files, vctk_utterances
 from testsets.decli import RATE, vctk_44k
-from testsets.distortions import apply_reverb, argmax_delay, recipe_constants
-from testsets.engine import build_set, encode, item_rng, warn
-from testsets.manifest import ManifestItem
+from testsets.distortions import apply_reverb, argmax_delay, recipe_constants, reverb_shift
+from testsets.engine import announce, build_set, encode, item_rng, warn
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.rir import RoomParams, sample_voicefixer_room, simulate_rir
 from testsets.simulated import (
@@ -38,6 +39,7 @@ class _DerevRebuild(TestSetBuilder):
         corpora = Path(opts.corpora)
         seed = self.info.default_seed if opts.seed is None else opts.seed
         notes: list[str] = []
+        alignment = reverb_alignment(opts)
         source = opts.rirs or "rir44k"
         if source not in RIR_SOURCES:
             raise BenchmarkError(f"--rirs must be one of {', '.join(RIR_SOURCES)}, got {source!r}")
@@ -55,7 +57,7 @@ class _DerevRebuild(TestSetBuilder):
         items = []
         for i, u in enumerate(chosen):
             item_id = f"{i:04d}_{Path(u.path).name.split('.')[0]}"
-            params: dict = {"item_index": i, "room": None}
+            params: dict = {"item_index": i, "room": None, "reverb_alignment": alignment}
             sources = {"speech": u.path}
             if source == "simulate":
                 room = sample_voicefixer_room(item_rng(seed, i, "room"), RATE)
@@ -70,7 +72,10 @@ class _DerevRebuild(TestSetBuilder):
             items.append(ManifestItem(
                 id=item_id, degraded=f"degraded/{item_id}.wav", target=f"target/{item_id}.wav",
                 rate=RATE, target_rate=RATE, duration=int(np.floor(u.frames * RATE / u.rate)) / RATE,
-                transcript=u.transcript, speaker=u.speaker, seed=seed, params=params, sources=sources))
+                transcript=u.transcript, speaker=u.speaker, seed=seed, params=params, sources=sources,
+                conditions=conditions(reverb=True, rt60_s=params["room"]["rt60"] if params["room"] else None)))
+        notes += announce("derev", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
+                                                       [u.rate for u in utts]))
         self.result = build_set(self, opts, items, seed, notes)
         return self.result.folder
 
@@ -79,11 +84,12 @@ class _DerevRebuild(TestSetBuilder):
         p = item.params
         rir = (simulate_rir(RoomParams.from_dict(p["room"])) if p.get("room")
                else load_rir_file(corpora, item.sources["rir"], RATE))
-        degraded = apply_reverb(target, rir, p.get("rir_delay"))
+        # manifests written before the alignment was recorded were shifted by the direct path
+        alignment = p.get("reverb_alignment", "direct_path")
+        degraded = apply_reverb(target, rir, p.get("rir_delay"), alignment)
         write_audio(set_dir / item.degraded, encode(self, degraded), RATE)
         write_audio(set_dir / item.target, encode(self, target), RATE)
-        delay = p.get("rir_delay")
-        return {"reverb_shift": argmax_delay(rir) if delay is None else int(round(delay)),
+        return {"reverb_shift": reverb_shift(rir, p.get("rir_delay"), alignment),
                 "argmax_delay": argmax_delay(rir),
                 "peak_degraded": round(float(np.max(np.abs(degraded))), 6),
                 "peak_target": round(float(np.max(np.abs(target))), 6)}
@@ -96,7 +102,7 @@ class Derev(OfficialMixin, _DerevRebuild):
         name="derev", description="VCTK-Test x RIR-Test reverberant speech, dry target",
         rate=RATE, corpora=("VCTK-Corpus-0.92",),
         optional_corpora=("RIR_44k",), paper="003 App. C.3",
-        default_items=None, default_seed=2938, metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
+        default_items=None, default_seed=2938, version="2", metrics=("pesq:speechmetrics", "sispnr:voicefixer2021"))     # 003 Table 8
     official_key = "derev"
 
     def build(self, opts: BuildOptions) -> Path:

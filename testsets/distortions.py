@@ -5,11 +5,15 @@ Conventions, from VoiceFixer's reference code where it says how (haoheliu/voicef
 and commits cited at each function), decided here where it is silent:
 - The clean speech is peak-normalised to 1 first.
 - Reverb: the RIR is convolved; a result whose peak exceeds 0.99 is renormalised to a peak of 0.98
-  (voicefixer_main `MagicalEffects.reverb_rir`); it is then shifted by the RIR's direct-path delay
-  and cut to the input length, so that the reverberant input stays time-aligned with the dry
-  target. The delay is geometric when the room is known (source-microphone distance / c x rate plus
-  the simulator's fractional-delay offset, `testsets.rir.RoomParams.direct_delay`); only for an
-  RIR of unknown geometry (the trainer's RIR files) is it the index of the RIR's largest magnitude.
+  and cut to the input length (voicefixer_main `MagicalEffects.reverb_rir`,
+  dataloaders/augmentation/magical_effects.py L158-165 @ 0c206f7: no shift). That is alignment
+  "none", what the test-set builders do by default. Alignment "direct_path" (an option of the
+  builders, and what `render` does when not told otherwise, for the trainer) first shifts the
+  result by the RIR's direct-path delay so that the reverberant input stays time-aligned with the
+  dry target. The delay is geometric when the room is known (source-microphone distance / c x rate
+  plus the simulator's fractional-delay offset, `testsets.rir.RoomParams.direct_delay`); only for
+  an RIR of unknown geometry (the trainer's RIR files) is it the index of the RIR's largest
+  magnitude.
 - Clipping: x is peak-normalised to 1, then `clip(x, -eta, eta)`.
 - Low bandwidth: a zero-phase (forward-backward, `sosfiltfilt`) low-pass of the drawn type,
   order and cutoff (cheby1/ellip ripple 0.1 dB, ellip stop band 60 dB), then resampling to
@@ -24,9 +28,13 @@ and commits cited at each function), decided here where it is silent:
   mean|n| = mean|x| (skipped when mean|x| <= 0.02, as there) and divided by 10^(SNR/20);
   `active`: power ratio over the active-speech 10 ms frames (within `ACTIVE_DB` of the loudest).
   VoiceFixer's recipes mix by `algorithm1` (the default); MaskSR2's sets by `active`.
-- Levels (voicefixer_main `add_noise_and_scale_with_HQ`): the degraded input and the target are
-  divided by their common peak (`unify_energy`), then both multiplied by the gain q, so
-  max(peak(degraded), peak(target)) = q and their ratio is what the distortions made it.
+- Levels: the degraded input and the target are divided by their common peak, then both
+  multiplied by the gain q, so max(peak(degraded), peak(target)) = q and their ratio is what the
+  distortions made it. voicefixer_main `add_noise_and_scale_with_HQ` (dataloaders/augmentation/
+  base.py L104 @ 0c206f7) takes the common peak over more signals: (noisy, noise, front, HQ),
+  i.e. also the scaled noise and the speech before the noise is added. Here it is over (degraded,
+  target) only: where the noise or the pre-noise speech peaks higher than both, VoiceFixer's
+  files are quieter by that ratio (the ratio between input and target is the same).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ SNR_DEFINITIONS = ("algorithm1", "active")
 REVERB_PEAK_LIMIT, REVERB_PEAK_TO = 0.99, 0.98    # voicefixer_main MagicalEffects.reverb_rir
 ALG1_MIN_LEVEL = 0.02       # voicefixer_main: mean|x| at or below this leaves the noise at peak 1
 LOWPASS_RESAMPLER = "scipy.signal.resample_poly"  # voicefixer_main tools/dsp/lowpass.py
+# How the reverberant signal is aligned with the dry target: "none" as voicefixer_main's
+# reverb_rir (magical_effects.py L158-165 @ 0c206f7), or "direct_path" (shifted by the direct path).
+REVERB_ALIGNMENTS = ("none", "direct_path")
 
 
 def recipe_constants() -> dict[str, Any]:
@@ -87,6 +98,10 @@ class DistortionConfig:
         bad = set(self.filter_types) - set(FILTER_TYPES)
         if bad:
             raise ValueError(f"unknown filter types {sorted(bad)}; known: {FILTER_TYPES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every probability and range (info.json records them: they shape the bytes)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -203,11 +218,23 @@ def argmax_delay(rir: np.ndarray) -> int:
     return int(np.argmax(np.abs(rir)))
 
 
-def apply_reverb(x: np.ndarray, rir: np.ndarray, delay: float | None = None) -> np.ndarray:
-    """Convolve; renormalise a peak above 0.99 to 0.98 (voicefixer_main `reverb_rir`,
-    dataloaders/augmentation/magical_effects.py, commit b6d4425); shift by the direct-path
-    `delay` in samples (rounded; None: `argmax_delay`) so input and target align."""
-    shift = argmax_delay(rir) if delay is None else int(round(delay))
+def reverb_shift(rir: np.ndarray, delay: float | None, alignment: str) -> int:
+    """Samples the reverberant signal is advanced by: 0 for alignment "none"; the direct-path
+    `delay` (rounded; None: `argmax_delay`) for "direct_path"."""
+    if alignment not in REVERB_ALIGNMENTS:
+        raise ValueError(f"reverb alignment must be one of {REVERB_ALIGNMENTS}, got {alignment!r}")
+    if alignment == "none":
+        return 0
+    return argmax_delay(rir) if delay is None else int(round(delay))
+
+
+def apply_reverb(x: np.ndarray, rir: np.ndarray, delay: float | None = None,
+                 alignment: str = "direct_path") -> np.ndarray:
+    """Convolve; renormalise a peak above 0.99 to 0.98 and cut to the input's length
+    (voicefixer_main `reverb_rir`, dataloaders/augmentation/magical_effects.py L158-165 @ 0c206f7,
+    alignment "none"); with alignment "direct_path", first advance by the direct-path `delay` in
+    samples (rounded; None: `argmax_delay`) so input and target align."""
+    shift = reverb_shift(rir, delay, alignment)
     y = signal.fftconvolve(x.astype(np.float64), rir.astype(np.float64))
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > REVERB_PEAK_LIMIT:
@@ -272,10 +299,12 @@ def scale_noise(speech: np.ndarray, noise: np.ndarray, rate: int, snr_db: float)
 
 
 def render(clean: np.ndarray, rate: int, params: DistortionParams, noise: np.ndarray | None = None,
-           rir: np.ndarray | None = None, rir_delay: float | None = None) -> Rendered:
+           rir: np.ndarray | None = None, rir_delay: float | None = None,
+           reverb_alignment: str = "direct_path") -> Rendered:
     """Apply `params` to `clean` (mono float at `rate`). `noise` must be at least as long as
     `clean` (only its first len(clean) samples are used) and `rir` at `rate`, when their
-    stages are on; `rir_delay` is its direct-path delay in samples (None: `argmax_delay`).
+    stages are on; `rir_delay` is its direct-path delay in samples (None: `argmax_delay`), used
+    only with `reverb_alignment` "direct_path" (see `apply_reverb`).
     Returns the degraded input, the target, the intermediate components (`reverberant`,
     `speech`/`noise` as mixed, `clipped`, `pre_lowpass`, `lowpassed`, all before the level unification and the
     gain) and `measured`: the SNR by both definitions, the common-peak scale and both peaks."""
@@ -289,8 +318,8 @@ def render(clean: np.ndarray, rate: int, params: DistortionParams, noise: np.nda
             if rir is None:
                 raise ValueError("params ask for reverb but no RIR was given")
             rir = np.asarray(rir, dtype=np.float32)
-            measured["reverb_shift"] = argmax_delay(rir) if rir_delay is None else int(round(rir_delay))
-            x = apply_reverb(x, rir, rir_delay)
+            measured["reverb_shift"] = reverb_shift(rir, rir_delay, reverb_alignment)
+            x = apply_reverb(x, rir, rir_delay, reverb_alignment)
             comps["reverberant"] = x
         elif stage == "clip" and params.clip_eta is not None:
             x = np.clip(peak_normalise(x), -params.clip_eta, params.clip_eta)

@@ -1,9 +1,9 @@
 """The DNS Challenge 2020 test set (001 Sec. 3.1, 002 Sec. III-A), ingested, not simulated:
 `synthetic/no_reverb` and `synthetic/with_reverb` (noisy `clnsp<k>_<noise>_snr<S>_tl<T>_fileid_<n>`
 paired with clean `clean_fileid_<n>` by the trailing file id; the SNR and target level in the name
-are recorded) and `real_recordings` (no reference). The corpus is found as a clone lays it out
+are recorded) and `real_recordings` (no reference; their 2020 names carry no file id). The corpus is found as a clone lays it out
 (`DNS-Challenge/datasets/test_set/`) or as `DNS-Challenge/test_set/`. Files are copied byte for byte. `--items N` keeps at most the
-first N items (by file id) of each subset; a subset folder that is absent is skipped with a
+first N items of each subset (synthetic: by file id; real recordings: by file name); a subset folder that is absent is skipped with a
 warning and recorded in info.json, but a corpus with none of the three is an error."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from benchmark.core.errors import BenchmarkError
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
 from testsets.corpora import CORPORA, MissingCorpusError, _info, _rel, dns_mix_levels, file_id
 from testsets.engine import build_set, warn
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 
 SUBSETS = {"no_reverb": "synthetic/no_reverb", "with_reverb": "synthetic/with_reverb",
            "real_recordings": "real_recordings"}
@@ -64,7 +64,8 @@ class Dns2020(TestSetBuilder):
                 id=item_id, degraded=f"degraded/{item_id}.wav",
                 target=f"target/{item_id}.wav" if clean else None, rate=rate,
                 target_rate=rate if clean else None, duration=frames / rate, subset=sub,
-                params=params,
+                params=params, conditions=conditions(
+                    snr_db=params.get("snr_db"), reverb=sub.endswith("with_reverb")) if synthetic else {},
                 sources={"noisy": _rel(corpora, f), "clean": _rel(corpora, clean) if clean else None}))
         return items
 

@@ -2,7 +2,9 @@
 speakers (20 each, balanced round-robin over speakers), 16 kHz, additive noise only, transcripts
 kept. The paper gives no SNR range: we use U(-5, 20) dB, the range MaskSR2 states for its
 distortions (002 Sec. III-A), and VoiceBank-DEMAND test noise (noise = noisy - clean) as in its
-full-band set. No gain (the input is speech + noise at the corpus level)."""
+full-band set. No random gain (q = 1), but the levels are not the corpus's: as in every
+simulated set (`testsets.distortions.render`), the speech is peak-normalised first, the noise is
+added, and input and target are then divided by their common peak (the larger peak becomes 1)."""
 
 from __future__ import annotations
 

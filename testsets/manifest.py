@@ -41,6 +41,35 @@ def check_unique_ids(ids: list[str], where: str) -> None:
         seen[key] = item_id
 
 
+# The conditions an item was made under, as typed fields (issue 30: breakdowns and the listening
+# page read these, never parameter names). A key present means the factor applies to the set; its
+# value None means the stage is off for this item (no noise, full band, no clipping).
+CONDITION_TYPES: dict[str, tuple[type, ...]] = {
+    "snr_db": (float,),          # additive noise SNR in dB (the set's own definition)
+    "cutoff_hz": (float,),       # low-pass cutoff / half the low sampling rate, Hz
+    "clip_level": (float,),      # clipping threshold eta (of the peak-normalised signal)
+    "reverb": (bool,),           # convolved with an RIR
+    "rt60_s": (float,),          # the room's RT60 where the room is known
+}
+
+
+def conditions(**values: Any) -> dict[str, Any]:
+    """A checked conditions record: known keys only, each a number/bool of its type or None."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in CONDITION_TYPES:
+            raise ValueError(f"unknown condition {key!r}; known: {', '.join(CONDITION_TYPES)}")
+        if value is None:
+            out[key] = None
+        elif CONDITION_TYPES[key] == (bool,):
+            out[key] = bool(value)
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"condition {key!r} must be a number or None, got {value!r}")
+            out[key] = float(value)
+    return out
+
+
 @dataclass
 class ManifestItem:
     id: str
@@ -55,6 +84,7 @@ class ManifestItem:
     seed: int | None = None
     params: dict[str, Any] = field(default_factory=dict)   # every distortion parameter drawn
     sources: dict[str, Any] = field(default_factory=dict)  # source files used (relative to corpora)
+    conditions: dict[str, Any] = field(default_factory=dict)  # typed (`conditions()`); {}: unknown
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -84,13 +114,25 @@ def read_manifest(path: Path) -> list[ManifestItem]:
         raise BenchmarkError(f"{path}: no manifest. Build the test set first: "
                              f"python -m benchmark testsets build {path.parent.name}")
     items = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BenchmarkError(f"{path}:{n}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                                 f"{exc.start + 1}); a manifest is UTF-8 JSON lines: re-save it as "
+                                 "UTF-8 or rebuild the set") from None
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise TypeError(f"expected a JSON object, found {type(record).__name__}")
+            try:        # "\udcff" escapes: a name or text in another encoding, kept undecoded
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"text that is not valid Unicode ({exc.object[exc.start:exc.end]!a}, "
+                                 "e.g. a file name or transcript in another encoding): rename the "
+                                 "file or re-encode the text as UTF-8") from None
             items.append(ManifestItem.from_dict(record))
         except (ValueError, TypeError) as exc:
             raise BenchmarkError(f"{path}:{n}: malformed manifest line ({exc})") from exc

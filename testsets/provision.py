@@ -188,16 +188,17 @@ class Plan:
 def plan(names: list[str], corpora: Path, *, source: str = "rebuild",
          rirs: str | None = None) -> Plan:
     """What the named sets need: their corpora, and the optional ones the papers' recipe reads
-    (DCASE-Eval noise, RIR-44k) when they can be fetched; `source="official"` adds VoiceFixer's
-    released test sets; `rirs="simulate"` drops RIR-44k."""
+    (DCASE-Eval noise, RIR-44k) when they can be fetched; `source="official"`: VoiceFixer's
+    released test sets only; `rirs="simulate"` drops RIR-44k."""
     from testsets import TESTSETS
     corpora = Path(corpora)
     wanted: dict[str, list[str]] = {}
     for name in names:
         info = TESTSETS.get(name).info
-        folders = list(info.corpora) + list(info.optional_corpora)
-        if source == "official":
-            folders.append("TestSets")
+        # --source official ingests the release alone: the raw corpora are not read (issue 28:
+        # they were 20.65 GB of downloads the ingestion never used)
+        folders = (["TestSets"] if source == "official"
+                   else list(info.corpora) + list(info.optional_corpora))
         for folder in folders:
             if rirs == "simulate" and folder == "RIR_44k":
                 continue

@@ -12,6 +12,9 @@ Two room recipes:
   source at horizontal distance U(0.66, 2) m in a uniform direction, height U(0.9, 1.8) m,
   T60 ~ U(0.1, 1.0) s, omnidirectional microphone (the left microphone of the WHAMR! pair).
 
+A third kind, recipe "whamr_csv" (`testsets.whamr`): one row of the WHAMR! test parameters
+(reverb_params_tt.csv) simulated as the WHAMR! scripts do (`_simulate_whamr_legacy`).
+
 The VoiceFixer recipe keeps its drawn source distance through every redraw (see
 `sample_voicefixer_room`). Both recipes redraw the room when Sabine's formula cannot reach the drawn RT60 (wall
 absorption above 1, e.g. a large room with a very short RT60) or when the ISM order it needs
@@ -154,6 +157,37 @@ def sample_whamr_room(rng: np.random.Generator, rate: int = 44100) -> RoomParams
                               recipe="whamr")
 
 
+def whamr_legacy_absorption(dims, rt60: float) -> tuple[float, float, int]:
+    """The WHAMR! scripts' wall absorption for `rt60` (wham_room.py `WhamRoom.__init__`, as
+    speechbrain carries it: recipes/WHAMandWHAMR/meta/wham_room.py @ 9c826ef39): Sabine's
+    24 ln(10) V / (c S T60), passed to pyroomacoustics' legacy `absorption` argument, which
+    pyroomacoustics (v0.4.0 room.py, "1 - a1 == sqrt(1 - a2)") turns into the energy absorption
+    1 - (1 - a)^2: roughly twice Sabine's, so the simulated decay is faster than the row's T60.
+    Returns (Sabine's a, the energy absorption used, the ISM order ceil(T60 c / min(dims)))."""
+    v = dims[0] * dims[1] * dims[2]
+    s = 2 * (dims[0] * dims[1] + dims[0] * dims[2] + dims[1] * dims[2])
+    a = 24 * v * np.log(10.0) / (SOUND_SPEED * s * rt60)
+    order = int(np.ceil(rt60 * SOUND_SPEED / min(dims)))
+    return float(a), float(1.0 - (1.0 - a) ** 2), order
+
+
+def _simulate_whamr_legacy(room: RoomParams, max_order: int | None = None) -> np.ndarray:
+    """One WHAMR! room as its scripts simulate it (wham_room.py @ 9c826ef39: t0 = 0, no air
+    absorption, legacy absorption, the RIR cut to ceil(T60 fs) samples), at room.rate."""
+    pra = require("pyroomacoustics", "core", "simulating room impulse responses")
+    _, energy, order = whamr_legacy_absorption(room.dims, room.rt60)
+    if not 0.0 < energy <= 1.0:
+        raise ValueError(f"WHAMR! room {room.dims} with T60 {room.rt60} s gives an absorption "
+                         f"{energy:.3f} outside (0, 1]")
+    shoebox = pra.ShoeBox(list(room.dims), fs=room.rate, t0=0.0, materials=pra.Material(energy),
+                          max_order=order if max_order is None else max_order, air_absorption=False)
+    shoebox.add_source(list(room.source))
+    shoebox.add_microphone(list(room.mic))
+    shoebox.compute_rir()
+    h = np.asarray(shoebox.rir[0][0], dtype=np.float32)
+    return h[: int(np.ceil(room.rt60 * room.rate))]
+
+
 def simulate_direct_path(room: RoomParams) -> np.ndarray:
     """The direct path alone of `room` (image-source order 0, same microphone), not cached: the
     reference the alignment tests measure the geometric delay against."""
@@ -172,6 +206,8 @@ def simulate_rir(room: RoomParams) -> np.ndarray:
 
 
 def _simulate(room: RoomParams, max_order: int | None = None) -> np.ndarray:
+    if room.recipe == "whamr_csv":
+        return _simulate_whamr_legacy(room, max_order)
     pra = require("pyroomacoustics", "core", "simulating room impulse responses")
     absorption, order = sabine(room.dims, room.rt60)
     shoebox = pra.ShoeBox(list(room.dims), fs=room.rate, materials=pra.Material(absorption),

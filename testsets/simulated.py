@@ -24,7 +24,7 @@ import numpy as np
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.files import confine
-from testsets.base import BuildOptions, TestSetBuilder
+from testsets.base import BuildOptions, TestSetBuilder, reverb_alignment
 from testsets.corpora import CORPORA, NoiseSource, RirFile, Utterance, rir44k_files
 from testsets.distortions import (
     DistortionConfig,
@@ -34,7 +34,7 @@ from testsets.distortions import (
     sample_params,
 )
 from testsets.engine import BuildResult, build_set, encode, item_rng, warn
-from testsets.manifest import ManifestItem
+from testsets.manifest import ManifestItem, conditions
 from testsets.rir import (
     SOUND_SPEED,
     RoomParams,
@@ -46,6 +46,8 @@ from testsets.rir import (
 
 ROOM_RECIPES = {"voicefixer": sample_voicefixer_room, "whamr": sample_whamr_room}
 SELECT_STREAM = 0x5E1EC7         # the set-level stream that picks source utterances
+WHAMR_STREAM = 0x3A3E            # the set-level stream that orders the WHAMR! CSV rows
+ROOM_SOURCES = ("whamr_csv", "simulate")
 RIR_SOURCES = ("rir44k", "simulate")
 # sunits/rir_simulator_python (RIR-44k's simulator) places the direct path at distance / c x rate
 # exactly: its 33-tap fractional-delay filter and its surface filter are both re-centred
@@ -69,6 +71,14 @@ def load_rir_file(corpora: Path, rel: str, rate: int) -> np.ndarray:
         return resample(h, RIR44K_RATE, rate) if rate != RIR44K_RATE else h
     h, r = read_audio(path, mix_channels=True)
     return resample(h, r, rate)
+
+
+def distortion_conditions(params: DistortionParams, room: RoomParams | None) -> dict:
+    """The typed conditions of a simulated item (the factors every simulated set can vary)."""
+    return conditions(snr_db=params.snr_db,
+                      cutoff_hz=params.lowpass.cutoff if params.lowpass else None,
+                      clip_level=params.clip_eta, reverb=params.reverb,
+                      rt60_s=room.rt60 if room else None)
 
 
 class CorpusTooSmallError(BenchmarkError):
@@ -132,6 +142,36 @@ class SimulatedBuilder(TestSetBuilder):
         return []
 
     # --- plan ---
+    def whamr_rows(self, opts: BuildOptions, seed: int):
+        """The WHAMR! CSV rows in this build's order (sets whose rooms follow WHAMR!), or None:
+        --rooms whamr_csv (the default) reads reverb_params_tt.csv through the asset registry;
+        where it is not installed and --rooms was not given, rooms are drawn from the WHAMR!
+        distributions instead, with a warning and a note."""
+        if self.room_recipe != "whamr":
+            return None
+        want = opts.rooms or "whamr_csv"
+        if want not in ROOM_SOURCES:
+            raise BenchmarkError(f"--rooms must be one of {', '.join(ROOM_SOURCES)}, got {want!r}")
+        if want == "simulate":
+            return None
+        from benchmark.core.errors import AssetError
+        from testsets.whamr import CSV_ASSET, csv_fingerprint, locate_csv, read_rows
+        try:
+            path = locate_csv()
+        except AssetError as exc:
+            if opts.rooms:
+                raise
+            msg = (f"WHAMR! room parameters not found (asset {CSV_ASSET}: python -m benchmark assets "
+                   f"fetch {CSV_ASSET}): rooms drawn from the WHAMR! distributions instead, not the "
+                   f"published rows (--rooms simulate silences this). {str(exc).splitlines()[0]}")
+            warn(f"{self.info.name}: {msg}")
+            self._notes.append(msg)
+            return None
+        rows = read_rows(path)
+        self._whamr_csv = {"asset": CSV_ASSET, "sha256": csv_fingerprint(path), "rows": len(rows)}
+        order = np.random.default_rng([seed, WHAMR_STREAM]).permutation(len(rows))
+        return [rows[int(k)] for k in order]
+
     def rir_source(self, opts: BuildOptions) -> str | None:
         """The RIR source this build uses: --rirs, else the set's default (`default_rirs`); a
         default that is not installed falls back to simulation with a warning and a note."""
@@ -155,9 +195,12 @@ class SimulatedBuilder(TestSetBuilder):
         noises = self.noises(corpora) if self.config.p_noise > 0 else []
         rir_source = self.rir_source(opts)
         rir_files = rir44k_files(corpora) if rir_source == "rir44k" else []
+        whamr = self.whamr_rows(opts, seed) if rir_source == "simulate" else None
         n = opts.items or self.info.default_items or len(utts)
         chosen = self.select(utts, n, np.random.default_rng([seed, SELECT_STREAM]), opts.allow_repeat)
         rate = self.info.rate
+        alignment = reverb_alignment(opts)
+        n_rooms = 0
         items = []
         for i, utt in enumerate(chosen):
             params = sample_params(item_rng(seed, i, "distortion"), self.config)
@@ -174,7 +217,15 @@ class SimulatedBuilder(TestSetBuilder):
                 extra["noise_offset"] = int(noise_rng.integers(0, nfull - length + 1)) if nfull > length else 0
                 sources.update(noise=noise.path, noise_clean=noise.clean)
             room = None
-            if params.reverb and rir_source == "simulate":
+            if params.reverb:
+                extra["reverb_alignment"] = alignment
+            if params.reverb and rir_source == "simulate" and whamr:
+                row = whamr[n_rooms % len(whamr)]     # the next row: none repeats before all are used
+                n_rooms += 1
+                room = row.room(rate)
+                extra.update(whamr_row=row.index, whamr_utterance_id=row.utterance_id,
+                             rir_delay=round(room.direct_delay(), 4), alignment="geometric")
+            elif params.reverb and rir_source == "simulate":
                 room = ROOM_RECIPES[self.room_recipe](item_rng(seed, i, "room"), rate)
                 extra["rir_delay"] = round(room.direct_delay(), 4)
                 extra["alignment"] = "geometric"
@@ -192,7 +243,7 @@ class SimulatedBuilder(TestSetBuilder):
                 transcript=utt.transcript if self.segment is None else None, speaker=utt.speaker,
                 seed=seed, params={"distortion": params.to_dict(),
                                    "room": room.to_dict() if room else None, **extra},
-                sources=sources))
+                sources=sources, conditions=distortion_conditions(params, room)))
         return items
 
     def constants(self) -> dict:
@@ -200,7 +251,9 @@ class SimulatedBuilder(TestSetBuilder):
                 "pyroomacoustics_direct_offset": pra_direct_offset(),
                 "roomsimove_direct_offset": ROOMSIMOVE_DIRECT_OFFSET,
                 "snr_definition": self.config.snr_definition, "order": list(self.config.order),
-                "segment_s": self.segment, "room_recipe": self.room_recipe}
+                "segment_s": self.segment, "room_recipe": self.room_recipe,
+                "distortion_config": self.config.to_dict(),
+                "whamr_csv": getattr(self, "_whamr_csv", None)}
 
     def build(self, opts: BuildOptions) -> Path:
         seed = self.info.default_seed if opts.seed is None else opts.seed
@@ -237,4 +290,6 @@ class SimulatedBuilder(TestSetBuilder):
             rir = simulate_rir(RoomParams.from_dict(p["room"]))
         elif src.get("rir"):
             rir = load_rir_file(corpora, src["rir"], rate)
-        return render(speech, rate, params, noise, rir, rir_delay=p.get("rir_delay"))
+        # manifests written before the alignment was recorded were shifted by the direct path
+        return render(speech, rate, params, noise, rir, rir_delay=p.get("rir_delay"),
+                      reverb_alignment=p.get("reverb_alignment", "direct_path"))

@@ -23,10 +23,10 @@ from scipy import signal
 
 from benchmark.core.audio import read_audio, resample, write_audio
 from testsets.base import TESTSETS, BuildOptions, TestSetBuilder, TestSetInfo
-from testsets.corpora import vctk_utterances
+from testsets.corpora import VCTK_TEST, corpus_differences, vctk_utterances
 from testsets.distortions import LOWPASS_RESAMPLER, recipe_resample_down_up
-from testsets.engine import build_set, encode
-from testsets.manifest import ManifestItem
+from testsets.engine import announce, build_set, encode
+from testsets.manifest import ManifestItem, conditions
 from testsets.official import OfficialMixin
 from testsets.simulated import SELECT_STREAM, select_without_repeat
 
@@ -69,8 +69,10 @@ class _SrRebuild(TestSetBuilder):
                     subset=sub, transcript=u.transcript, speaker=u.speaker, seed=seed,
                     params={"low_rate": low, "filter": "cheby1", "order": ORDER,
                             "ripple_db": RIPPLE_DB, "cutoff": low / 2, "resampler": LOWPASS_RESAMPLER},
-                    sources={"speech": u.path}))
-        self.result = build_set(self, opts, items, seed)
+                    sources={"speech": u.path}, conditions=conditions(cutoff_hz=low / 2)))
+        notes = announce("sr", corpus_differences(VCTK_TEST, [u.speaker for u in utts],
+                                                   [u.rate for u in utts]))
+        self.result = build_set(self, opts, items, seed, notes)
         return self.result.folder
 
     def render_item(self, corpora: Path, set_dir: Path, item: ManifestItem) -> None:

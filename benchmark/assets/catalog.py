@@ -277,6 +277,37 @@ for _part, _bytes, _md5 in _DCASE18_EVAL_PARTS:
         homepage="https://zenodo.org/record/1293883",
     ))
 
+# WHAMR! (Maciejewski et al., ICASSP 2020): the room parameters of its test split, one row per
+# test utterance, `reverb_params_tt.csv` (columns utterance_id, room_x/y/z, micL_x/y, micR_x/y,
+# mic_z, s1_x/y/z, s2_x/y/z, T60), which vctk_gsr simulates as the scripts do (002 Sec. III-A).
+# The CSV ships inside MERL's WHAMR! scripts archive as whamr_scripts/data/reverb_params_tt.csv
+# (`whamr_scripts` below: fetched and unpacked, testsets/whamr.py reads the CSV from there), and
+# alone in speechbrain's sepformer-whamr model repository, where
+# recipes/WHAMandWHAMR/meta/create_whamr_rirs.py (speechbrain @ 9c826ef39) fetches it
+# ("metadata/reverb_params_tt.csv"). Neither publisher gives a checksum and neither file could be
+# downloaded from here to hash it: both unpinned (sha256 ""); a build records the CSV's own sha256
+# in info.json.
+register_asset(Asset(
+    name="whamr_reverb_params_tt",
+    urls=("https://huggingface.co/speechbrain/sepformer-whamr/resolve/main/metadata/"
+          "reverb_params_tt.csv",),
+    sha256="", size=0, licence="CC BY-NC 4.0 (WHAMR! metadata, MERL)",
+    path="corpora/whamr/reverb_params_tt.csv",
+    used_by="test set vctk_gsr (rooms)", kind="corpus",
+    description="WHAMR! test-split room parameters, one row per test utterance (3000 rows)",
+    homepage="http://wham.whisper.ai/",
+))
+register_asset(Asset(
+    name="whamr_scripts",
+    urls=("https://storage.googleapis.com/whisper-public/whamr_scripts.tar.gz",),
+    sha256="", size=0, licence="CC BY-NC 4.0 (WHAMR! scripts, MERL)",
+    path="corpora/whamr/whamr_scripts.tar.gz",
+    used_by="test set vctk_gsr (rooms: whamr_scripts/data/reverb_params_tt.csv)", kind="corpus",
+    unpack=True,
+    description="WHAMR! generation scripts with their metadata CSVs (data/reverb_params_{tr,cv,tt}.csv)",
+    homepage="http://wham.whisper.ai/",
+))
+
 register_asset(Asset(
     name="vctk_0.92",
     urls=("https://datashare.ed.ac.uk/bitstream/handle/10283/3443/VCTK-Corpus-0.92.zip",),

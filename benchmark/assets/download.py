@@ -29,6 +29,8 @@ from benchmark.assets.records import (  # noqa: F401
 )
 from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError
+from benchmark.core.files import atomic_write
+from benchmark.core.paths import cache_dir
 from benchmark.core.progress import progress
 
 CHUNK = 1 << 20
@@ -101,7 +103,32 @@ def _stat_key(path: Path) -> dict:
 
 
 def _write_stamp(path: Path, sha: str) -> None:
-    _stamp_path(path).write_text(json.dumps({"sha256": sha, **_stat_key(path)}))
+    # a new temp file (O_EXCL) renamed over the stamp: replaces a symlinked stamp, never writes
+    # through it
+    atomic_write(_stamp_path(path), json.dumps({"sha256": sha, **_stat_key(path)}))
+
+
+# --- the cache's own files are never links out of it ------------------------------------------
+
+def _unlink_link(path: Path) -> None:
+    """A symlink at one of the cache's working names (`.part`, a stamp, an unpacked `.d`) is
+    removed (the link only, never what it points to): the harness writes real files only."""
+    if path.is_symlink():
+        path.unlink()
+
+
+def _check_cache_file(asset: Asset, target: Path, root: Path | None) -> None:
+    """A cache file that is a symlink resolving outside the cache is refused, never read or
+    replaced through: a file elsewhere is used through BENCHMARK_ASSET_MIRROR."""
+    if not target.is_symlink():
+        return
+    cache = (root or cache_dir()).resolve()
+    real = target.resolve()
+    if real != cache and cache not in real.parents:
+        raise AssetError(f"asset '{asset.name}': the cache file {target} is a symlink to {real}, "
+                         f"outside the cache {cache}; nothing was read or written through it. Remove "
+                         "the link (to use a copy kept elsewhere, set BENCHMARK_ASSET_MIRROR to its "
+                         "folder)")
 
 
 def _stamp_ok(path: Path, sha: str) -> bool:
@@ -147,7 +174,9 @@ def offline_mode() -> bool:
 
 
 def _download(url: str, part: Path, asset: Asset) -> None:
-    """Download `url` into `part`, resuming from its current size."""
+    """Download `url` into `part`, resuming from its current size; `part` is opened without
+    following a symlink (O_NOFOLLOW), so the download never lands in a link's target."""
+    _unlink_link(part)
     offset = part.stat().st_size if part.exists() else 0
     if asset.size and offset > asset.size:
         part.unlink()
@@ -163,8 +192,8 @@ def _download(url: str, part: Path, asset: Asset) -> None:
                 skip -= len(block)
         elif offset and status != 206:
             offset = 0  # server ignored Range: start over
-        mode = "ab" if offset else "wb"
-        with open(part, mode) as f, progress(desc=f"fetch {asset.name}", total=asset.size or None,
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if offset else os.O_TRUNC)
+        with os.fdopen(os.open(part, flags, 0o666), "ab" if offset else "wb") as f, progress(desc=f"fetch {asset.name}", total=asset.size or None,
                                              initial=offset, unit="B", unit_scale=True) as bar:
             while block := resp.read(CHUNK):
                 f.write(block)
@@ -177,6 +206,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
     the archive itself, even for records that unpack next to the file)."""
     asset = get_asset(name)
     target = asset.cached_path(root)
+    _check_cache_file(asset, target, root)
     if target.exists():
         if _stamp_ok(target, asset.sha256):
             _warn_unpinned(asset, target)
@@ -224,6 +254,7 @@ def _maybe_unpack(asset: Asset, archive: Path) -> Path:
     if not asset.unpack:
         return archive
     out = Path(str(archive) + ".d")
+    _unlink_link(out)
     if (out / ".complete").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)

@@ -227,14 +227,14 @@ def check_metric(name: str, backend: str, clip: Clip, device: str, fetch_missing
 
 
 def metric_backends(profile: str, names: list[str] | None) -> list[tuple[str, str]]:
+    """Every backend (profile 'all'), or the one `run`/`score` plan for each metric under the
+    profile (benchmark.run.plan.resolve)."""
+    from benchmark.run.plan import resolve
     from metrics import METRICS
-    out = []
-    for n, cls in METRICS:
-        if names and n not in names:
-            continue
-        backends = cls.info.backends if profile == "all" else (cls.info.backend_for(profile),)
-        out += [(n, b) for b in backends]
-    return out
+    chosen = [n for n, _ in METRICS if not names or n in names]
+    if profile == "all":
+        return [(n, b) for n in chosen for b in METRICS.get(n).info.backends]
+    return [(p.name, p.backend) for p in resolve(chosen, profile).metrics]
 
 
 def run(args: argparse.Namespace) -> int:

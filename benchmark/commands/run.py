@@ -6,6 +6,7 @@ import argparse
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT, sigterm_as_interrupt
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -38,11 +39,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N items of each set")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
+                   help="CUDA inference precision of the systems that offer it (the MaskSR family); "
+                        "part of their cache key")
     p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
                    help="per-item duration limit, checked from the file header before reading "
                         f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
+    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
+                   help="seconds a system or metric call may take per item before it is stopped and "
+                        f"the item recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every file of the selected sets in full against their CHECKSUMS at the "
+                        "start (default: files whose size, mtime and inode are unchanged since they "
+                        "last matched are not re-hashed; every restored or scored file is hashed as "
+                        "it is read either way)")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo items whose restoration failed in an earlier invocation")
+    p.add_argument("--baseline", metavar="SYSTEM",
+                   help="compare every system with this one in the report's paired columns "
+                        "(default: each column's best measured system)")
     p.add_argument("--listen-items", type=int, metavar="N",
                    help="items per listening-page table (default 3; see `report --html`)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -56,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _specs(args: argparse.Namespace):
+    from benchmark.commands._util import precision_config
     from systems.base import SystemSpec
     ckpt = {}
     for entry in args.checkpoint:
@@ -65,28 +81,15 @@ def _specs(args: argparse.Namespace):
         if name not in args.systems:
             raise BenchmarkError(f"--checkpoint {entry}: system '{name}' is not in --systems")
         ckpt[name] = path
-    return [SystemSpec(s, {"checkpoint": ckpt[s]} if s in ckpt else {})
+    return [SystemSpec(s, {**({"checkpoint": ckpt[s]} if s in ckpt else {}),
+                           **precision_config(s, getattr(args, "precision", "fp32"))})
             for s in dict.fromkeys(args.systems)]
 
 
-def _argv(args: argparse.Namespace, name: str) -> list[str]:
-    """The command line as the store records it (the equivalent `python -m benchmark` call)."""
-    argv = ["run", "--systems", *args.systems]
-    for flag in ("testsets", "metrics"):
-        if getattr(args, flag):
-            argv += [f"--{flag}", *getattr(args, flag)]
-    argv += ["--profile", args.profile, "--name", name, "--device", args.device]
-    if args.workers != 1:
-        argv += ["--workers", str(args.workers)]
-    if args.limit:
-        argv += ["--limit", str(args.limit)]
-    if getattr(args, "max_item_seconds", DEFAULT_MAX_ITEM_SECONDS) != DEFAULT_MAX_ITEM_SECONDS:
-        argv += ["--max-item-seconds", f"{args.max_item_seconds:g}"]
-    for c in args.checkpoint:
-        argv += ["--checkpoint", c]
-    argv += ["--executor", args.executor] if getattr(args, "executor", "local") != "local" else []
-    argv += ["--shard", args.shard] if getattr(args, "shard", None) else []
-    return argv + (["--retry-errors"] if args.retry_errors else [])
+def _argv() -> list[str]:
+    """The command line as the store records it: what was typed (`python -m benchmark ...`)."""
+    import sys
+    return list(sys.argv[1:])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+    if not 0 < args.item_timeout <= 1e7:
+        raise BenchmarkError(f"--item-timeout must be 0 < S <= 1e7 seconds, got {args.item_timeout:g}")
     if not args.max_item_seconds > 0:
         raise BenchmarkError(f"--max-item-seconds must be positive, got {args.max_item_seconds:g}")
     from metrics.base import parse_metric_spec
@@ -105,13 +110,21 @@ def run(args: argparse.Namespace) -> int:
         parse_metric_spec(text)              # a malformed NAME:BACKEND fails before any work
     from benchmark.report.listen import listen_items
     listen_items(args.listen_items)        # a bad N fails before any work
-    cfg = RunConfig(name="", systems=_specs(args), testsets=args.testsets, metrics=args.metrics,
+    if args.baseline is not None and args.baseline not in args.systems:
+        raise BenchmarkError(f"--baseline {args.baseline}: not one of --systems "
+                             f"({', '.join(args.systems)})")
+    systems = _specs(args)
+    name = validate_run_name(args.name if args.name is not None else default_run_name(systems))
+    if args.shard:
+        from benchmark.run.shard import parse_shard, shard_run_name
+        shard = parse_shard(args.shard)
+        name = shard_run_name(name, shard)                   # <name>/shards/K-of-N
+    cfg = RunConfig(name=name, systems=systems, testsets=args.testsets, metrics=args.metrics,
                     profile=args.profile, device=args.device, workers=args.workers,
-                    limit=args.limit, retry_errors=args.retry_errors,
-                    max_item_seconds=args.max_item_seconds)
-    cfg.name = validate_run_name(args.name if args.name is not None else default_run_name(cfg))
-    argv, runner = _argv(args, cfg.name), None
-    cfg.executor = args.executor
+                    limit=args.limit, retry_errors=args.retry_errors, executor=args.executor,
+                    max_item_seconds=args.max_item_seconds, verify=args.verify,
+                    item_timeout=args.item_timeout)
+    runner = None
     if args.executor == "ray":
         import os
 
@@ -119,12 +132,14 @@ def run(args: argparse.Namespace) -> int:
         if args.ray_address:
             os.environ["RAY_ADDRESS"] = args.ray_address
     if args.shard:
-        from benchmark.run.shard import ShardRunner, parse_shard
-        runner = ShardRunner(cfg, parse_shard(args.shard))   # cfg.name: <name>/shards/K-of-N
-    summary = (runner or Runner(cfg)).run(argv=argv)
+        from benchmark.run.shard import ShardRunner
+        runner = ShardRunner(cfg, shard)
+    with sigterm_as_interrupt():          # `kill` stops the run like Ctrl-C: workers killed, marked
+        summary = (runner or Runner(cfg)).run(argv=_argv())
     for note in summary.notes:
         print(f"note: {note}")
-    report = write_report(cfg.name, html=True, listen_items=args.listen_items)
+    report = write_report(cfg.name, html=True, listen_items=args.listen_items,
+                          baseline=args.baseline)
     print(f"run '{cfg.name}': {summary.restored} outputs restored ({summary.cached_outputs} cached), "
           f"{summary.scored} items scored ({summary.cached_scores} cached), "
           f"{summary.item_errors} new item errors, {summary.seconds:.1f} s")

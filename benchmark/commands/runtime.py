@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--systems", nargs="+", required=True, metavar="SYSTEM")
     p.add_argument("--lengths", nargs="+", type=float, default=[4, 8, 12, 16], metavar="SECONDS")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
+                   help="CUDA inference precision of the systems that offer it (the MaskSR family)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", metavar="FILE", help="write the timings as CSV/JSON")
     p.add_argument("--name", metavar="RUN", help="also store the timings in this run's store")
@@ -37,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.assets import require_local
-    from benchmark.commands._util import print_table
+    from benchmark.commands._util import precision_config, print_table
     from benchmark.run.provenance import device_description
     from benchmark.run.timing import Timing, time_system
     from systems import SYSTEMS
@@ -58,13 +60,14 @@ def run(args: argparse.Namespace) -> int:
             raise BenchmarkError(f"system '{name}' runs on {', '.join(cls.info.devices)}, not {args.device}")
         for asset in cls.info.assets:
             require_local(asset)
-        keys[name] = system_key(cls.info, {})
+        config = precision_config(name, args.precision)
+        keys[name] = system_key(cls.info, config)
         have = {L: stored[(name, keys[name], L)] for L in args.lengths if (name, keys[name], L) in stored}
         kept += len(have)
         timings += [Timing(name, float(L), secs, args.device) for L, secs in have.items()]
         missing = [L for L in args.lengths if L not in have]
         if missing:
-            system = cls(device=args.device)
+            system = cls(device=args.device, config=config)
             system.load()
             timings += time_system(system, missing, args.repeats, needs_target=cls.info.needs_target)
     timings.sort(key=lambda t: (list(keys).index(t.system), t.length))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmark.commands._util import print_table
@@ -24,8 +23,9 @@ with --reference by relative file name (the extension may differ: out/a.wav pair
 unpaired files are listed as errors. A metric is NAME (its offline backend, or the papers' with
 --profile paper) or NAME:BACKEND (exactly that backend, e.g. lsd:voicefixer2021; see `metrics
 list`). Every row records metric, backend, backend version (after loading: model file sha256,
-resampler) and rate. --out is checked before any scoring and rewritten after every batch, so an
-interrupted run keeps what it finished.
+resampler) and the rate the item was scored at (a backend that scores at the files' own rate,
+e.g. si_snr:speechmetrics, names each file's rate). --out is checked before any scoring and
+rewritten after every batch, so an interrupted run keeps what it finished.
 
 example:
   python -m benchmark score --metrics dnsmos lsd:voicefixer2021 --degraded out/ --reference clean/ --out s.csv
@@ -60,7 +60,13 @@ def read_transcripts(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such transcripts file")
     out: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise BenchmarkError(f"{path}:{line_no}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                             "re-save the transcripts as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         key, _, text = line.strip().partition(" ")
@@ -119,47 +125,31 @@ def _problems(pair: Pair, info) -> list[str]:
     return problems
 
 
-def resolve_specs(metric_names: list[str], profile: str) -> list[tuple]:
-    """(MetricInfo, backend) per distinct NAME[:BACKEND] spec, in order; unknown metric or backend
-    and malformed specs raise one clear error."""
-    from metrics import METRICS
-    from metrics.base import choose_backend, parse_metric_spec
-    out = []
-    for text in metric_names:
-        spec = parse_metric_spec(text)
-        info = METRICS.get(spec.name).info
-        backend = choose_backend(info, spec.backend, profile, True)
-        if (info, backend) not in out:
-            out.append((info, backend))
-    return out
-
-
 def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device: str = "cpu",
                 on_batch: Callable[[list[dict], list[dict]], None] | None = None
                 ) -> tuple[list[dict], list[dict]]:
-    """Per-item rows and per-metric summary rows (aggregate over scored items). Items are scored by
+    """Per-item rows and per-metric summary rows (the set value of `benchmark.report.results.summarize`,
+    the report's own: mean over items, or the corpus ratio of a corpus-level column). Items are scored by
     the runner's job code (`benchmark.run.jobs.score_job`: batch, then one item at a time when a
     batch fails, every failure recorded per item), with the metrics loaded once up front.
     `on_batch(rows, summary)` gets everything so far after each job (to write it as it goes)."""
-    from benchmark.run.jobs import ScoreInput, loaded_metric, score_job, score_jobs
-    from metrics import ItemScore
-    from metrics.base import metric_version
-    loaded = []
-    specs = resolve_specs(metric_names, profile)
-    for info, backend in specs:
-        dev = info.device_for(device)
-        # missing weights/extras: one clear error here, before any scoring; the version is
-        # taken after load() (model file sha256, resampler)
-        loaded.append((info, backend, dev, loaded_metric(info.name, backend, dev)))
+    from benchmark.report.results import ItemScoreRecord, summarize
+    from benchmark.run.jobs import ScoreInput, score_job, score_jobs
+    from benchmark.run.plan import load_versions, resolve
+    # missing weights/extras: one clear error here, before any scoring; the version is taken after
+    # load() (model file sha256, resampler)
+    plans = load_versions(resolve(metric_names, profile).metrics, device)
     rows, summary = [], []
-    for info, backend, dev, m in loaded:
-        version = metric_version(m)
+    for plan in plans:
+        info, backend, version = plan.info, plan.backend, plan.version
+        dev = info.device_for(device)
         t0 = time.perf_counter()
         inputs, by_key = [], {}
         for p in pairs:
             problems = _problems(p, info)
             if problems:
-                rows += [_row(info.name, backend, "", info.rate, p, col, None, "; ".join(problems), {})
+                rows += [_row(info.name, backend, "", info.scored_rate(backend, {}), p, col, None,
+                              "; ".join(problems), {})
                          for col in info.columns]
                 continue
             by_key[p.key] = p
@@ -169,20 +159,27 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
         for job in score_jobs(info.name, backend, dev, inputs, mix_channels=True):
             for oc in score_job(job):
                 p = by_key[oc.key[0]]
-                scores.append(ItemScore(oc.values, oc.error, oc.aux))
-                rows += [_row(info.name, backend, version, info.rate, p, col,
+                scores += [ItemScoreRecord("", "", p.key, "", info.name, col, oc.values.get(col), oc.error,
+                                           backend, version, info.scored_rate(backend, oc.aux), oc.aux)
+                           for col in info.columns]
+                rows += [_row(info.name, backend, version, info.scored_rate(backend, oc.aux), p, col,
                               oc.values.get(col) if oc.error is None else None, oc.error, oc.aux)
                          for col in info.columns]
             if on_batch is not None:
                 on_batch(rows, summary)
-        agg = m.aggregate(scores) if scores else {c: math.nan for c in info.columns}
-        n_ok = sum(1 for s in scores if s.error is None)
+        n_ok = len({s.item_id for s in scores if s.error is None})
+        info_dict = asdict(info)
+        rates = sorted({r for s in scores if s.error is None
+                        if (r := info.scored_rate(backend, s.aux)) is not None})
         for col in info.columns:
-            summary.append({"metric": info.name, "column": col, "value": agg.get(col, math.nan),
+            cell = summarize([s for s in scores if s.column == col], info_dict, col)
+            summary.append({"metric": info.name, "column": col, "value": cell.mean,
                             "scored": n_ok, "errors": len(pairs) - n_ok, "backend": backend,
-                            "backend_version": version, "rate": info.rate,
+                            "backend_version": version,
+                            "rate": (rates[0] if len(rates) == 1 else "/".join(map(str, rates))
+                                     if rates else info.scored_rate(backend, {})),
                             "seconds": round(time.perf_counter() - t0, 2)})
-    order = [(info.name, backend) for info, backend in specs]
+    order = [(p.name, p.backend) for p in plans]
     rows.sort(key=lambda r: (order.index((r["metric"], r["backend"])), r["item"]))
     return rows, summary
 
@@ -214,7 +211,8 @@ def write_rows(rows: list[dict], summary: list[dict], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    resolve_specs(args.metrics, args.profile)     # unknown metric/backend: fail before anything else
+    from benchmark.run.plan import resolve
+    resolve(args.metrics, args.profile)     # unknown metric/backend: fail before anything else
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out(out)

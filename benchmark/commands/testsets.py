@@ -20,13 +20,24 @@ $BENCHMARK_DATA/testsets/<name>/ with manifest.jsonl and CHECKSUMS.
 
   testsets list                         each set, its source corpora and whether they are found
   testsets build NAME|all [--items N] [--seed S] [--out DIR] [--workers W] [--allow-repeat]
-                 [--source rebuild|official] [--rirs rir44k|simulate] [--fetch] [--dry-run]
-  testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS
+                 [--source rebuild|official] [--rirs rir44k|simulate]
+                 [--reverb-alignment none|direct_path] [--rooms whamr_csv|simulate]
+                 [--fetch] [--dry-run]
+  testsets verify [NAME..] [--out DIR]  re-hash rendered files against CHECKSUMS and the corpus
+                                        files each item was made from against SOURCES
 
 --source official: ingest VoiceFixer's released test sets (Zenodo 5528144, unpacked as
 $BENCHMARK_CORPORA/TestSets/) for all_gsr, sr, decli, derev, denoise: exactly their pairs and
 files (001 Table 1 was measured on them). --rirs: RIR-44k's test split (the default of all_gsr and
 derev, Zenodo 5528124 unpacked as $BENCHMARK_CORPORA/RIR_44k/) or rooms simulated from the seed.
+--reverb-alignment: "none" (default) cuts the convolved speech to length as voicefixer_main's
+reverb code does; "direct_path" advances it by the RIR's direct-path delay (recorded per item).
+--rooms (vctk_gsr): the WHAMR! test rooms, one row of reverb_params_tt.csv per item (default;
+asset `whamr_reverb_params_tt`), or rooms drawn from the WHAMR! distributions (simulate).
+
+A build never destroys: one build of a set folder at a time (a second one exits with a message);
+the new set is staged in <out>/.<name>.building/ and replaces the old one only when complete; an
+<out>/<name> the benchmark did not write (no marker), or a symlink, is refused, never deleted.
 
 --items N: items to simulate (all_gsr, vctk_gsr, libri_noisy), utterances per rate (sr), at most
 N per subset (dns2020, ingested). More items than source utterances is an error for one set
@@ -57,6 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rebuild from raw corpora (default) or ingest VoiceFixer's released sets")
     b.add_argument("--rirs", choices=("rir44k", "simulate"),
                    help="RIRs of the reverberant sets (default: the set's, RIR-44k for all_gsr/derev)")
+    b.add_argument("--reverb-alignment", choices=("none", "direct_path"),
+                   help="reverberant input cut to length as voicefixer_main does (none, default) "
+                        "or advanced by the RIR's direct path (direct_path)")
+    b.add_argument("--rooms", choices=("whamr_csv", "simulate"),
+                   help="vctk_gsr rooms: WHAMR!'s reverb_params_tt.csv rows (default) or drawn")
     b.add_argument("--fetch", action="store_true",
                    help="first download, verify and unpack every missing corpus the sets need "
                         "(prints the plan first; BENCHMARK_OFFLINE=1: one message listing them)")
@@ -103,7 +119,7 @@ def _build(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else testsets_dir()
     opts = BuildOptions(corpora=corpora_dir(), out=out, items=args.items, seed=args.seed,
                         workers=args.workers, allow_repeat=args.allow_repeat, source=args.source,
-                        rirs=args.rirs)
+                        rirs=args.rirs, reverb_alignment=args.reverb_alignment, rooms=args.rooms)
     names = _names(args.names)
     if args.source == "official":
         if "all" in args.names:
@@ -157,6 +173,7 @@ def _build(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from testsets.engine import verify_set
     out = Path(args.out) if args.out else testsets_dir()
+    corpora = corpora_dir()
     if args.names:
         folders = [out / n for n in args.names]
     else:
@@ -169,15 +186,23 @@ def _verify(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise BenchmarkError(f"test set folder {folder} does not exist; build it first: "
                                  f"python -m benchmark testsets build {folder.name}")
-        rep = verify_set(folder)
-        status = "ok" if not (rep.mismatched or rep.missing) else "MISMATCH"
+        rep = verify_set(folder, corpora)
+        status = "ok" if rep.clean else "MISMATCH"
+        sources = (f"; sources: {rep.sources_ok} ok, {len(rep.sources_changed)} changed, "
+                   f"{len(rep.sources_missing)} missing" if rep.sources_recorded
+                   else "; sources not recorded (built before SOURCES existed: rebuild to record them)")
         print(f"{rep.name}: {status} ({rep.ok} files ok, {len(rep.mismatched)} differ, "
-              f"{len(rep.missing)} missing)")
+              f"{len(rep.missing)} missing{sources})")
         for rel in rep.mismatched:
             print(f"  differs: {rel}")
         for rel in rep.missing:
             print(f"  missing: {rel}")
-        bad += len(rep.mismatched) + len(rep.missing)
+        for what, found in (("changed", rep.sources_changed), ("missing", rep.sources_missing)):
+            for rel, ids in found.items():
+                used = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                print(f"  source {what}: {corpora / rel} (used by {used})")
+        bad += (len(rep.mismatched) + len(rep.missing) + len(rep.sources_changed)
+                + len(rep.sources_missing))
     return 1 if bad else 0
 
 

@@ -53,6 +53,9 @@ def _fit_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the weights (paper: none)")
     p.add_argument("--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers per rank (degradation)")
+    p.add_argument("--grad-accum", type=int, default=1, metavar="N",
+                   help="micro-batches per optimizer step: the global --batch is reached on fewer GPUs "
+                        "(batch must be divisible by processes x N)")
     p.add_argument("--val-every", type=int, default=0, help="validate on the dev split every N steps")
     p.add_argument("--val-items", type=int, default=64)
     p.add_argument("--no-tensorboard", action="store_true")
@@ -117,17 +120,19 @@ def _run_prepare(argv: list[str]) -> int:
     return 0
 
 
-def _run_fit(name: str, argv: list[str]) -> int:
+def _run_fit(name: str, argv: list[str], on_step=None) -> int:
+    """Train NAME; `on_step(state)` runs after every step (tests stop a run there)."""
     import torch.distributed as dist
 
+    from systems.masksr.checkpoint import CHECKPOINT
     from systems.masksr.train_options import TrainOptions
-    from systems.masksr.trainer import CHECKPOINT, train
+    from systems.masksr.trainer import train
     a = _fit_parser().parse_args(argv)
     cfg = _cfg(name, a.config, steps=a.steps, batch=a.batch)
     opts = TrainOptions(warmup_steps=a.warmup_steps, clip_grad_norm=a.clip_grad_norm, ema_decay=a.ema_decay,
-                        precision=a.precision, workers=a.workers, val_every=a.val_every,
+                        precision=a.precision, workers=a.workers, grad_accum=a.grad_accum, val_every=a.val_every,
                         val_items=a.val_items, tensorboard=not a.no_tensorboard)
-    logs = train(cfg, a.speech, a.noise, a.rirs, a.out, options=opts, data=a.data)
+    logs = train(cfg, a.speech, a.noise, a.rirs, a.out, options=opts, data=a.data, on_step=on_step)
     if not dist.is_initialized() or dist.get_rank() == 0:
         last = logs[-1] if logs else None
         if last:

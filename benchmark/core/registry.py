@@ -23,6 +23,21 @@ class UnknownEntryError(BenchmarkError):
     pass
 
 
+class DuplicateEntryError(BenchmarkError, ValueError):
+    """One name registered by two plugins: raised when the name is used, naming both sources."""
+
+
+def _source(cls: type, ep: Any = None) -> str:
+    """Where a plugin class comes from, in words: its module, and the entry point that loaded it."""
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    if ep is None:
+        return f"{where} (built in)"
+    dist = getattr(ep, "dist", None)
+    pkg = f", distribution {dist.name} {dist.version}" if dist is not None else ""
+    value, group = getattr(ep, "value", "?"), getattr(ep, "group", "?")
+    return f"{where} (entry point '{ep.name} = {value}' in group '{group}'{pkg})"
+
+
 class Registry(Generic[T]):
     """Name -> plugin class. Each class carries a typed `info` with at least a `name` field."""
 
@@ -33,6 +48,9 @@ class Registry(Generic[T]):
         self._entries: dict[str, type[T]] = {}
         self._loaded = False
         self.load_errors: dict[str, str] = {}
+        self.conflicts: dict[str, str] = {}       # name -> the message naming both sources
+        self._loading: Any = None                 # the entry point being loaded, if any
+        self._sources: dict[str, str] = {}        # name -> where its class came from
 
     def register(self, cls: type[T]) -> type[T]:
         """Class decorator: register `cls` under `cls.info.name`."""
@@ -43,7 +61,16 @@ class Registry(Generic[T]):
         existing = self._entries.get(name)
         if existing is not None and existing is not cls:
             if f"{existing.__module__}.{existing.__qualname__}" != f"{cls.__module__}.{cls.__qualname__}":
-                raise ValueError(f"{self.kind} '{name}' registered twice: {existing!r} and {cls!r}")
+                message = (f"{self.kind[:-1] if self.kind.endswith('s') else self.kind} '{name}' is "
+                           f"registered twice: by {self._sources.get(name) or _source(existing)} and by "
+                           f"{_source(cls, self._loading)}. "
+                           "Rename or uninstall one of them; nothing was done")
+                if self._loading is None:           # two built-ins: a bug in the harness itself
+                    raise DuplicateEntryError(message)
+                self.conflicts[name] = message      # a third-party plugin: refused when the name is used
+                self.load_errors[self._loading.name] = message
+                return cls
+        self._sources[name] = _source(cls, self._loading)
         self._entries[name] = cls
         return cls
 
@@ -67,16 +94,20 @@ class Registry(Generic[T]):
                     continue
                 importlib.import_module(f"{self._package}.{mod.name}")
         for ep in entry_points(group=self.group):
+            self._loading = ep      # a module that registers on import is attributed to `ep`
             try:
                 obj: Any = ep.load()
+                if isinstance(obj, type) and hasattr(obj, "info"):
+                    self.register(obj)
             except Exception as exc:  # a broken third-party plugin must not break the harness
                 self.load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
-                continue
-            if isinstance(obj, type) and hasattr(obj, "info"):
-                self.register(obj)
+            finally:
+                self._loading = None
 
     def get(self, name: str) -> type[T]:
         self._load()
+        if name in self.conflicts:
+            raise DuplicateEntryError(self.conflicts[name])
         try:
             return self._entries[name]
         except KeyError:

@@ -40,10 +40,12 @@ import numpy as np
 
 from benchmark.core.audio import read_audio, resample, write_audio
 from benchmark.core.deps import require
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError, UnsafePathError
+from benchmark.core.files import MEDIA_MARKER
 from benchmark.listentest import tts
 from benchmark.listentest.design import (
     LABELS,
+    MANIFEST,
     STIMULI,
     TARGET,
     UNPROCESSED,
@@ -55,7 +57,7 @@ from benchmark.listentest.design import (
 )
 from benchmark.report import listen
 from benchmark.report.results import RunData, load
-from benchmark.run.store import Store
+from benchmark.run.store import RUN_NAME_MAX, Store, validate_run_name
 
 RATE = 44100
 LOUDNESS_LUFS = -26.0
@@ -211,7 +213,52 @@ class _Writer:
         return st
 
 
+# What `create` (and `report`, `serve`) put in a test folder: a folder holding anything else, or no
+# manifest, was not made by the harness and is never deleted by --force.
+TEST_FILES = {MEDIA_MARKER, MANIFEST, MANIFEST + ".part", STIMULI, "ratings.sqlite",
+              "ratings.sqlite-wal", "ratings.sqlite-shm", "ratings.sqlite-journal", "report.md", "mos.json"}
+
+
+def test_name(name: str) -> str:
+    """A test name as `create` accepts it: a folder name like a run name, never a path."""
+    try:
+        return validate_run_name(name)
+    except UnsafePathError:
+        raise UnsafePathError(f"listening test name {name!r} is not allowed: use 1 to {RUN_NAME_MAX} "
+                              "characters from A-Z a-z 0-9 . _ - (not starting with '.'); a test name "
+                              "is a folder name, never a path (--out DIR puts the test elsewhere)") from None
+
+
+def _made_by_create(folder: Path) -> bool:
+    """The folder carries create's marker, or (tests made before the marker) holds a manifest and
+    nothing but what create, serve and report write."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    if (folder / MEDIA_MARKER).is_file():
+        return True
+    names = {p.name for p in folder.iterdir()}
+    return MANIFEST in names and names <= TEST_FILES
+
+
+def _check_folder(folder: Path, force: bool) -> None:
+    """Refuse (before any work) an existing folder without --force, and with --force any folder
+    that `create` did not make: --force deletes a listening test's ratings, never a user's files."""
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    if not force:
+        raise BenchmarkError(f"listening test folder {folder} exists; pass --force to rebuild "
+                             "it (its ratings are deleted) or choose another --name")
+    if not _made_by_create(folder):
+        raise UnsafePathError(f"{folder} exists and is not a listening test made by `listen-test "
+                              f"create` (no {MEDIA_MARKER} file{', a symlink' if folder.is_symlink() else ''}); "
+                              "nothing was deleted. Move it away or choose another --name or --out")
+
+
 def create_test(opt: CreateOptions) -> tuple[Path, TestDesign]:
+    validate_run_name(opt.run)
+    name = test_name(opt.name if opt.name is not None else f"{opt.run}-{opt.testset}")
+    folder = opt.out or tests_dir() / name
+    _check_folder(folder, opt.force)
     if opt.items < 1:
         raise BenchmarkError(f"--items must be at least 1, got {opt.items}")
     if opt.listeners < 1 or opt.gold < 0 or opt.traps < 0:
@@ -227,14 +274,11 @@ def create_test(opt: CreateOptions) -> tuple[Path, TestDesign]:
         raise BenchmarkError(f"no item of '{opt.testset}' has audio for every condition "
                              f"({', '.join(c.system for c in conditions)})")
     items = listen.choose([(i, manifests[i]) for i in sorted(usable)], opt.items, seed=opt.seed)
-    name = opt.name or f"{opt.run}-{opt.testset}"
-    folder = opt.out or tests_dir() / name
+    _check_folder(folder, opt.force)          # again: it may have appeared while we chose items
     if folder.exists():
-        if not opt.force:
-            raise BenchmarkError(f"listening test folder {folder} exists; pass --force to rebuild "
-                                 "it (its ratings are deleted) or choose another --name")
         shutil.rmtree(folder)
     (folder / STIMULI).mkdir(parents=True)
+    (folder / MEDIA_MARKER).write_text("made by `listen-test create`; `create --force` replaces it\n")
     rng = np.random.default_rng(opt.seed)
     w = _Writer(folder, Normaliser(RATE, LOUDNESS_LUFS), secrets.token_hex(8))
     for iid in items:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import re
 import shutil
 from pathlib import Path
@@ -131,22 +132,58 @@ def _stimulus_of(design: TestDesign, url: str) -> str:
     return sid
 
 
-def import_answers(folder: Path, path: Path) -> tuple[int, int]:
-    """Store the ratings of a P.808 answers file; returns (sessions, ratings) added."""
-    design = load_design(folder)
+def _integer(text: str, low: int, high: int, where: str, problems: list[str]) -> int | None:
+    """A vote (1..5) or a play count as P.808 writes them: an integer, "4.0" allowed; anything
+    else (4.9, nan, inf, abc, out of range) is recorded in `problems`, never rounded or cut."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value != int(value) or not low <= value <= high:
+        problems.append(f"{where} = {text!r} (expected an integer {low} to {high})")
+        return None
+    return int(value)
+
+
+def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row with lower-case column names) of a CSV: UTF-8 (a BOM allowed), every row
+    with as many fields as the header; else one BenchmarkError."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            data = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+            rows = []
+            for row in reader:
+                if None in row:
+                    raise BenchmarkError(f"{path}:{reader.line_num}: {len(reader.fieldnames or []) + len(row[None])} "
+                                         f"fields, the header has {len(reader.fieldnames or [])}; nothing "
+                                         "was imported")
+                rows.append((reader.line_num, {(k or "").strip().lower(): (v or "").strip()
+                                               for k, v in row.items()}))
+            return rows
+    except UnicodeDecodeError as exc:
+        raise BenchmarkError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at byte "
+                             f"{exc.start}); P.808 writes UTF-8: re-save it as UTF-8 (e.g. iconv -f "
+                             "latin1 -t utf-8); nothing was imported") from None
+    except csv.Error as exc:
+        raise BenchmarkError(f"{path}: not a readable CSV ({exc}); nothing was imported") from exc
     except OSError as exc:
         raise BenchmarkError(f"cannot read P.808 answers {path}: {exc}") from exc
-    if not data:
+
+
+def import_answers(folder: Path, path: Path) -> tuple[int, int]:
+    """Store the ratings of a P.808 answers file; returns (sessions, ratings) added. Every vote is
+    checked before anything is stored: one bad cell imports nothing and names the cells."""
+    from benchmark.listentest.server import MAX_PLAYS
+    design = load_design(folder)
+    rows = _read_rows(path)
+    if not rows:
         raise BenchmarkError(f"{path}: no rows")
-    cols = set(data[0])
+    cols = set(rows[0][1])
     sessions: dict[str, list[tuple[int, str, int, int]]] = {}
+    problems: list[str] = []
     if any(QUESTION.match(c) for c in cols):
         qs = sorted(int(m.group(1)) for c in cols if (m := QUESTION.match(c)))
-        for row in data:
+        for line, row in rows:
             if row.get("assignmentstatus", "").lower() == "rejected":
                 continue
             lst = f"p808:{row.get('workerid', '?')}/{row.get('assignmentid') or row.get('hitid', '?')}"
@@ -155,16 +192,24 @@ def import_answers(folder: Path, path: Path) -> tuple[int, int]:
                 if not url or not vote:
                     continue
                 plays = row.get(f"answer.audio_n_play_q{q}") or "0"
-                sessions.setdefault(lst, []).append(
-                    (trial, _stimulus_of(design, url), int(float(vote)), int(float(plays))))
+                v = _integer(vote, 1, 5, f"line {line}, Answer.q{q}", problems)
+                k = _integer(plays, 0, MAX_PLAYS, f"line {line}, Answer.audio_n_play_q{q}", problems)
+                if v is not None and k is not None:
+                    sessions.setdefault(lst, []).append((trial, _stimulus_of(design, url), v, k))
     elif {"workerid", "file", "vote"} <= cols:
-        for row in data:
+        for line, row in rows:
             lst = f"p808:{row['workerid']}/{row.get('hitid', '?')}"
             s = sessions.setdefault(lst, [])
-            s.append((len(s), _stimulus_of(design, row["file"]), int(float(row["vote"])), 0))
+            v = _integer(row["vote"], 1, 5, f"line {line}, vote", problems)
+            if v is not None:
+                s.append((len(s), _stimulus_of(design, row["file"]), v, 0))
     else:
         raise BenchmarkError(f"{path}: neither a P.808 batch result (Answer.q<k>_url columns) nor "
                              f"a votes_per_worker file (workerid, file, vote); found {sorted(cols)[:8]}")
+    if problems:
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise BenchmarkError(f"{path}: {len(problems)} invalid values: {'; '.join(problems[:5])}{more}. "
+                             "ACR votes are integers 1 to 5; nothing was imported")
     db = RatingsDB(folder)
     n = 0
     try:

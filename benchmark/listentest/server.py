@@ -3,6 +3,8 @@
 Routes (nothing else exists; every other path is 404):
 - GET  /t/{token}                  the listener's current trial (or the end page)
 - POST /t/{token}/rate             form fields trial, stimulus, score, plays -> one committed row
+                                   (body at most MAX_BODY bytes, else 413; every integer range-
+                                   checked, else 400)
 - GET  /t/{token}/audio/{name}     a stimulus file of this test, name = 16 hex digits + ".wav"
 
 A token that is not one of the test's listeners gets 403 on every route. Audio is served only
@@ -56,6 +58,29 @@ const a = document.getElementById('stimulus'), f = document.getElementById('scal
 a.addEventListener('play', () => { plays.value = parseInt(plays.value) + 1; });
 a.addEventListener('ended', () => { f.disabled = false; hint.textContent = ''; });
 """
+
+
+MAX_BODY = 4096        # bytes of a rating form (four short fields); a larger body is refused (413)
+MAX_PLAYS = 10_000     # a listener's plays of one sample; the browser counts them, so it is checked
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request, limit: int = MAX_BODY) -> bytes:
+    """The request body, read no further than `limit` bytes (the declared length is checked
+    first, then what actually arrives): a huge POST is refused, never held in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _page(title: str, body: str, script: str = "") -> str:
@@ -148,7 +173,12 @@ def make_app(folder: Path):
         token = request.path_params["token"]
         if token not in state.tokens:
             return refuse()
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        try:
+            body = await _read_body(request)
+        except _TooLarge:
+            return HTMLResponse(_page("Listening test", f"<p>Request too large (over {MAX_BODY} "
+                                      "bytes).</p>"), status_code=413)
+        form = parse_qs(body.decode("utf-8", "replace"))
         order = state.order(token)
         try:
             trial = int(form["trial"][0])
@@ -157,6 +187,9 @@ def make_app(folder: Path):
             plays = int(form.get("plays", ["0"])[0])
         except (KeyError, ValueError, IndexError):
             return HTMLResponse(_page("Listening test", "<p>Incomplete answer: choose a score.</p>"),
+                                status_code=400)
+        if not 0 <= plays <= MAX_PLAYS:
+            return HTMLResponse(_page("Listening test", f"<p>plays must be 0 to {MAX_PLAYS}.</p>"),
                                 status_code=400)
         if not (0 <= trial < len(order)) or order[trial] != sid or not 1 <= score <= 5:
             return HTMLResponse(_page("Listening test", "<p>That answer does not belong to this "

@@ -54,20 +54,22 @@ MILD = 0.1
 
 # --- item choice -------------------------------------------------------------------------------
 def severities(manifest: dict) -> dict[str, float]:
-    """Severity in [0, 1] of each distortion stage applied to one item (absent stages: none)."""
-    d = (manifest.get("params") or {}).get("distortion") or {}
+    """Severity in [0, 1] of each distortion stage applied to one item (absent stages: none),
+    from its typed conditions (`breakdown.conditions`). Only items of the multi-distortion recipes
+    (conditions for noise, low-pass, clipping and reverb alike) have a dominant distortion."""
+    c = breakdown.conditions(manifest)
     out: dict[str, float] = {}
-    if d.get("snr_db") is not None:
-        out["noise"] = min(1.0, max(0.0, (30.0 - float(d["snr_db"])) / 35.0))
-    lp = d.get("lowpass")
-    if lp and lp.get("cutoff"):
-        c = min(max(float(lp["cutoff"]), 750.0), 22050.0)
-        out["low-pass"] = 1.0 - math.log(c / 750.0) / math.log(22050.0 / 750.0)
-    if d.get("clip_eta") is not None:
-        out["clipping"] = min(1.0, max(0.0, 1.0 - (float(d["clip_eta"]) - 0.06) / 0.84))
-    if d.get("reverb"):
-        room = (manifest.get("params") or {}).get("room") or {}
-        rt60 = room.get("rt60")
+    if not {"snr_db", "cutoff_hz", "clip_level", "reverb"} <= set(c):
+        return out
+    if c.get("snr_db") is not None:
+        out["noise"] = min(1.0, max(0.0, (30.0 - float(c["snr_db"])) / 35.0))
+    if c.get("cutoff_hz"):
+        cut = min(max(float(c["cutoff_hz"]), 750.0), 22050.0)
+        out["low-pass"] = 1.0 - math.log(cut / 750.0) / math.log(22050.0 / 750.0)
+    if c.get("clip_level") is not None:
+        out["clipping"] = min(1.0, max(0.0, 1.0 - (float(c["clip_level"]) - 0.06) / 0.84))
+    if c.get("reverb"):
+        rt60 = c.get("rt60_s")
         out["reverb"] = min(1.0, float(rt60)) if isinstance(rt60, int | float) else 0.5
     return out
 

@@ -8,11 +8,10 @@ report can be rebuilt at any time.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from benchmark.report.stats import Cell, corpus_ratio, mean_ci
-from benchmark.run.store import Store, reference_key
+from benchmark.run.store import Store
 
 
 @dataclass
@@ -43,6 +42,7 @@ class RunData:
     outputs: list[dict]                           # item_outputs joined with outputs
     records: list[ItemScoreRecord]
     runtime: list[dict]
+    earlier: dict[str, int] = field(default_factory=dict)   # set -> item outputs of earlier builds
 
     def higher_is_better(self, metric: str) -> bool:
         m = self.metrics.get(metric)
@@ -63,6 +63,17 @@ class RunData:
                 return {**info, "aggregation": now["aggregation"], "corpus": now["corpus"]}
         return info
 
+    def label_for(self, metric: str, backend: str | None = None) -> str:
+        """The run's metric that fills a column asking for `metric` (and the backend its published
+        numbers used): that backend when the run scored it, else the metric's bare label (the
+        column note then says the backends differ)."""
+        if backend is not None:
+            found = next((label for label, m in self.metrics.items()
+                          if m["name"] == metric and m["backend"] == backend), None)
+            if found is not None:
+                return found
+        return metric
+
     def columns(self, metric: str) -> list[str]:
         m = self.metrics.get(metric)
         return list(m["info"]["columns"]) if m else []
@@ -73,62 +84,55 @@ class RunData:
 
 
 def load(store: Store, run: str) -> RunData:
+    """The run's data as the report shows it: the metrics the invocations planned (under the labels
+    their plans gave them; a later invocation's label wins), and only the items of each set's
+    current build, with their outputs and the scores linked to them in the store."""
     invocations = store.invocations()
     systems: list[str] = []
-    keys: dict[str, str] = {}
+    keys: list[str] = []
     for inv in invocations:
         for s in inv["config"].get("systems", []):
             if s["name"] not in systems:
                 systems.append(s["name"])
-        keys.update(inv["config"].get("metrics", {}))
+        keys += [k for k in inv["config"].get("metrics", {}).values() if k not in keys]
     metric_rows = {m["key"]: m for m in store.metrics()}
-    metrics = display_metrics([metric_rows[k] for k in keys.values() if k in metric_rows])
-    items = {(r["testset"], r["item_id"]): r for r in store.items()}
-    outputs = store.item_outputs()
-    by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-    for s in store.scores():
-        by_key[(s["metric_key"], s["output_sha256"], s["reference_key"])].append(s)
-    records: list[ItemScoreRecord] = []
-    for o in outputs:
-        item = items.get((o["testset"], o["item_id"]))
-        if item is None or o["system"] not in systems or o["sha256"] is None:
-            continue
-        man = item["manifest"]
-        for name, m in metrics.items():
-            info = m["info"]
-            rkey = reference_key(info["needs_reference"], info["needs_transcript"],
-                                 item["target_sha256"], man.get("transcript"))
-            rows = by_key.get((m["key"], o["sha256"], rkey), [])
-            aux = next((s["aux"] for s in rows if s["aux"]), None)   # stored once per item
-            for s in rows:
-                records.append(ItemScoreRecord(
-                    o["testset"], man.get("subset") or "", o["item_id"], o["system"], name,
-                    s["column_name"], s["value"], s["error"], s["backend"], s["backend_version"],
-                    s["rate"], aux or {}))
-    return RunData(run, invocations, store.testsets(), items, systems,
+    metrics = labelled_metrics([metric_rows[k] for k in keys if k in metric_rows])
+    label_of = {m["key"]: label for label, m in metrics.items()}
+    testsets = store.testsets()
+    build = {t["name"]: t["checksums_sha256"] or "" for t in testsets}
+    items = {(r["testset"], r["item_id"]): r for r in store.items() if r["build"] == build.get(r["testset"])}
+    outputs, earlier = [], {}
+    for o in store.item_outputs():
+        if (o["testset"], o["item_id"]) in items and o["build"] == build[o["testset"]]:
+            outputs.append(o)
+        elif o["testset"] in build:       # an output of an earlier build of the set: not counted
+            earlier[o["testset"]] = earlier.get(o["testset"], 0) + 1
+    rows = [s for s in store.item_scores() if s.system in systems and s.metric_key in label_of
+            and s.build == items.get((s.testset, s.item_id), {}).get("build")]
+    aux = {(s.metric_key, s.system, s.testset, s.item_id): s.aux for s in rows if s.aux}  # once per item
+    records = [ItemScoreRecord(
+        s.testset, items[(s.testset, s.item_id)]["manifest"].get("subset") or "", s.item_id, s.system,
+        label_of[s.metric_key], s.column, s.value, s.error, s.backend, s.backend_version, s.rate,
+        aux.get((s.metric_key, s.system, s.testset, s.item_id), {})) for s in rows]
+    return RunData(run, invocations, testsets, items, systems,
                    {s["name"]: s for s in store.systems()}, metrics, outputs, records,
-                   store.runtime_rows())
+                   store.runtime_rows(), earlier)
 
 
-def display_metrics(rows: list[dict]) -> dict[str, dict]:
-    """The run's metric rows by the name the report uses: one backend per metric under its bare
-    name (the papers' backend when it ran, else the first run), any other backend of the same
-    metric under `name:backend` (e.g. `lsd` = voicefixer2022 and `lsd:voicefixer2021` on sr). For
-    each (name, backend) the row of the latest invocation wins."""
+def labelled_metrics(rows: list[dict]) -> dict[str, dict]:
+    """The run's metric rows by the label their plan gave them (benchmark.run.plan: one backend of
+    a metric bare, others `name:backend`), in the order the invocations planned them. For each
+    (name, backend) the latest invocation's row wins; when two rows claim one label, the later
+    keeps it and the other is shown as `name:backend`."""
     latest: dict[tuple[str, str], dict] = {}
     for r in rows:
         latest.pop((r["name"], r["backend"]), None)
         latest[(r["name"], r["backend"])] = r
     out: dict[str, dict] = {}
-    names = list(dict.fromkeys(n for n, _ in latest))
-    for name in names:
-        mine = [r for (n, _), r in latest.items() if n == name]
-        primary = next((r for r in mine if r["backend"] == r["info"].get("paper_backend")), mine[0])
-        out[name] = primary
-        for r in mine:
-            if r is not primary:
-                out[f"{name}:{r['backend']}"] = r
-    return out
+    for r in reversed(list(latest.values())):
+        label = r["label"] or f"{r['name']}:{r['backend']}"
+        out[label if label not in out else f"{r['name']}:{r['backend']}"] = r
+    return dict(reversed(list(out.items())))
 
 
 def _aux_number(aux: dict, name: str) -> float | None:

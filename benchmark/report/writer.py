@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmark.core.files import StagedDir, atomic_write, is_transient, transient_error, write_csv
 from benchmark.core.markdown import markdown_table as _table
 from benchmark.core.paths import reports_dir
-from benchmark.report import breakdown, plots
+from benchmark.report import breakdown, paired, plots
 from benchmark.report.results import RunData, item_errors, item_timings, load, select, summarize
 from benchmark.report.stats import Cell, mean_ci
 from benchmark.report.tables import (
@@ -52,14 +52,8 @@ def _fmt_g(cell: Cell) -> str:
 
 
 def _mkey(data: RunData, col: Column) -> str:
-    """The run's metric (report name, see results.display_metrics) that fills a column: the backend
-    the published numbers used (`lsd:voicefixer2021`) when the run scored it, else the metric's
-    main backend (the column note then says the backends differ)."""
-    if col.backend:
-        label = f"{col.metric}:{col.backend}"
-        if label in data.metrics:
-            return label
-    return col.metric
+    """The run's metric (its plan's label) that fills a column (RunData.label_for)."""
+    return data.label_for(col.metric, col.backend)
 
 
 def _resolve(data: RunData, col: Column) -> str | None:
@@ -93,28 +87,32 @@ def _n_outputs(data: RunData, testset: str, system: str, ids: set[str]) -> int:
 
 
 def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[str],
-                   paper: list | None) -> tuple[str, dict]:
-    """One paper-layout table: measured rows (bold best) then published '(paper)' rows."""
+                   paper: list | None, baseline: str | None = None) -> tuple[str, dict]:
+    """One paper-layout table: measured rows (bold best) then published '(paper)' rows, then the
+    paired differences against each column's best (or `baseline`; benchmark.report.paired)."""
     headers = ["System", "N"] + [c.header for c in columns]
     summary: dict = {}
     cells: dict[str, list[Cell | None]] = {}
+    scores: dict[str, list[paired.Samples | None]] = {}
     nrow: dict[str, int] = {}
     for system in data.systems:
         n = _n_outputs(data, testset, system, ids)
         if n == 0:
             continue
         nrow[system] = n
-        row = []
+        row, scores[system] = [], []
         for col in columns:
             sub = _resolve(data, col)
             if sub is None:
                 row.append(None)
+                scores[system].append(None)
                 continue
             mk = _mkey(data, col)
             recs = [r for r in select(data.records, testset=testset, system=system, metric=mk,
                                       column=sub) if r.item_id in ids]
             cell = summarize(recs, data.info(mk), sub)
             row.append(cell)
+            scores[system].append(paired.samples(recs, data.info(mk), sub))
             summary.setdefault(system, {})[col.paper_id] = {"metric": mk, "column": sub,
                                                             **cell.to_dict()}
         cells[system] = row
@@ -125,42 +123,62 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
         if len(cand) >= 2:
             top = (max if col.higher_is_better else min)(v for _, v in cand)
             best[j] = {s for s, v in cand if round(v, col.digits) == round(top, col.digits)}
+    tests = paired.analyse_table([paired.TableColumn(c.paper_id, c.header, c.higher_is_better, c.digits)
+                                  for c in columns], cells, scores,
+                                 {s for s in cells if data.oracle(s)}, baseline)
+    for system, by_col in summary.items():
+        for j, col in enumerate(columns):
+            if col.paper_id in by_col:
+                by_col[col.paper_id]["paired"] = tests.cell_dict(system, j)
     rows = []
     for system, row in cells.items():
         texts = []
         for j, (col, cell) in enumerate(zip(columns, row, strict=True)):
             t = _fmt(cell, col.digits, nrow[system]) if _resolve(data, col) else "n/a"
-            texts.append(f"**{t}**" if system in best.get(j, ()) else t)
+            texts.append((f"**{t}**" if system in best.get(j, ()) else t) + tests.mark(system, j))
         label = system + (" (oracle)" if data.oracle(system) else "")
         rows.append([label, str(nrow[system])] + texts)
     for pr in paper or []:
         vals = [pr.values.get(c.paper_id) for c in columns]
         rows.append([f"{pr.system} (paper)", "–"] +
                     ["–" if v is None else f"{v:.{c.digits}f}" for v, c in zip(vals, columns, strict=True)])
-    return _table(headers, rows), summary
+    block = paired.markdown(tests, nrow)
+    return _table(headers, rows) + (f"\n\n{block}" if block else ""), summary
 
 
-def _set_sections(data: RunData, ts: dict) -> tuple[list[str], dict]:
+def _short_build(ts: dict) -> str:
+    """The build's fingerprint as shown: the CHECKSUMS sha256 (or, for a set made by hand without
+    CHECKSUMS, `manifest:` and its manifest's sha256), first 12 digits."""
+    build = ts["checksums_sha256"] or "none"
+    kind, _, digest = build.rpartition(":")
+    return f"{kind}:{digest[:12]}" if kind else digest[:12]
+
+
+def _set_sections(data: RunData, ts: dict, baseline: str | None = None) -> tuple[list[str], dict]:
     name = ts["name"]
     layouts: tuple[Layout, ...] = layouts_for(name)
     items = {k[1]: v for k, v in data.items.items() if k[0] == name}
-    md = [f"## Test set `{name}` ({len(items)} items)"]
+    md = [f"## Test set `{name}` ({len(items)} items, build `{_short_build(ts)}`)"]
+    if data.earlier.get(name):
+        md.append(f"{data.earlier[name]} output(s) of earlier builds of this set are stored but not "
+                  "counted: every number below is of this build's items.")
     summary: dict = {}
     if not layouts:
         cols = [Column(f"{m}:{c}", f"{m} {c}", m, c, 3, data.higher_is_better(m))
                 for m in data.metrics for c in data.columns(m)]
         md.append("No paper table for this set; every metric scored is shown.")
-        table, summary["all"] = measured_table(data, name, cols, set(items), None)
+        table, summary["all"] = measured_table(data, name, cols, set(items), None, baseline)
         md.append(table)
         return md + _breakdown(data, name, items), summary
     for k, layout in enumerate(layouts):
-        md += _layout_section(data, name, layout, items, summary, "" if k == 0 else f"{layout.name}/")
+        md += _layout_section(data, name, layout, items, summary, "" if k == 0 else f"{layout.name}/",
+                              baseline)
     md += _breakdown(data, name, items)
     return md, summary
 
 
 def _layout_section(data: RunData, name: str, layout: Layout, items: dict, summary: dict,
-                    prefix: str) -> list[str]:
+                    prefix: str, baseline: str | None = None) -> list[str]:
     """One paper layout of a set; its summary cells go under `<prefix><subset or 'all'>` (the
     set's first layout has no prefix, a second one e.g. `vf_sr/2kHz`)."""
     md = [f"Layout: {layout.source}. Mean ± 95 % CI over items; **bold** = best measured "
@@ -180,7 +198,7 @@ def _layout_section(data: RunData, name: str, layout: Layout, items: dict, summa
         if sub:
             md.append(f"### `{name}` / {sub} ({len(ids)} items)")
         prows = paper_rows(name, sub, layout.papers)
-        table, summary[prefix + (sub or "all")] = measured_table(data, name, cols, ids, prows)
+        table, summary[prefix + (sub or "all")] = measured_table(data, name, cols, ids, prows, baseline)
         md.append(table)
         if prows:
             sources = sorted({s for p in prows for s in p.sources})
@@ -280,7 +298,7 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
           f"`{last['config'].get('executor', '?')}` with {last['config'].get('workers', '?')} worker(s)",
           "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
     md.append("\nTest sets:\n")
-    md.append(_table(["set", "items", "seed", "builder version", "CHECKSUMS sha256"],
+    md.append(_table(["set", "items", "seed", "builder version", "build (CHECKSUMS sha256)"],
                      [[t["name"], str(t["n_items"]), str(t["info"].get("seed", "?")),
                        str(t["info"].get("version", "?")), f"`{t['checksums_sha256'] or 'none'}`"]
                       for t in data.testsets]))
@@ -326,8 +344,9 @@ def extra_sections(run: str) -> list[str]:
 
 
 def write_report(run: str, out_dir: Path | None = None, html: bool = False,
-                 listen_items: int | None = None) -> Path:
-    """html: also write the listening page index.html (benchmark.report.listen).
+                 listen_items: int | None = None, baseline: str | None = None) -> Path:
+    """html: also write the listening page index.html (benchmark.report.listen). baseline: the
+    system every other is compared with in the paired columns (default: each column's best).
 
     report.md, scores.csv, summary.json and index.html are each replaced atomically; a full disk
     (ENOSPC/EFBIG) raises TransientIOError naming it and leaves the previous files as they were.
@@ -338,24 +357,26 @@ def write_report(run: str, out_dir: Path | None = None, html: bool = False,
         data = load(store, run)
     finally:
         store.close()
+    paired.check_baseline(data, baseline)
     out = out_dir or reports_dir() / run
     try:
         out.mkdir(parents=True, exist_ok=True)
         with report_lock(out):
-            return _write(data, run, out, html, listen_items)
+            return _write(data, run, out, html, listen_items, baseline)
     except OSError as exc:
         if is_transient(exc):
             raise transient_error(exc, "writing the report into", out) from exc
         raise
 
 
-def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | None) -> Path:
+def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | None,
+           baseline: str | None = None) -> Path:
     media = None
     if html:   # the page's media render in worker processes while the tables and plots are made
         from benchmark.report.listen import MediaJob
         media = MediaJob(data, out, listen_items)
     try:
-        path = _write_files(data, run, out)
+        path = _write_files(data, run, out, baseline)
         if media is not None:
             media.finish()
         return path
@@ -364,14 +385,15 @@ def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | N
             media.close()
 
 
-def _write_files(data: RunData, run: str, out: Path) -> Path:
+def _write_files(data: RunData, run: str, out: Path, baseline: str | None = None) -> Path:
     errors = item_errors(data)
     md = [f"# Speech-restoration benchmark: run `{run}`", "",
           f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t['name'] for t in data.testsets)}. "
           f"Item errors: {len(errors)}."]
-    summary: dict = {"run": run, "tables": {}, "item_errors": len(errors)}
+    summary: dict = {"run": run, "tables": {}, "item_errors": len(errors),
+                     "paired": paired.settings(baseline)}
     for ts in data.testsets:
-        sec, summ = _set_sections(data, ts)
+        sec, summ = _set_sections(data, ts, baseline)
         md += [""] + sec
         summary["tables"][ts["name"]] = summ
     # plots go into a staged folder that replaces plots/ once report.md and the rest are written

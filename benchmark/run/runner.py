@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS, sha256_input
-from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
+from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.files import safe_name, unique_stem
 from benchmark.core.paths import testsets_dir
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import jobs as run_jobs
 from benchmark.run import preflight, provenance
+from benchmark.run.builds import CHANGED, check_set
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import (
     RestoreInput,
@@ -33,11 +34,13 @@ from benchmark.run.jobs import (
     score_jobs,
 )
 from benchmark.run.lock import run_lock
-from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key, run_folder
+from benchmark.run.plan import MetricPlan, load_versions, resolve
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
+from benchmark.run.store import OutputRow, ScoreLink, ScoreRow, Store, reference_key, run_folder
 from systems.base import SYSTEMS, SystemSpec, system_key
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     name: str
     systems: list[SystemSpec]
@@ -50,6 +53,8 @@ class RunConfig:
     retry_errors: bool = False
     executor: str = "local"
     max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS   # per-item limit (header check)
+    item_timeout: float | None = DEFAULT_ITEM_TIMEOUT          # seconds per item of a plugin call
+    verify: bool = False                     # hash every file of the sets in full at the start
 
 
 @dataclass
@@ -73,21 +78,10 @@ class LoadedSet:
     shas: dict[str, tuple[str, str | None]]   # item id -> (degraded sha256, target sha256)
     # item id -> (degraded problem, target problem): paths refused or files unreadable when hashed
     problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-
-@dataclass
-class MetricPlan:
-    name: str
-    backend: str
-    version: str                          # "" until load_versions, after the asset check
-    key: str                              # cache key: name + backend + version
-    info: Any                             # MetricInfo
-    specs: list[str] = field(default_factory=list)   # the specs it serves ("lsd", "lsd:voicefixer2022")
-
-    @property
-    def label(self) -> str:
-        """`name:backend`: how the run's config names it (two backends of one metric can run)."""
-        return f"{self.name}:{self.backend}"
+    build: str = ""                       # the build's fingerprint (benchmark.run.builds)
+    changed: set[str] = field(default_factory=set)     # items whose files differ from CHECKSUMS
+    stats: dict[str, Any] = field(default_factory=dict)   # rel path -> builds.FileStat checked
+    hashed: int = 0                       # files hashed in full at the start check
 
 
 @dataclass
@@ -102,8 +96,8 @@ class _ScoreStage:
     t0: float = field(default_factory=time.perf_counter)   # when its first job was handed out
 
 
-def default_run_name(cfg: RunConfig) -> str:
-    parts = "-".join(s.name for s in cfg.systems)
+def default_run_name(systems: list[SystemSpec]) -> str:
+    parts = "-".join(s.name for s in systems)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", parts)[:80] or "run"
 
 
@@ -112,7 +106,10 @@ def built_testsets() -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/manifest.jsonl"))
 
 
-def load_testset(name: str, limit: int | None) -> LoadedSet:
+def load_testset(name: str, limit: int | None, known: dict | None = None, verify: bool = False) -> LoadedSet:
+    """A built set's items, checked against its build's CHECKSUMS (benchmark.run.builds): `known`
+    holds the file stats a store recorded when they last matched (the fast path), `verify` hashes
+    every file in full."""
     from testsets.manifest import read_manifest
     folder = testsets_dir() / name
     if not (folder / "manifest.jsonl").exists():
@@ -123,105 +120,18 @@ def load_testset(name: str, limit: int | None) -> LoadedSet:
     items = read_manifest(folder / "manifest.jsonl")
     if limit is not None:
         items = items[:limit]
-    shas, problems = {}, {}
-    for it in progress(items, desc=f"hash {name}", unit="item"):
-        dsha, dprob = _hash_item_file(folder, it, "degraded")
-        tsha, tprob = (None, None) if it.target is None else _hash_item_file(folder, it, "target")
-        shas[it.id] = (dsha, tsha)
-        if dprob or tprob:
-            problems[it.id] = (dprob, tprob)
-    return LoadedSet(name, folder, items, shas, problems)
+    with progress(desc=f"check {name}", total=len(items), unit="item") as bar:
+        chk = check_set(folder, items, known or {}, verify, bar)
+    return LoadedSet(name, folder, items, chk.shas, chk.problems, chk.build, chk.changed, chk.stats,
+                     chk.hashed)
 
 
-def _hash_item_file(folder: Path, it, which: str) -> tuple[str, str | None]:
-    """(sha256, None) for a readable file inside the set folder; else (a stable key, the item's
-    error): a refused path (`..`, absolute, a symlink leaving the folder) or an unreadable file is
-    one item's error, recorded at restore time, never a stop here. Machine failures (EIO...) raise
-    TransientIOError."""
+def _set_info(ls: LoadedSet) -> dict:
+    info_path = ls.folder / "info.json"
     try:
-        return sha256_input(it.file(folder, which)), None
-    except (UnsafePathError, AudioError) as exc:
-        problem = str(exc)
-    rel = getattr(it, which)
-    return "error:" + hashlib.sha256(f"{rel!r}|{problem}".encode()).hexdigest(), problem
-
-
-def default_metrics(testsets: list[str]) -> list[str]:
-    """The metrics the papers report on the selected sets (`TestSetInfo.metrics`, as specs with
-    the backend each table's published numbers used, e.g. `lsd:voicefixer2021`), in order; sets
-    that are not registered builders (e.g. built by a test) add none."""
-    from testsets import TESTSETS
-    names: list[str] = []
-    for t in testsets:
-        if t in TESTSETS:
-            names += [m for m in TESTSETS.get(t).info.metrics if m not in names]
-    return names
-
-
-def metric_sets(testsets: list[str]) -> dict[str, set[str]]:
-    """Metric spec -> the selected sets whose papers' tables show it (`TestSetInfo.metrics`). With
-    default metrics, a metric scores only those sets: no table shows WER on `sr`, so it is not
-    computed there. Sets that are not registered builders get every default metric."""
-    from testsets import TESTSETS
-    out: dict[str, set[str]] = {}
-    unregistered = [t for t in testsets if t not in TESTSETS]
-    for t in testsets:
-        if t in TESTSETS:
-            for m in TESTSETS.get(t).info.metrics:
-                out.setdefault(m, set()).add(t)
-    for m in out:
-        out[m].update(unregistered)
-    return out
-
-
-def _set_info(ls: LoadedSet) -> tuple[dict, str | None]:
-    info_path, sums = ls.folder / "info.json", ls.folder / "CHECKSUMS"
-    try:
-        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        return json.loads(info_path.read_text()) if info_path.exists() else {}
     except ValueError:
-        info = {"error": f"{info_path} is not valid JSON"}
-    return info, (sha256_input(sums) if sums.exists() else None)
-
-
-def _metric_key(name: str, backend: str, version: str) -> str:
-    return hashlib.sha256(f"{name}|{backend}|{version}".encode()).hexdigest()[:16]
-
-
-def plan_metrics(names: list[str], profile: str, device: str, explicit: bool) -> tuple[list[MetricPlan], list[str]]:
-    """One plan per metric spec (`lsd`, `lsd:voicefixer2021`; see metrics.base.choose_backend),
-    from the registry's info alone (no metric is built). The version and key are filled by
-    `load_versions` once the assets are known to be there."""
-    from metrics import METRICS
-    from metrics.base import choose_backend, parse_metric_spec
-    plans, notes = [], []
-    for text in names:
-        spec = parse_metric_spec(text)
-        if spec.name not in METRICS:
-            if explicit:
-                METRICS.get(spec.name)   # raises the registry's clear "unknown metric" error
-            notes.append(f"metric '{spec.name}' of the paper tables is not available (not registered); "
-                         "its columns are empty")
-            continue
-        cls = METRICS.get(spec.name)
-        backend = choose_backend(cls.info, spec.backend, profile, explicit)
-        same = next((p for p in plans if p.name == spec.name and p.backend == backend), None)
-        if same is not None:
-            same.specs.append(text)
-            continue
-        plans.append(MetricPlan(spec.name, backend, "", "", cls.info, [text]))
-    return plans, notes
-
-
-def load_versions(plans: list[MetricPlan], device: str) -> None:
-    """Load each planned metric (in this process, where the local executor's worker reuses it) and
-    take its version after load() through `metrics.base.metric_version`, the one place that decides
-    what a version names (model-based backends know their model file's hash only once loaded).
-    The version is part of the metric's store key, so a changed backend is rescored."""
-    from benchmark.run.jobs import loaded_metric
-    from metrics.base import metric_version
-    for p in plans:
-        p.version = metric_version(loaded_metric(p.name, p.backend, p.info.device_for(device)))
-        p.key = _metric_key(p.name, p.backend, p.version)
+        return {"error": f"{info_path} is not valid JSON"}
 
 
 JOBS_PER_WORKER = 16    # a stage is cut into at least this many jobs per worker when it can be
@@ -252,8 +162,8 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
-        # metric spec -> the sets whose tables show it (default metrics); None: every metric on every set
-        self._metric_sets: dict[str, set[str]] | None = None
+        # (metric key, (output sha256, reference key)) -> the items linked to that score
+        self._links: dict[tuple, list[tuple[str, str, str, str]]] = {}
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
@@ -267,9 +177,19 @@ class Runner:
             out.append((spec, cls, system_key(cls.info, spec.config)))
         return out
 
-    def load_sets(self, names: list[str]) -> list[LoadedSet]:
-        """The items this invocation works on (benchmark.run.shard overrides it to take one slice)."""
-        return [load_testset(n, self.cfg.limit) for n in names]
+    def load_sets(self, names: list[str], store: Store) -> list[LoadedSet]:
+        """The items this invocation works on (benchmark.run.shard overrides it to take one slice),
+        checked against their builds' CHECKSUMS; the stats of the files that matched are recorded."""
+        sets = [load_testset(n, self.cfg.limit, store.set_files(n), self.cfg.verify) for n in names]
+        for ls in sets:
+            store.put_set_files(ls.name, ls.stats)
+            if ls.changed:
+                files = sorted({p.split(": sha256 ")[0] for i in ls.changed for p in ls.problems[i]
+                                if p and i in ls.problems})
+                self.notes.append(f"test set '{ls.name}': {len(ls.changed)} item(s) whose files differ "
+                                  f"from its CHECKSUMS are item errors: " + "; ".join(files[:5])
+                                  + (f"; ... {len(files) - 5} more" if len(files) > 5 else ""))
+        return sets
 
     def run(self, argv: list[str] | None = None) -> RunSummary:
         cfg = self.cfg
@@ -279,29 +199,26 @@ class Runner:
         if not names:
             raise BenchmarkError(f"no built test sets under {testsets_dir()}. Build them first: "
                                  "python -m benchmark testsets build all")
-        metric_names = cfg.metrics or default_metrics(names)
         # --metrics given: every chosen metric on every set; default: each set's tables' metrics
-        self._metric_sets = None if cfg.metrics else metric_sets(names)
-        plans, notes = plan_metrics(metric_names, cfg.profile, cfg.device, bool(cfg.metrics))
-        self.notes += notes
+        plan = resolve(cfg.metrics, cfg.profile, names)
+        self.notes += plan.notes
         # every missing prerequisite (unbuilt sets, assets, checkpoints) in one message, first
         pf = preflight.check(
             names,
             [(f"system {c.info.name}", c.info.assets) for _, c, _ in systems]
-            + [(f"metric {p.name} ({p.backend})", tuple(p.info.assets.get(p.backend, ())))
-               for p in plans],
+            + [(f"metric {p.name} ({p.backend})", p.assets) for p in plan.metrics],
             [(spec.name, c, spec.config) for spec, c, _ in systems])
         if not pf.ok:
             raise preflight.MissingPrerequisites(pf.message(cfg.profile))
-        load_versions(plans, cfg.device)
+        plans = load_versions(plan.metrics, cfg.device)
         with run_lock(cfg.name):                 # a second run of this name exits with a message
             return self._run_locked(argv, t0, systems, names, plans)
 
     def _run_locked(self, argv, t0, systems, names, plans) -> RunSummary:
         cfg = self.cfg
-        sets = self.load_sets(names)
         store = Store.open(cfg.name)
         try:
+            sets = self.load_sets(names, store)
             store.mark_interrupted()                 # 'running' rows left by killed invocations
             config = {"systems": [asdict(s) for s in cfg.systems], "testsets": names,
                       "metrics": {p.label: p.key for p in plans}, "profile": cfg.profile,
@@ -313,14 +230,13 @@ class Runner:
                                          provenance.collect(cfg.device, assets=used))
             summary = RunSummary(cfg.name, inv)
             for ls in sets:
-                info, sums = _set_info(ls)
-                store.put_testset(ls.name, str(ls.folder.resolve()), info, sums,
+                store.put_testset(ls.name, str(ls.folder.resolve()), _set_info(ls), ls.build,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
             for spec, cls, key in systems:
                 store.put_system(spec.name, key, asdict(cls.info), spec.config)
             for p in plans:
-                store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info))
-            executor = self.executor or make_executor(cfg.executor, cfg.workers)
+                store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info), p.label, p.specs)
+            executor = self.executor or make_executor(cfg.executor, cfg.workers, cfg.item_timeout)
             try:
                 for spec, cls, key in systems:
                     self._restore(store, inv, summary, executor, spec, cls, key, sets)
@@ -357,9 +273,9 @@ class Runner:
                 total += 1
                 dsha, tsha = ls.shas[it.id]
                 input_sha = hashlib.sha256(f"{dsha}|{tsha}".encode()).hexdigest() if info.needs_target else dsha
-                link = (spec.name, ls.name, it.id)
+                link = (spec.name, ls.name, it.id, ls.build)
                 if input_sha in done and (done[input_sha] is None or not self.cfg.retry_errors):
-                    cached_links.append((*link, key, input_sha))
+                    cached_links.append((*link[:3], key, input_sha, ls.build))
                     continue
                 links.setdefault(input_sha, []).append(link)
                 if input_sha not in todo:
@@ -369,7 +285,9 @@ class Runner:
                         ls.name, it.id, str(ls.folder / it.degraded) if not dprob else "",
                         str(ls.folder / it.target) if it.target and not tprob else None, input_sha,
                         str(output_path(self.cfg.name, spec.name, key, ls.name, it.id)),
-                        problem=dprob or (tprob if info.needs_target else None))
+                        problem=dprob or (tprob if info.needs_target else None),
+                        degraded_sha256=dsha, target_sha256=tsha,
+                        changed=it.id in ls.changed and bool(dprob or (tprob and info.needs_target)))
         store.link_outputs(cached_links)
         summary.cached_outputs += len(cached_links)
         store.count_work(inv, cached_outputs=len(cached_links))
@@ -390,8 +308,9 @@ class Runner:
                     raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
                                          f"{type(fin.error).__name__}: {fin.error}") from fin.error
                 for oc in fin.result:
-                    row = OutputRow(key, oc.input_sha256, spec.name, oc.path, oc.sha256, oc.rate,
-                                    oc.seconds, oc.audio_seconds, oc.device, oc.error)
+                    # a changed input's error is stored under a key no lookup finds: redone next run
+                    row = OutputRow(key, CHANGED * oc.changed + oc.input_sha256, spec.name, oc.path,
+                                    oc.sha256, oc.rate, oc.seconds, oc.audio_seconds, oc.device, oc.error)
                     store.put_output(row, links[oc.input_sha256], inv)
                     # `restored` counts outputs; an item that failed is an item error, not an output
                     store.count_work(inv, restored=int(oc.error is None))
@@ -403,20 +322,21 @@ class Runner:
                       time.perf_counter() - t_stage, errors)
 
     # --- scoring -----------------------------------------------------------------------------------
-    def _score_inputs(self, store, plan: MetricPlan, sets) -> dict[tuple[str, str], ScoreInput]:
-        by_spec = self._metric_sets or {}
-        found = [by_spec[s] for s in plan.specs if s in by_spec]   # keyed by TestSetInfo.metrics specs
-        only = set().union(*found) if found else None
-        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items
-                 if only is None or ls.name in only}
+    def _score_inputs(self, store, plan: MetricPlan, sets) -> tuple[dict[tuple[str, str], ScoreInput],
+                                                                     list[ScoreLink]]:
+        """The distinct (output, reference) pairs this metric scores, and every item's link to one."""
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items if plan.scores(ls.name)}
         selected = {s.name for s in self.cfg.systems}
         wanted: dict[tuple[str, str], ScoreInput] = {}
+        links: list[ScoreLink] = []
         for row in store.item_outputs():
             if row["system"] not in selected or (row["testset"], row["item_id"]) not in items:
                 continue
             if row["error"] is not None or not row["sha256"]:
                 continue
             ls, it = items[(row["testset"], row["item_id"])]
+            if row["build"] != ls.build:
+                continue      # a link of an earlier build of the set (re-linked by _restore)
             if plan.info.needs_reference and not it.target:
                 continue
             if plan.info.needs_transcript and not it.transcript:
@@ -424,17 +344,26 @@ class Runner:
             rkey = reference_key(plan.info.needs_reference, plan.info.needs_transcript,
                                  ls.shas[it.id][1], it.transcript)
             k = (row["sha256"], rkey)
+            links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
+            self._links.setdefault((plan.key, k), []).append((row["system"], ls.name, it.id, ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
                 wanted[k] = ScoreInput(k, row["path"], ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0))
-        return wanted
+                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       item=f"{ls.name}/{it.id}",
+                                       audio_sha256=row["sha256"],
+                                       reference_sha256=ls.shas[it.id][1] if ref else None,
+                                       changed=bool(tprob) and it.id in ls.changed)
+        return wanted, links
 
-    def _todo(self, store, plan: MetricPlan, sets) -> tuple[list[ScoreInput], int]:
-        """(the inputs still to score with this metric, how many it has stored already)."""
-        wanted = self._score_inputs(store, plan, sets)
+    def _todo(self, store, plan: MetricPlan, sets, link: bool = False) -> tuple[list[ScoreInput], int]:
+        """(the inputs still to score with this metric, how many it has stored already); link:
+        also record which score each item gets (once per metric and invocation)."""
+        wanted, links = self._score_inputs(store, plan, sets)
+        if link:
+            store.link_scores(links)
         done = store.score_keys(plan.key)
         todo = [v for k, v in wanted.items() if k not in done]
         return todo, len(wanted) - len(todo)
@@ -455,7 +384,7 @@ class Runner:
             # costliest metrics first (MetricInfo.cost; stable otherwise): their long jobs start
             # early and the cheap metrics' short jobs fill both cores at the end
             for p in sorted(plans, key=lambda p: -p.info.cost(p.backend)):
-                todo, cached = self._todo(store, p, sets)
+                todo, cached = self._todo(store, p, sets, link=True)
                 summary.cached_scores += cached
                 store.count_work(inv, cached_scores=cached)
                 if not todo:
@@ -481,7 +410,11 @@ class Runner:
                     raise BenchmarkError(f"metric '{plan.name}' ({plan.backend}) failed to load: "
                                          f"{type(fin.error).__name__}: {fin.error}") from fin.error
                 for oc in fin.result:
-                    self._put_score(store, inv, plan, oc.key, oc.values, oc.error, oc.aux)
+                    if oc.changed:     # stored and linked under a key no lookup finds: redone next run
+                        store.link_scores([ScoreLink(plan.key, *lk[:3], oc.key[0], CHANGED + oc.key[1],
+                                                     lk[3]) for lk in self._links[(plan.key, oc.key)]])
+                    key = (oc.key[0], CHANGED + oc.key[1]) if oc.changed else oc.key
+                    self._put_score(store, inv, plan, key, oc.values, oc.error, oc.aux)
                     summary.scored += 1
                     st.errors += oc.error is not None
                 bar.update(len(fin.result))        # one update per finished job

@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.run.runner import LoadedSet, RunConfig, Runner, load_testset
+from benchmark.run.runner import LoadedSet, RunConfig, Runner
 from benchmark.run.store import STORE_NAME, Store, run_folder
 
 # table -> (key columns, content columns that must agree between stores)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "testsets": (("name",), ("checksums_sha256", "info")),
-    "items": (("testset", "item_id"), ("degraded_sha256", "target_sha256", "manifest")),
+    "items": (("testset", "item_id"), ("degraded_sha256", "target_sha256", "manifest", "build")),
     "systems": (("name",), ("key", "config")),
     "metrics": (("key",), ("name", "backend", "backend_version")),
     "outputs": (("system_key", "input_sha256"), ("sha256", "error")),
-    "item_outputs": (("system", "testset", "item_id"), ("system_key", "input_sha256")),
+    "item_outputs": (("system", "testset", "item_id"), ("system_key", "input_sha256", "build")),
+    "item_scores": (("metric_key", "system", "testset", "item_id"),
+                    ("output_sha256", "reference_key", "build")),
     "scores": (("metric_key", "output_sha256", "reference_key", "column_name"), ("value", "error")),
     "runtime": (("system_key", "device", "length", "repeat"), ("seconds",)),
 }
@@ -67,19 +69,21 @@ def select_shard(sets: list[LoadedSet], shard: Shard) -> list[LoadedSet]:
     mine = {s for i, s in enumerate(shas) if i % shard.count == shard.index - 1}
     return [LoadedSet(ls.name, ls.folder, [it for it in ls.items if ls.shas[it.id][0] in mine],
                       {k: v for k, v in ls.shas.items() if v[0] in mine},
-                      {k: v for k, v in ls.problems.items() if ls.shas[k][0] in mine}) for ls in sets]
+                      {k: v for k, v in ls.problems.items() if ls.shas[k][0] in mine}, ls.build,
+                      {k for k in ls.changed if ls.shas[k][0] in mine}) for ls in sets]
 
 
 class ShardRunner(Runner):
-    """The runner on one shard's slice, into `runs/<run>/shards/K-of-N`."""
+    """The runner on one shard's slice; `cfg.name` is the shard's run, `shard_run_name(run, shard)`."""
 
     def __init__(self, cfg: RunConfig, shard: Shard, executor=None):
-        cfg.name = shard_run_name(cfg.name, shard)
+        if cfg.name != shard_run_name(cfg.name.split("/")[0], shard):
+            raise ValueError(f"run name {cfg.name!r} is not shard {shard.label}'s")
         super().__init__(cfg, executor)
         self.shard = shard
 
-    def load_sets(self, names: list[str]) -> list[LoadedSet]:
-        return select_shard([load_testset(n, self.cfg.limit) for n in names], self.shard)
+    def load_sets(self, names: list[str], store) -> list[LoadedSet]:
+        return select_shard(super().load_sets(names, store), self.shard)
 
 
 # --- merge ---------------------------------------------------------------------------------------

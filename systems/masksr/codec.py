@@ -98,6 +98,21 @@ def _random_small_dac():
     return model
 
 
+@register_codec("dac_44khz_random")
+def _random_dac_44khz():
+    """The released 44.1 kHz model's architecture (DAC() defaults: encoder 64, decoder 1536,
+    9 x 1024 RVQ) with seeded random weights: the real model's compute and memory where its
+    weights are absent (bench/gpu_check.sh, offline). Never a fallback for `dac_44khz`."""
+    import torch
+    dac = _import_dac()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(1234)
+    try:
+        return dac.DAC()
+    finally:
+        torch.random.set_rng_state(state)
+
+
 def _dac_init_args(dac) -> set[str]:
     import inspect
     return set(inspect.signature(dac.DAC.__init__).parameters) - {"self"}

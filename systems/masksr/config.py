@@ -66,7 +66,10 @@ class MaskSRConfig:
     snr_db: tuple[float, float] = (-5.0, 20.0)
     clip: tuple[float, float] = (0.1, 0.5)
     bandwidth_hz: tuple[float, float] = (1000.0, 22050.0)
-    p_reverb: float = 0.25               # Algorithm 1's p1 (003 App. C.2); MaskSR papers silent
+    p_reverb: float = 0.3                # reverb stage: voicefixer_main's config (reverb_rir prob
+                                         # 0.30 at 0c206f7); 003's text says 0.25 (Algorithm 1 p1)
+    degradation: str = "voicefixer_0c206f7"  # training distribution, registry augment.DISTRIBUTIONS:
+                                         # its stages' probabilities; the ranges are the fields above
     simulated_rirs: int = 256            # RIR pool simulated when no --rirs folder is given
     segments_per_file: int = 0           # clean segments taken per speech file (0: all)
     fixed_degradations: int = 0          # 0: a fresh degradation every draw; N: each segment cycles

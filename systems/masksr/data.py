@@ -1,6 +1,6 @@
 """Training data: clean 44.1 kHz segments with their DAC codegrams and KD targets pre-extracted
-into shards (`prepare.py`, 002 Sec. III-A), degraded on the fly with the shared distortion
-pipeline (`testsets.distortions`, Algorithm 1 of 003 App. C.2) at the papers' ranges.
+into shards (`prepare.py`, 002 Sec. III-A), degraded on the fly by `augment.py` (VoiceFixer's
+training pipeline as its code at 0c206f7 runs it, with 001/002's ranges; `cfg.degradation`).
 
 - `StepBatches` is a map-style dataset indexed by the training step: DataLoader workers build
   whole batches, reading segments from the shards (pread) and noise / RIRs from disk. Item j of
@@ -8,8 +8,10 @@ pipeline (`testsets.distortions`, Algorithm 1 of 003 App. C.2) at the papers' ra
   (seed, step, rank), whichever worker builds it and however many workers there are, so a
   resumed run sees exactly the batches an uninterrupted run would.
 - Sampling is epoch-wise without replacement: per epoch a seeded permutation of the shards, items
-  shuffled within blocks of `shuffle_block` consecutive shards (reads stay local), and rank r of
-  W takes positions r, r + W, ... of that order, so ranks see disjoint items.
+  shuffled within blocks of `shuffle_block` consecutive shards (default 64: a batch draws from up
+  to 64 shards, whose files `prepare` shuffled across shards, so from many speakers; the block's
+  shard indexes stay cached), and rank r of W takes positions r, r + W, ... of that order, so
+  ranks see disjoint items.
 - Random gain q: the input is the degraded signal times q and the target is the codegram of q
   times the clean segment (pre-extracted on a gain grid, see `prepare.py`)."""
 
@@ -30,13 +32,29 @@ from benchmark.core.errors import BenchmarkError
 from benchmark.core.progress import progress
 from systems.masksr.config import MaskSRConfig
 from systems.masksr.segments import AUDIO_SUFFIXES, cut_segments, list_audio, load_at  # noqa: F401
-from testsets.distortions import TRAIN_ORDER, DistortionConfig, render, sample_params
+from testsets.distortions import TRAIN_ORDER, DistortionConfig
 
 
 def distortion_config(cfg: MaskSRConfig) -> DistortionConfig:
-    """The MaskSR training ranges (001 Sec. 3.1, 002 Sec. III-A) on VoiceFixer's Algorithm 1."""
+    """The trainer's distribution before issue 25 (Algorithm 1's text probabilities, 1-Hz cutoffs,
+    `testsets.distortions`), kept as the reference the speed and KS benchmarks compare against."""
     return DistortionConfig(clip_range=tuple(cfg.clip), cutoff_range=tuple(cfg.bandwidth_hz),
-                            snr_range=tuple(cfg.snr_db), p_reverb=cfg.p_reverb, order=TRAIN_ORDER)
+                            snr_range=tuple(cfg.snr_db), p_reverb=0.25, order=TRAIN_ORDER)
+
+
+def train_distribution(cfg: MaskSRConfig, gains: np.ndarray | None = None):
+    """`cfg.degradation`'s probabilities with the config's ranges (001 Sec. 3.1, 002 Sec. III-A)
+    and reverb probability; the gain range is the prepared grid's (Qlow, Qhigh) when given."""
+    from systems.masksr.augment import get_distribution
+    try:
+        base = get_distribution(cfg.degradation)
+    except ValueError as exc:
+        raise BenchmarkError(str(exc)) from None
+    changes = dict(clip_range=tuple(cfg.clip), cutoff_range=tuple(cfg.bandwidth_hz),
+                   snr_range=tuple(cfg.snr_db), p_reverb=cfg.p_reverb)
+    if gains is not None:
+        changes["gain_range"] = _gain_range(np.asarray(gains, dtype=np.float32))
+    return dataclasses.replace(base, **changes)
 
 
 @dataclass
@@ -173,25 +191,27 @@ class NoiseRirPools:
         return x[:n]
 
 
-def degrade_item(cfg: MaskSRConfig, dcfg: DistortionConfig, gains: np.ndarray, pools: NoiseRirPools,
+def degrade_item(cfg: MaskSRConfig, dist, gains: np.ndarray, pools: NoiseRirPools,
                  clean: np.ndarray, codes: np.ndarray, rng: np.random.Generator, gain_bin: int | None = None):
-    """One training pair by Algorithm 1: (degraded input, target waveform, codegram of the target).
+    """One training pair (`augment.sample` + `augment.render`): (degraded input, target codegram,
+    target waveform, drawn parameters).
 
     `render` leaves the pair at voicefixer_main's level: both divided by their common peak, then
     times q ~ U(Qlow, Qhigh), so the target's level is t = q / max(1, peak of the degraded mix).
     The pair is then scaled by one factor so that the target's level is the grid gain nearest to
     t (whose codegram was pre-extracted): input / target ratio untouched, level within half a
     bin (0.044 for 8 bins) of voicefixer_main's, except below the grid. `gain_bin` fixes the bin."""
-    params = sample_params(rng, dcfg)
+    from systems.masksr.augment import render, sample
+    params = sample(rng, dist)
     rir = pools.rir_for(rng) if params.reverb else None
     noise = pools.noise_for(rng, len(clean)) if params.snr_db is not None else None
-    out = render(clean, cfg.rate, params, noise=noise, rir=rir)
-    level = float(np.max(np.abs(out.target))) / max(float(np.max(np.abs(clean))), 1e-12)
+    degraded, target = render(clean, cfg.rate, params, dist, noise=noise, rir=rir)
+    level = float(np.max(np.abs(target))) / max(float(np.max(np.abs(clean))), 1e-12)
     if level <= 0:
         level = params.gain
     g = int(np.argmin(np.abs(gains - level))) if gain_bin is None else gain_bin
     scale = np.float32(gains[g] / level)
-    return (out.degraded * scale).astype(np.float32), codes[g], (out.target * scale).astype(np.float32)
+    return (degraded * scale).astype(np.float32), codes[g], (target * scale).astype(np.float32), params
 
 
 def _gain_range(gains: np.ndarray) -> tuple[float, float]:
@@ -208,7 +228,9 @@ class ItemMaker:
     def __init__(self, cfg: MaskSRConfig, source, pools: NoiseRirPools):
         self.cfg, self.source, self.pools = cfg, source, pools
         self.gains = np.asarray(source.gains, dtype=np.float32)
-        self.dcfg = dataclasses.replace(distortion_config(cfg), gain_range=_gain_range(self.gains))
+        self.distribution = train_distribution(cfg, self.gains)
+        from systems.masksr.augment import warm_designs
+        warm_designs(self.distribution, cfg.rate)
 
     def degradation_rng(self, rng: np.random.Generator, position: int) -> np.random.Generator:
         if not self.cfg.fixed_degradations:
@@ -222,8 +244,8 @@ class ItemMaker:
         # overfitting / debugging mode: one gain per segment, so a segment keeps one target
         gain_bin = (int(np.random.default_rng([self.cfg.seed, 4, position]).integers(len(self.gains)))
                     if self.cfg.fixed_degradations else None)
-        wave, target_codes, target = degrade_item(self.cfg, self.dcfg, self.gains, self.pools, clean,
-                                                  codes, self.degradation_rng(rng, position), gain_bin)
+        wave, target_codes, target, _ = degrade_item(self.cfg, self.distribution, self.gains, self.pools,
+                                                     clean, codes, self.degradation_rng(rng, position), gain_bin)
         return wave, target, target_codes, kd
 
     def __call__(self, position: int, rng: np.random.Generator):
@@ -256,9 +278,12 @@ class StepBatches(torch.utils.data.Dataset):
     """dataset[step] -> this rank's batch of step `step` (see the module docstring)."""
 
     def __init__(self, maker: ItemMaker, batch: int, rank: int = 0, world: int = 1,
-                 shuffle_block: int = 8, steps: int | None = None):
+                 shuffle_block: int = 64, steps: int | None = None):
         self.maker, self.batch, self.rank, self.world = maker, batch, rank, world
         self.block, self.steps = shuffle_block, steps
+        shards = getattr(maker.source, "shards", None)
+        if shards is not None:                  # a block's shard indexes stay loaded
+            shards.keep_at_least(shuffle_block)
         counts = getattr(maker.source, "shard_counts", None)
         self.counts = np.asarray(counts if counts is not None else [len(maker.source)], dtype=np.int64)
         self.per_rank = int(self.counts.sum()) // world

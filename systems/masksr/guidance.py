@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.files import atomic_target
 
 # scorer(restored, targets, rate) -> {column: value}
 Scorer = Callable[[list[np.ndarray], list[np.ndarray], int], dict[str, float]]
@@ -32,7 +31,7 @@ class SweepResult:
     higher_is_better: bool
     chosen: float
     items: int
-    weights: str                             # "model" or "model_ema"
+    weights: str                             # "ema" or "model" (checkpoint.select_weights)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,23 +52,17 @@ def sweep_guidance(checkpoint: str | Path, data: str | Path, pools_factory, ws: 
                    seed: int = 0, device: str = "cpu") -> SweepResult:
     """Restore the dev items with every w, score them, choose by `select` ("metric:column") and
     record the choice in the checkpoint file (atomically)."""
+    from systems.masksr.checkpoint import checkpoint_path, load_model, write_checkpoint
     from systems.masksr.codec import Codec
-    from systems.masksr.config import MaskSRConfig
-    from systems.masksr.model import MaskSRModel
     from systems.masksr.sampler import restore
-    from systems.masksr.trainer import CHECKPOINT, load_checkpoint
-    path = Path(checkpoint)
-    path = path / CHECKPOINT if path.is_dir() else path
-    ckpt = load_checkpoint(path)
-    cfg = MaskSRConfig.from_dict(ckpt["config"])
+    path = checkpoint_path(checkpoint)
     metric = select.split(":")[0]
     if metric not in scorers:
         raise BenchmarkError(f"--select {select}: metric '{metric}' is not among the scored metrics "
                              f"{', '.join(scorers)}")
-    weights = "model_ema" if ckpt.get("model_ema") else "model"
-    model = MaskSRModel(cfg)
-    model.load_state_dict(ckpt[weights])
-    model.to(device).eval()
+    # the weights the system plugin restores with (the EMA when the checkpoint has one)
+    loaded = load_model(path, device)
+    model, cfg, ckpt, weights = loaded.model, loaded.cfg, loaded.checkpoint, loaded.weights
     codec = Codec(cfg.codec, device)
     pairs = dev_pairs(cfg, data, pools_factory(cfg), items)
     targets = [t for _, t in pairs]
@@ -93,6 +86,5 @@ def sweep_guidance(checkpoint: str | Path, data: str | Path, pools_factory, ws: 
     result = SweepResult(list(map(float, ws)), scores, select, higher, float(ws[best]), len(pairs), weights)
     ckpt["config"] = replace(cfg, guidance=float(ws[best])).to_dict()
     ckpt["guidance_sweep"] = result.to_dict()
-    with atomic_target(path) as tmp:
-        torch.save(ckpt, tmp)
+    write_checkpoint(path, ckpt)
     return result

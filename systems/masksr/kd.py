@@ -95,6 +95,18 @@ def _hubert_random_tiny() -> nn.Module:
         torch.random.set_rng_state(state)
 
 
+def _hubert_base_random() -> nn.Module:
+    """HuBERT-base's architecture (transformers' HubertConfig defaults: 12 x 768) with seeded
+    random weights: the real teacher's compute where its weights are absent (bench/gpu_check.sh)."""
+    transformers = require("transformers", "train", "the HuBERT-base architecture")
+    state = torch.random.get_rng_state()
+    torch.manual_seed(4321)
+    try:
+        return transformers.HubertModel(transformers.HubertConfig())
+    finally:
+        torch.random.set_rng_state(state)
+
+
 def _random_kmeans(dim: int) -> Callable[[], np.ndarray]:
     return lambda: np.random.default_rng(99).standard_normal((500, dim)).astype(np.float32)
 
@@ -103,6 +115,8 @@ TEACHERS: dict[str, TeacherSpec] = {
     "hubert_base": TeacherSpec("hubert_base", 768, 12, _hubert_base, _hubert_base_kmeans),
     "hubert_random_tiny": TeacherSpec("hubert_random_tiny", 32, 12, _hubert_random_tiny,
                                       _random_kmeans(32)),
+    "hubert_base_random": TeacherSpec("hubert_base_random", 768, 12, _hubert_base_random,
+                                      _random_kmeans(768)),
 }
 
 

@@ -1,8 +1,11 @@
 """System plugins of the MaskSR family: one registered System per configuration, restoring with a
-trained checkpoint (`checkpoints/<name>/` or `--checkpoint NAME=PATH`)."""
+trained checkpoint (`checkpoints/<name>/` or `--checkpoint NAME=PATH`), with its EMA weights when
+it has them (the weights `train sweep-guidance` chose w with). Config keys: `checkpoint`, `seed`,
+`guidance`, `iterations`, `precision` (fp32 | bf16 | tf32, CUDA), `batch_windows`, `normalize`."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,10 @@ from benchmark.core.errors import AssetError, BenchmarkError
 from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 from systems.masksr.config import MaskSRConfig, get_config
 
+# 2: EMA weights when the checkpoint has them, level normalisation, the joined codegram decoded in
+# overlapping chunks; a loaded instance's version adds "+ema" or "+model" (the weights it holds)
+VERSION = "2"
+MAX_BATCH = 8                      # items per restore() call; their windows share LM batches
 PLUGIN_CONFIGS = ("masksr_s", "masksr_m", "masksr_l", "masksr2_s", "masksr2_l", "masksr2_tiny")
 CHECKPOINT_ROOT = Path("checkpoints")
 
@@ -21,7 +28,7 @@ class MissingCheckpointError(AssetError):
 
 def checkpoint_file(name: str, given: str | None) -> Path:
     """The checkpoint file of system `name`: the given path (folder or file) or checkpoints/<name>/."""
-    from systems.masksr.trainer import CHECKPOINT
+    from systems.masksr.checkpoint import CHECKPOINT
     path = Path(given) if given else CHECKPOINT_ROOT / name
     file = path / CHECKPOINT if path.is_dir() or not path.suffix else path
     if not file.is_file():
@@ -38,6 +45,7 @@ class MaskSRSystem(System):
     cfg: MaskSRConfig
     checkpoint_name: str = ""          # the configuration whose trained checkpoint is used
     default_guidance: float | None = None   # a row decoded at another w than the config's
+    precisions = ("fp32", "bf16", "tf32")   # `run --precision` (sampler.PRECISIONS)
 
     @classmethod
     def prerequisites(cls, config: dict) -> list[str]:
@@ -56,15 +64,28 @@ class MaskSRSystem(System):
         if loaded.cfg.name != self.checkpoint_name:
             raise BenchmarkError(f"{file} holds a '{loaded.cfg.name}' model, not '{self.checkpoint_name}'")
         self.model, self.cfg, self.step = loaded.model, loaded.cfg, loaded.step
+        self.weights = loaded.weights
+        # the instance's version names the weights it restores with (class info: before loading)
+        self.info = dataclasses.replace(self.info, version=f"{self.info.version}+{loaded.weights}")
         self.codec = Codec(self.cfg.codec, self.device)
+        self.options = inference_options(self.config)
 
     def restore(self, items: list[RestoreItem]) -> list[np.ndarray]:
-        from systems.masksr.sampler import restore  # inference mode for the call only
+        from systems.masksr.sampler import restore_batch  # inference mode for the call only
         seed = int(self.config.get("seed", 0))
         guidance = self.config.get("guidance", self.default_guidance)
-        return [restore(self.model, self.codec, np.asarray(it.audio, dtype=np.float32), seed=seed,
-                        iterations=self.config.get("iterations"), guidance=guidance)
-                for it in items]
+        return restore_batch(self.model, self.codec, [np.asarray(it.audio, dtype=np.float32) for it in items],
+                             seed=seed, iterations=self.config.get("iterations"), guidance=guidance,
+                             options=self.options)
+
+
+def inference_options(config: dict):
+    """The sampler's options from a system config (`--config` of `run`)."""
+    from systems.masksr.sampler import InferenceOptions
+    known = {"precision": str, "batch_windows": int, "decode_frames": int, "normalize": bool}
+    given = {k: known[k](v) if not (known[k] is bool and isinstance(v, str))
+             else v.lower() in ("1", "true", "yes") for k, v in config.items() if k in known}
+    return InferenceOptions(**given)
 
 
 PAPERS = {"001": "MaskSR (001)", "002": "MaskSR2 (002)"}
@@ -83,12 +104,13 @@ def system_class(name: str, config: str | None = None, guidance: float | None = 
     steps = (f"{cfg.n_codebooks} x {cfg.window_frames} steps" if cfg.codebook_modelling == "uniaudio"
              else f"{cfg.iterations} iterations")
     info = SystemInfo(
-        name=name, version="1", rate=cfg.rate, backend="torch", assets=assets,
+        name=name, version=VERSION, rate=cfg.rate, backend="torch", assets=assets,
         description=(f"{PAPERS.get(cfg.paper, 'test configuration')} {row or name}: "
                      f"{DECODERS[cfg.codebook_modelling]} on DAC tokens, d={cfg.d_model}, "
                      f"{cfg.encoder_blocks}+{cfg.lm_blocks} blocks, {steps}, w={w:g}, "
-                     f"{cfg.window_seconds:g} s windows ({cfg.window_frames} frames)"),
-        devices=("cpu", "cuda"), max_batch=1, paper_row=row, extra="codec")
+                     f"{cfg.window_seconds:g} s windows ({cfg.window_frames} frames); "
+                     f"EMA weights when the checkpoint has them"),
+        devices=("cpu", "cuda"), max_batch=MAX_BATCH, paper_row=row, extra="codec")
     attrs = {"info": info, "__module__": __name__, "checkpoint_name": cfg.name,
              "default_guidance": guidance}
     return type(f"MaskSR_{name}", (MaskSRSystem,), attrs)

@@ -3,7 +3,9 @@ codegrams and KD targets (002 Sec. III-A: "We pre-extract from the target speech
 and the HuBERT targets before the online data creation").
 
 - Work is cut into shard jobs of `files_per_shard` speech files (a job's content depends only on
-  its files, so jobs are planned without reading audio). Jobs run in a process pool (CPU) or are
+  its files, so jobs are planned without reading audio). The files are first put in a seeded
+  random order (`shuffle_seed`), so every shard holds files of many speakers and corpora, not a
+  run of one folder: the trainer's batches, drawn from a block of shards, see many speakers. Jobs run in a process pool (CPU) or are
   split over torchrun ranks (one GPU each, `job % WORLD_SIZE == RANK`, no collective calls, so
   no barrier timeout however long it takes). A finished shard is skipped on a re-run; a killed
   job loses only the shards in progress (see `shards.py`).
@@ -54,6 +56,7 @@ class PrepareOptions:
     gain_range: tuple[float, float] = (0.3, 1.0)   # Algorithm 1's (Qlow, Qhigh), 003 App. C.2
     dev_fraction: float = 0.0          # share of speech files held out as the dev split
     split_seed: int = 0
+    shuffle_seed: int = 0              # the files' order across shards (a seeded permutation)
 
 
 def gain_grid(bins: int, opts: PrepareOptions | None = None) -> np.ndarray:
@@ -89,9 +92,16 @@ def files_digest(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def shuffle_files(files: list[Path], seed: int) -> list[Path]:
+    """The files in a seeded random order (independent of the order they were listed in)."""
+    ordered = sorted(files, key=str)
+    return [ordered[i] for i in np.random.default_rng([seed, 13]).permutation(len(ordered))]
+
+
 def plan(train_files: list[Path], dev_files: list[Path], opts: PrepareOptions) -> list[ShardJob]:
     jobs = []
-    for split, files in (("train", train_files), ("dev", dev_files)):
+    for split, files in (("train", shuffle_files(train_files, opts.shuffle_seed)),
+                         ("dev", shuffle_files(dev_files, opts.shuffle_seed))):
         for i in range(0, len(files), opts.files_per_shard):
             jobs.append(ShardJob(split, i // opts.files_per_shard,
                                  tuple(str(f) for f in files[i:i + opts.files_per_shard])))
@@ -232,6 +242,7 @@ def prepare(cfg: MaskSRConfig, speech: list[Path], out: str | Path, opts: Prepar
     else:
         train_files, dev_files = split_dev(list(speech), opts)
     key["files"] = {"train": files_digest(train_files), "dev": files_digest(dev_files)}
+    key["shuffle_seed"] = opts.shuffle_seed
     _check_key(out, key)
     jobs = plan(train_files, dev_files, opts)
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))

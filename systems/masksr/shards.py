@@ -194,6 +194,10 @@ class ShardSet:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
+    def keep_at_least(self, n: int) -> None:
+        """Keep the indexes of at least `n` shards loaded (a sampler's shuffle block)."""
+        self._cache = max(self._cache, int(n))
+
     def check_sizes(self, sizes: list[int | None]) -> None:
         """One stat per shard: a missing or truncated shard fails before training starts."""
         for name, size in zip(self.names, sizes, strict=True):

@@ -23,9 +23,10 @@ class TrainOptions:
     clip_grad_norm: float = 0.0      # 0: no clipping; else max global L2 norm
     ema_decay: float = 0.0           # 0: no EMA; else ema = d * ema + (1 - d) * weights per step
     precision: str = "auto"
+    grad_accum: int = 1              # micro-batches per optimizer step (global batch unchanged)
     workers: int = 2                 # DataLoader worker processes per rank (0: in the main process)
     prefetch: int = 2                # batches prefetched per worker
-    shuffle_block: int = 8           # shards whose items are shuffled together
+    shuffle_block: int = 64          # shards whose items are shuffled together (data.StepBatches)
     val_every: int = 0               # validate on the dev split every N steps (0: never)
     val_items: int = 64              # dev items used (the first N of the dev split)
     val_batch: int = 8
@@ -36,6 +37,8 @@ class TrainOptions:
             raise BenchmarkError(f"unknown precision '{self.precision}'. Known: {', '.join(PRECISIONS)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise BenchmarkError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
+        if self.grad_accum < 1:
+            raise BenchmarkError(f"gradient accumulation needs at least 1 micro-batch, got {self.grad_accum}")
         if self.workers < 0 or self.warmup_steps < 0 or self.clip_grad_norm < 0:
             raise BenchmarkError("workers, warmup steps and the clipping norm must not be negative")
 
