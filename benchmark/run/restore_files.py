@@ -30,6 +30,7 @@ from benchmark.core.progress import progress, stage_summary
 from benchmark.run import preflight
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import RestoreInput, RestoreJob, restore_job
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 from benchmark.run.runner import job_size, longest_first
 from systems.base import SYSTEMS, SystemSpec, system_key
 
@@ -128,9 +129,11 @@ def _systems(specs: list[SystemSpec], device: str) -> list[tuple[SystemSpec, typ
 def restore_files(systems: list[SystemSpec], inp: str | os.PathLike, out: str | os.PathLike, *,
                   device: str = "cpu", workers: int = 1,
                   max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS,
-                  retry_errors: bool = False, executor: Executor | None = None) -> list[RestoredFile]:
+                  retry_errors: bool = False, item_timeout: float | None = DEFAULT_ITEM_TIMEOUT,
+                  executor: Executor | None = None) -> list[RestoredFile]:
     """Restore every .wav/.flac file of `inp` (a file or a folder, searched recursively) with each
-    system into `out/<system>/`, same relative names. Per-file failures are `RestoredFile.error`
+    system into `out/<system>/`, same relative names. A system call that runs past `item_timeout`
+    seconds per file is stopped and its files are item errors, as in `run`. Per-file failures are `RestoredFile.error`
     (cached like `run` caches them; `retry_errors` redoes them); a system that cannot load, missing
     weights or checkpoints, and a full disk raise BenchmarkError. Finished files are kept."""
     inp, out = Path(inp), Path(out)
@@ -141,7 +144,7 @@ def restore_files(systems: list[SystemSpec], inp: str | os.PathLike, out: str | 
     if not pf.ok:
         raise preflight.MissingPrerequisites(pf.message())
     inputs = _inputs(inp, max_item_seconds)
-    own = executor or make_executor("local", workers)
+    own = executor or make_executor("local", workers, item_timeout)
     results: list[RestoredFile] = []
     try:
         for spec, cls, key in planned:
