@@ -81,8 +81,8 @@ def prepare_throughput(tmp: Path) -> dict:
 
 
 def degradation_throughput(tmp: Path) -> dict:
-    """Items/s of one worker building 4 s training pairs with the papers' distortion mix (001 Sec.
-    3.1 ranges, Algorithm 1 probabilities), reading segments from shards and noise/RIRs from disk."""
+    """Items/s of one worker building 4 s training pairs with the training distribution (augment.py:
+    voicefixer_main@0c206f7 probabilities, 001 ranges), reading segments from shards and noise/RIRs from disk."""
     from systems.masksr.data import ItemMaker, NoiseRirPools, ShardSource, list_audio
     from systems.masksr.prepare import PrepareOptions, prepare
     cfg = _cfg(segment_seconds=4.0, segments_per_file=1, gain_bins=8)

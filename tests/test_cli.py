@@ -6,7 +6,7 @@ import pytest
 
 from benchmark.cli import build_parser, main
 
-SUBCOMMANDS = ["assets", "metrics", "report", "run", "runtime", "score", "systems", "testsets", "train"]
+SUBCOMMANDS = ["assets", "compare", "metrics", "report", "run", "runtime", "score", "systems", "testsets", "train"]
 
 
 def test_every_subcommand_has_real_help(capsys):

@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from benchmark.cli import main
 from benchmark.core import paths
-from benchmark.core.audio import read_audio, sha256_file, write_audio
+from benchmark.core.audio import read_audio, write_audio
 from benchmark.report import paired
 from systems.base import SYSTEMS, System, SystemInfo
 
@@ -32,19 +32,11 @@ class Gain(System):
         return [float(os.environ.get(GAIN_ENV, "0.5")) * it.audio for it in items]
 
 
-def write_checksums(folder) -> None:
-    """The set's CHECKSUMS as a builder writes them (`<sha256>  <relative path>` per file): the
-    runner checks every input against them (benchmark/run/builds.py)."""
-    (folder / "CHECKSUMS").write_text("".join(
-        f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in sorted(folder.rglob("*.wav"))))
-
-
 @pytest.fixture
 def runs(isolated_env, corpora, plugins, monkeypatch):
     SYSTEMS.register(Gain)
     try:
-        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)
-        write_checksums(folder)                   # a set as a builder leaves it (build 1)
+        folder = rs.make_vb_set(corpora, paths.testsets_dir(), n=6)   # build: manifest sha256
         base = ["--systems", "unprocessed", "t_gain", "--testsets", "vb_pairs", "--metrics", "t_snr",
                 "t_rms", "--profile", "offline"]
         assert main(["run", *base, "--name", "ga"]) == 0
@@ -66,7 +58,9 @@ def test_compare_detects_a_changed_system_and_not_an_unchanged_one(runs, tmp_pat
     assert main(["compare", "ga", "gb", "--systems", "t_gain", "--metrics", "t_snr", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "# `gb` (B) against `ga` (A)" in text
-    assert table_rows(text)[0][:6] == ["System", "Metric", "N", "A", "B", "Δ (B − A)"]
+    heads, rows = table_rows(text)
+    assert heads[:6] == ["System", "Metric", "N", "A", "B", "Δ (B − A)"]
+    assert rows["t_gain"]["B vs A"] == "B worse" and rows["t_gain"]["N"] == "6"
     res = json.loads(out.read_text())
     (row,) = res["pairs"]
     a, b = _scores("ga", "t_gain", "t_snr"), _scores("gb", "t_gain", "t_snr")
@@ -100,15 +94,23 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
     assert "must end in .csv or .json" in capsys.readouterr().err
     assert main(["compare", "ga", "ga"]) == 2 and "two different runs" in capsys.readouterr().err
     assert main(["compare", "ga", "../x"]) == 2
-    # a rebuild with one degraded file changed: the same item ids, another build
-    x, sr = read_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0])
-    write_audio(folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0], 0.9 * x, sr)
-    write_checksums(folder)                                   # build 2
+    # the set's files changed under the same manifest (no CHECKSUMS: a hand-made set): one item's
+    # input differs between the runs
+    first = folder / "degraded" / sorted(os.listdir(folder / "degraded"))[0]
+    x, sr = read_audio(first)
+    write_audio(first, 0.9 * x, sr)
     assert main(["run", *base, "--name", "gc"]) == 0
     capsys.readouterr()
     assert main(["compare", "ga", "gc"]) == 2
     err = capsys.readouterr().err
-    assert "scored different builds of test set 'vb_pairs'" in err and "6 of the item ids" in err
+    assert "scored different builds of test set 'vb_pairs'" in err and "1 of the item ids" in err
+    # a rebuild with another manifest (one item's transcript): another build, every item differs
+    man = folder / "manifest.jsonl"
+    man.write_text(man.read_text().replace('"speaker": "p287"', '"speaker": "p287b"', 1))
+    assert main(["run", *base, "--name", "gd"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "ga", "gd"]) == 2
+    assert "6 of the item ids" in capsys.readouterr().err
     # a set of other items only
     rs.make_vctk_set(corpora, paths.testsets_dir(), n=2)
     assert main(["run", "--systems", "unprocessed", "--testsets", "vctk_mini", "--metrics", "t_rms",
@@ -120,8 +122,9 @@ def test_compare_refuses_other_builds_no_shared_items_and_bad_arguments(runs, co
 
 def test_report_shows_paired_columns_and_takes_a_baseline(runs, capsys):
     md = (paths.reports_dir() / "gb" / "report.md").read_text()
-    assert table_rows(md[md.index("Paired differences (system − best"):])[0] == [
-        "System", "N", "Δ t_rms dB", "Δ t_snr SNR"]
+    assert "Paired differences (system − best" in md
+    heads, rows = table_rows(md[md.index("Paired differences (system − best"):])
+    assert heads == ["System", "N", "Δ t_rms dB", "Δ t_snr SNR"] and rows["t_gain"]["N"] == "6"
     summary = json.loads((paths.reports_dir() / "gb" / "summary.json").read_text())
     assert summary["paired"]["correction"] == "holm, within each table"
     cells = summary["tables"]["vb_pairs"]["all"]

@@ -98,6 +98,17 @@ def test_planted_difference_is_detected_and_null_is_not(lsd_scores):
     assert worse.diff > 0 and worse.p < 1e-3 and worse.ci_low > 0
 
 
+def test_float_resolution_differences_are_ties(lsd_scores):
+    # a scale-invariant metric of a scaled copy differs by float32 noise on every item (SI-SNR of
+    # x0.4 vs x0.5: ~1e-7 dB, all one sign): no difference, not "significant"
+    a = lsd_scores["a"]
+    noise = paired.Samples({i: v * (1 - 3e-7) for i, v in a.values.items()})
+    c = paired.compare(noise, a)
+    assert c.diff == 0 and c.p == 1 and not paired.with_holm([c])[0].significant
+    real = paired.Samples({i: v * (1 - 1e-4) for i, v in a.values.items()})
+    assert paired.compare(real, a).p < paired.ALPHA                # a 1e-4 change is not a tie
+
+
 def test_holm_step_down():
     assert paired.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert paired.holm([0.5, float("nan"), 0.01]) == pytest.approx([0.5, float("nan"), 0.02], nan_ok=True)
@@ -120,7 +131,7 @@ def test_minimum_detectable_effect_has_the_stated_power(lsd_scores):
     # detectable, and a difference on every item of the same sign gives exactly that p
     assert paired.mde_mean(d[:5]) == math.inf and math.isfinite(paired.mde_mean(d[:6]))
     for n in (5, 6):
-        assert sps.wilcoxon(np.arange(1.0, n + 1)).pvalue == pytest.approx(paired.min_wilcoxon_p(n))
+        assert sps.wilcoxon(np.arange(1.0, n + 1)).pvalue == pytest.approx(paired.min_exact_p(n))
 
 
 def _cell(s: paired.Samples):
@@ -143,9 +154,9 @@ def test_table_analysis_best_oracle_baseline_and_marks(lsd_scores):
     raw = [t.comparisons[k].p for k in t.comparisons]
     assert [t.comparisons[k].p_holm for k in t.comparisons] == pytest.approx(paired.holm(raw))
     md = paired.markdown(t, {k: len(v.values) for k, v in s.items()})
-    headers, rows = table_rows(md)
-    assert headers == ["System", "N", "Δ LSD ↓"] and rows["target"]["Δ LSD ↓"] == "oracle"
-    assert "MDE" in md
+    heads, rows = table_rows(md[md.index("Paired differences"):])
+    assert heads == ["System", "N", "Δ LSD ↓"] and rows["target"]["Δ LSD ↓"] == "oracle"
+    assert rows[best]["Δ LSD ↓"] == "best" and "MDE" in rows["c"]["Δ LSD ↓"]
     assert t.cell_dict(best, 0) == {"reference": True, "role": "best"}
     assert t.cell_dict("c", 0)["significant"] is True
     # a baseline replaces the best, and may be an oracle row
@@ -153,6 +164,20 @@ def test_table_analysis_best_oracle_baseline_and_marks(lsd_scores):
     assert tb.references == ["c"] and ("c", 0) not in tb.comparisons
     assert all(tb.comparisons[(k, 0)].significant for k in ("a", "b"))
     assert "system − baseline" in paired.markdown(tb)
+
+
+def test_corpus_bootstrap_is_held_to_the_exact_floor():
+    # 2 utterances, both worse: the resamples never reach 0, but 2 items cannot show a difference
+    parts = {"u1": ((3.0, 11.0), (8.0, 11.0)), "u2": ((2.0, 15.0), (15.0, 15.0))}
+    a = paired.Samples({u: 100 * x[0] / x[1] for u, (x, _) in parts.items()},
+                       {u: x for u, (x, _) in parts.items()}, 100.0)
+    b = paired.Samples({u: 100 * y[0] / y[1] for u, (_, y) in parts.items()},
+                       {u: y for u, (_, y) in parts.items()}, 100.0)
+    boot = paired.bootstrap_ratio_diffs(*(np.array([parts[u][k][j] for u in ("u1", "u2")])
+                                          for k in (1, 0) for j in (0, 1)), scale=100.0)
+    assert paired.bootstrap_p(boot, 100 * (23 / 26 - 5 / 26)) < 0.01          # what it would claim
+    c = paired.compare(b, a)
+    assert c.diff == pytest.approx(100 * 18 / 26) and c.p == 0.5 and c.mde == math.inf
 
 
 def _records(system: str, scores, ids) -> list[ItemScoreRecord]:
@@ -192,7 +217,7 @@ def test_wer_corpus_level_paired_bootstrap_on_real_transcripts(wer_records):
     lo, hi = np.percentile(boot, [2.5, 97.5])
     assert (c.ci_low, c.ci_high) == pytest.approx((lo, hi), abs=1e-9)
     k = np.count_nonzero(np.abs(boot - c.diff) >= abs(c.diff))
-    assert c.p == pytest.approx((1 + k) / 2001)
+    assert c.p == pytest.approx(max((1 + k) / 2001, paired.min_exact_p(6)))    # 2/2^6 floor at 6 items
     # real noisy recordings are transcribed worse: detected
     assert c.diff > 10 and c.ci_low > 0 and c.p < paired.ALPHA, c
     # null: two "systems" that each get the clean transcript of half the utterances and the noisy

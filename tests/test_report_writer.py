@@ -84,7 +84,7 @@ def vctk_run(isolated_env, corpora, monkeypatch):
 @pytest.mark.slow
 def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     md = (vctk_run / "report.md").read_text()
-    assert "## Test set `vctk_gsr` (2 items)" in md and "MaskSR2 (002) Table I" in md
+    assert "## Test set `vctk_gsr` (2 items, build `" in md and "MaskSR2 (002) Table I" in md
     headers, rows = table_rows(md[md.index("## Test set `vctk_gsr`"):])   # the main table
     assert headers[2:] == ["DNSMOS SIG ↑", "DNSMOS BAK ↑", "DNSMOS OVL ↑", "NISQA ↑ †", "LSD ↓",
                            "WER (%) ↓", "Spk Sim ↑"]
@@ -104,6 +104,20 @@ def test_report_layout_rows_bold_provenance_and_regeneration(vctk_run):
     wer_items = [r for r in recs if r["metric"] == "wer" and r["system"] == "target"]
     assert len(wer_items) == 2 and cells["target"]["WER"]["n"] == 2
     assert "WER is corpus-level" in md and "backend `pocketsphinx`" in md
+    # paired differences against each column's best, under the table (benchmark.report.paired)
+    assert "Paired differences (system − best" in md
+    pheads, prows = table_rows(md[md.index("Paired differences (system − best"):])
+    assert pheads[2:] == [f"Δ {h}" for h in headers[2:]] and prows["target"]["Δ LSD ↓"] == "oracle"
+    assert prows["unprocessed"]["Δ LSD ↓"] == "best" and "MDE ∞" in prows["t_half"]["Δ LSD ↓"]
+    assert cells["unprocessed"]["LSD"]["paired"] == {"reference": True, "role": "best"}
+    lsd = cells["t_half"]["LSD"]["paired"]
+    assert lsd["reference"] == "unprocessed" and lsd["n"] == 2 and lsd["test"] == "wilcoxon"
+    assert lsd["diff"] == pytest.approx(cells["t_half"]["LSD"]["mean"] - cells["unprocessed"]["LSD"]["mean"])
+    assert lsd["detectable"] is False and not lsd["significant"]      # 2 items: smallest p is 0.5
+    assert rows["t_half"]["LSD ↓"].endswith(" ≈") and cells["target"]["LSD"]["paired"] is None  # oracle
+    wer = [cells[s]["WER"]["paired"] for s in ("unprocessed", "t_half")]
+    assert sum(1 for w in wer if w.get("reference") is True) == 1
+    assert next(w for w in wer if "test" in w)["test"] == "bootstrap"    # corpus-level: over utterances
     assert "(not the papers' backend)" in md
     # breakdowns from manifest parameters, runtime table, provenance
     assert "#### Breakdown by SNR (`vctk_gsr`)" in md or "#### Breakdown by bandwidth" in md

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             import json
             atomic_write(out, json.dumps(result.to_dict(), indent=2) + "\n")
         else:
-            from benchmark.report.writer import write_csv
+            from benchmark.core.files import write_csv
             write_csv(out, list(PAIR_FIELDS), [p.to_dict() for p in result.pairs])
         print(f"\nwritten: {out}")
     return 0

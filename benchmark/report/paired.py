@@ -22,13 +22,17 @@ import numpy as np
 from scipy.special import ndtri, stdtrit
 
 from benchmark.core.markdown import markdown_table
-from benchmark.report.results import ItemScoreRecord, RunData
+from benchmark.report.results import ItemScoreRecord, RunData, select
 from benchmark.report.stats import BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, Cell
 
 ALPHA = 0.05            # two-sided significance level, after Holm's correction within a table
 POWER = 0.8             # the power the minimum detectable effect is stated at
 LEVEL = 0.95            # confidence level of the paired interval
 MARK = "≈"              # on a cell not significantly different from its column's reference
+# Per-item differences within this share of the values count as ties (0): most metrics compute in
+# float32 (epsilon 1.2e-7), and a scale-invariant metric of a scaled copy differs by ~1e-7 on
+# every item, which a signed-rank test would call significant.
+RESOLUTION = 1e-6
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,12 @@ def wilcoxon_p(d: np.ndarray) -> float:
     return float(wilcoxon(d).pvalue)
 
 
-def min_wilcoxon_p(n: int) -> float:
-    """The smallest two-sided p the exact signed-rank test can give for n differences (all of
-    one sign): 2 / 2^n. At n <= 5 it is >= 0.0625: no difference, however large, reaches 0.05."""
+def min_exact_p(n: int) -> float:
+    """The smallest two-sided p an exact paired test over n items can give: 2 / 2^n, the share of
+    the 2^n sign patterns as extreme as all differences of one sign (the exact signed-rank test
+    gives exactly this). At n <= 5 it is >= 0.0625: no difference, however large, reaches 0.05;
+    the paired bootstrap of a corpus ratio, which can claim p = 1/(B+1) from 2 utterances, is
+    held to the same floor."""
     return 2.0 * 0.5 ** n
 
 
@@ -155,7 +162,7 @@ def mde_mean(d: np.ndarray, alpha: float = ALPHA, power: float = POWER) -> float
     n = d.size
     if n < 2:
         return float("nan")
-    if min_wilcoxon_p(n) >= alpha:
+    if min_exact_p(n) >= alpha:
         return float("inf")
     t = float(stdtrit(n - 1, 1 - alpha / 2)) + float(stdtrit(n - 1, power))
     return t * float(d.std(ddof=1)) / math.sqrt(n)
@@ -205,11 +212,14 @@ def compare(a: Samples, b: Samples, system: str = "", reference: str = "", colum
             return Comparison(system, reference, column, n, va, vb, va - vb, nan, nan, nan, "none", nan)
         boot = bootstrap_ratio_diffs(na, da, nb, db, a.scale, rounds, seed)
         lo, hi = _percentiles(boot, LEVEL)
+        floor = min_exact_p(n)
         return Comparison(system, reference, column, n, va, vb, va - vb, lo, hi,
-                          bootstrap_p(boot, va - vb), "bootstrap", mde_bootstrap(boot))
+                          max(bootstrap_p(boot, va - vb), floor), "bootstrap",
+                          mde_bootstrap(boot) if floor < ALPHA else float("inf"))
     xa = np.array([a.values[i] for i in ids], dtype=np.float64)
     xb = np.array([b.values[i] for i in ids], dtype=np.float64)
     d = xa - xb
+    d[np.abs(d) <= RESOLUTION * np.maximum(np.abs(xa), np.abs(xb))] = 0.0
     if n < 2:
         m = float(d.mean()) if n else nan
         return Comparison(system, reference, column, n, float(xa.mean()) if n else nan,
@@ -325,7 +335,7 @@ def _fmt_num(x: float, digits: int) -> str:
 
 
 def _fmt_mde(mde: float, digits: int) -> str:
-    return "none at this N" if mde == float("inf") else _fmt_num(mde, digits)
+    return "∞" if mde == float("inf") else _fmt_num(mde, digits)
 
 
 def _fmt_cell(c: Comparison, digits: int) -> str:
@@ -351,7 +361,7 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
              f"the cells of this table, α = {ALPHA:g}; oracle rows are not tested).", "",
              f"Paired differences (system − {'baseline' if table.baseline else 'best'}, over the "
              f"items both scored; [95 % CI] by paired bootstrap over items, {BOOTSTRAP_ROUNDS} "
-             f"rounds, seed {BOOTSTRAP_SEED}; p: {'; '.join(how[t] for t in tests) or 'no test'}, "
+             f"rounds, seed {BOOTSTRAP_SEED}, per cell (not adjusted); p: {'; '.join(how[t] for t in tests) or 'no test'}, "
              "Holm-adjusted):", ""]
     head = ["System", "N"] + [f"Δ {c.header}" for c in table.columns]
     rows = []
@@ -370,22 +380,23 @@ def markdown(table: PairedTable, nrow: dict[str, int] | None = None) -> str:
     lines += ["", f"Power: MDE is the smallest true difference each pair's test detects with "
               f"probability {POWER:g} at its N (two-sided α = {ALPHA:g}, before Holm), from the "
               "pair's paired SD (corpus columns: the bootstrap SD); a gap below it is no evidence "
-              "either way. \"none at this N\": with 5 or fewer items the signed-rank test cannot "
-              f"reach p < {ALPHA:g} (its smallest p is 2/2^N)."]
+              "either way. MDE ∞: with 5 or fewer items the signed-rank test cannot "
+              f"reach p < {ALPHA:g} (its smallest p is 2/2^N; the corpus bootstrap is held to the same floor)."]
     return "\n".join(lines)
 
 
 # --- two runs: `compare` -----------------------------------------------------------------------
 
 def build_fingerprints(data: RunData, testset: str) -> dict[str, str]:
-    """item id -> the identity of the build of `testset` the run scored it from. Today: the set's
-    CHECKSUMS sha256 with the item's input, reference and transcript, as the store records them
-    (`testsets`, `items`). The one place to switch to a per-item build fingerprint in the store."""
+    """item id -> the identity of what the run scored for it: the build of its set the store
+    records for the item (`items.build`: the CHECKSUMS sha256, or `manifest:<sha256>` for a set
+    without one; the set's CHECKSUMS hash for a store from before builds were recorded) with the
+    item's input, reference and transcript. The one place the pairing check reads builds from."""
     checksums = next((t["checksums_sha256"] for t in data.testsets if t["name"] == testset), None)
     out = {}
     for (ts, iid), item in data.items.items():
         if ts == testset:
-            text = "|".join([checksums or "", item["degraded_sha256"] or "",
+            text = "|".join([item.get("build") or checksums or "", item["degraded_sha256"] or "",
                              item["target_sha256"] or "", item["manifest"].get("transcript") or ""])
             out[iid] = hashlib.sha256(text.encode()).hexdigest()
     return out
@@ -448,8 +459,8 @@ def build_mismatch(a: RunData, b: RunData, testset: str) -> str | None:
         return None
     ca, cb = ({t["name"]: t["checksums_sha256"] for t in d.testsets}.get(testset) for d in (a, b))
     return (f"runs '{a.run}' and '{b.run}' scored different builds of test set '{testset}' "
-            f"(CHECKSUMS sha256 {str(ca)[:12]} vs {str(cb)[:12]}; {len(differ)} of the item ids "
-            f"both hold differ in input, reference or transcript, e.g. '{differ[0]}'): their scores "
+            f"(build {str(ca)[:21]} vs {str(cb)[:21]}; {len(differ)} of the item ids both hold "
+            f"differ in build, input, reference or transcript, e.g. '{differ[0]}'): their scores "
             "are not paired. Compare runs made on one build of the set.")
 
 
@@ -515,7 +526,7 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
                 for col in a.columns(m):
                     sa, sb = (samples([r for r in _records(d, ts, s, m, col) if r.item_id in ids],
                                       info, col) for d in (a, b))
-                    if not sa.values and not sb.values:
+                    if not sa.values or not sb.values:     # not run on this set in one of them
                         continue
                     family.append((s, m, col, a.higher_is_better(m),
                                    compare(sb, sa, s, a.run, f"{m}/{col}")))
@@ -525,7 +536,6 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
 
 
 def _records(data: RunData, testset: str, system: str, metric: str, column: str) -> list[ItemScoreRecord]:
-    from benchmark.report.results import select
     return select(data.records, testset=testset, system=system, metric=metric, column=column)
 
 

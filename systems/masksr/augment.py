@@ -218,11 +218,9 @@ def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
     f, n = frames.shape
     k = -(-n // hop)
     blocks = np.zeros((f + k - 1, hop), dtype=np.float32)
-    padded = np.zeros((f, k * hop), dtype=np.float32)
-    padded[:, :n] = frames
-    padded = padded.reshape(f, k, hop)
     for j in range(k):
-        blocks[j:j + f] += padded[:, j]
+        width = min(hop, n - j * hop)
+        blocks[j:j + f, :width] += frames[:, j * hop:j * hop + width]
     return blocks.reshape(-1)[: n + hop * (f - 1)]
 
 
@@ -236,10 +234,12 @@ def stft_hard_lowpass(x: np.ndarray, rate: int, cutoff: float) -> np.ndarray:
     pad = np.pad(x, n_fft // 2, mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
     w, inv = _stft_window(n_fft, hop, len(frames))
-    spec = fft.rfft(frames * w, axis=1)
+    spec = fft.rfft(frames * w, axis=1, overwrite_x=True)
     spec[:, int(spec.shape[1] * cutoff / int(rate / 2)):] = 0
-    out = _overlap_add(fft.irfft(spec, n_fft, axis=1) * w, hop) * inv
-    return out[n_fft // 2:n_fft // 2 + len(x)]
+    y = fft.irfft(spec, n_fft, axis=1, overwrite_x=True)
+    y *= w
+    out = _overlap_add(y, hop)[n_fft // 2:n_fft // 2 + len(x)]
+    return out * inv[n_fft // 2:n_fft // 2 + len(x)]
 
 
 def cutoff_grid(dist: TrainDistribution) -> np.ndarray:
@@ -248,17 +248,25 @@ def cutoff_grid(dist: TrainDistribution) -> np.ndarray:
                                                                                    dist.cutoff_step)])
 
 
-def warm_designs(dist: TrainDistribution, rate: int) -> int:
-    """Design the resampler FIRs the cutoff grid can ask for (a DataLoader worker's start-up, a
-    few ms); IIR designs are cached as they are first drawn. Returns how many FIRs are cached."""
-    ms = set()
+def warm_designs(dist: TrainDistribution, rate: int, iir: bool = False) -> int:
+    """Design the resampler FIRs the cutoff grid can ask for (a few ms; a DataLoader worker's
+    start-up) and, with `iir`, every IIR design of the grid (types x orders x cutoffs: ~13,500
+    for the default, some CPU seconds; otherwise each is cached when first drawn). Returns how
+    many designs are cached."""
+    ms, n = set(), 0
     for c in cutoff_grid(dist):
-        if c < rate / 2:
-            g = np.gcd(int(round(2 * c)), int(rate))
-            ms.add(max(int(round(2 * c)) // g, int(rate) // g))
+        if c >= rate / 2:
+            continue
+        g = np.gcd(int(round(2 * c)), int(rate))
+        ms.add(max(int(round(2 * c)) // g, int(rate) // g))
+        if iir:
+            for t in (t for t in dist.filter_types if t in IIR_TYPES):
+                for o in range(dist.order_range[0], dist.order_range[1] + 1):
+                    iir_sos(t, o, float(c), rate, dist.bessel_norm)
+                    n += 1
     for m in ms:
         resample_fir(m)
-    return len(ms)
+    return n + len(ms)
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:

@@ -3,8 +3,8 @@
 GPU (MaskSR-S: see bench/results/workers_per_gpu.md). Workers then only read audio and draw
 parameters; this renders (B, N) on the device.
 
-Every filter is applied in the frequency domain as one response per item (zero-padded by `PAD`
-samples each side, so the filters' tails do not wrap):
+Every filter is applied in the frequency domain as one response per item, on the signal extended
+by `PAD` samples a side as the CPU filter sees it (`_edge_extend`), then zeros, so no tail wraps:
 - IIR low-pass (zero-phase, `sosfiltfilt` in `augment`): |H(f)|^2 of the same SOS design;
 - resampling to 2c and back (`resample_poly`): Y(f) = G(f) [G(f) X(f) + G(2c - f) X*(2c - f)] with
   G the magnitude response of resample_poly's (zero-phase) Kaiser FIR: the pass band, and the one
@@ -68,15 +68,16 @@ def _lowpass_response(lp: A.Lowpass, rate: int, w: torch.Tensor, f: torch.Tensor
     signal is left as it is."""
     if lp.cutoff >= rate / 2:
         return None
-    r = torch.ones_like(f)
+    r, padlen = torch.ones_like(f), 0
     if lp.filter_type in A.IIR_TYPES:
-        r = _sos_response(A.iir_sos(lp.filter_type, lp.order, float(lp.cutoff), rate, dist.bessel_norm), w).abs() ** 2
+        sos = A.iir_sos(lp.filter_type, lp.order, float(lp.cutoff), rate, dist.bessel_norm)
+        r, padlen = _sos_response(sos, w).abs() ** 2, 3 * (2 * len(sos) + 1)
     elif lp.filter_type == "stft_hard":
         n_fft = A.STFT_HARD[0]
         edge = int((n_fft // 2 + 1) * lp.cutoff / int(rate / 2)) * rate / n_fft
         r = (f < edge - rate / n_fft / 2).to(f.dtype)
     passes = int(lp.filter_type == "stft" or lp.resample) + int(lp.filter_type == "stft" and lp.resample)
-    return r, passes, float(lp.cutoff)
+    return r, passes, float(lp.cutoff), padlen
 
 
 def _resample_down_up(spec: torch.Tensor, f: torch.Tensor, cutoff: float) -> torch.Tensor:
@@ -93,6 +94,18 @@ def _resample_down_up(spec: torch.Tensor, f: torch.Tensor, cutoff: float) -> tor
     return out
 
 
+def _edge_extend(x: torch.Tensor, e: int, padlen: int) -> torch.Tensor:
+    """(N,) -> (N + 2e) as `sosfiltfilt` sees the signal: `padlen` samples of point-symmetric
+    extension, and before / after them the extension's end value held (its steady-state initial
+    conditions assume that); padlen 0: zeros (resample_poly's edges)."""
+    if padlen == 0:
+        return torch.nn.functional.pad(x, (e, e))
+    k = min(padlen, x.numel() - 1)
+    left = 2 * x[:1] - x[1:k + 1].flip(0)
+    right = 2 * x[-1:] - x[-k - 1:-1].flip(0)
+    return torch.cat([left[:1].expand(e - k), left, x, right, right[-1:].expand(e - k)])
+
+
 def _filter(x: torch.Tensor, responses: list, rate: int) -> torch.Tensor:
     """Each row of x (B, N) through its `_lowpass_response` (None: unchanged), zero-padded."""
     rows = [i for i, r in enumerate(responses) if r is not None]
@@ -101,16 +114,17 @@ def _filter(x: torch.Tensor, responses: list, rate: int) -> torch.Tensor:
     n = x.shape[1]
     L = fft_length(n, rate)
     idx = torch.tensor(rows, device=x.device)
-    spec = torch.fft.rfft(torch.nn.functional.pad(x[idx], (PAD, L - n - PAD)))
+    padded = torch.stack([_edge_extend(x[i], PAD, responses[i][3]) for i in rows])
+    spec = torch.fft.rfft(torch.nn.functional.pad(padded, (0, L - n - 2 * PAD)))
     f = torch.fft.rfftfreq(L, 1.0 / rate, device=x.device)
     out_spec = []
     for k, i in enumerate(rows):
-        r, passes, cutoff = responses[i]
+        r, passes, cutoff, _ = responses[i]
         row = spec[k] * r
         for _ in range(passes):
             row = _resample_down_up(row, f, cutoff)
         out_spec.append(row)
-    y = torch.fft.irfft(torch.stack(out_spec), L)[:, PAD:PAD + n]
+    y = torch.fft.irfft(torch.stack(out_spec), L)[:, PAD:PAD + n]   # the zero tail absorbs the wrap
     out = x.clone()
     out[idx] = y.to(x.dtype)
     return out

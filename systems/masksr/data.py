@@ -238,12 +238,15 @@ class ItemMaker:
         k = int(rng.integers(self.cfg.fixed_degradations))
         return np.random.default_rng([self.cfg.seed, 1, position, k])
 
+    def gain_bin(self, position: int) -> int | None:
+        # overfitting / debugging mode: one gain per segment, so a segment keeps one target
+        return (int(np.random.default_rng([self.cfg.seed, 4, position]).integers(len(self.gains)))
+                if self.cfg.fixed_degradations else None)
+
     def pair(self, position: int, rng: np.random.Generator):
         """(degraded input, target waveform, target codegram, KD target) of one item."""
         clean, codes, kd = self.source.item(position)
-        # overfitting / debugging mode: one gain per segment, so a segment keeps one target
-        gain_bin = (int(np.random.default_rng([self.cfg.seed, 4, position]).integers(len(self.gains)))
-                    if self.cfg.fixed_degradations else None)
+        gain_bin = self.gain_bin(position)
         wave, target_codes, target, _ = degrade_item(self.cfg, self.distribution, self.gains, self.pools,
                                                      clean, codes, self.degradation_rng(rng, position), gain_bin)
         return wave, target, target_codes, kd
@@ -259,6 +262,48 @@ class ItemMaker:
                 "codes": torch.from_numpy(np.stack([c for _, c, _ in items]).astype(np.int64)),
                 "kd": torch.from_numpy(np.stack(kd)) if kd[0] is not None else None,
                 "positions": torch.as_tensor(np.asarray(positions, dtype=np.int64))}
+
+    def raw_batch(self, positions, rngs) -> dict:
+        """What a worker hands over when the training device renders (`render_on_device`): clean
+        segments, every gain's codegram, KD targets, the drawn parameters, noise and RIRs. The
+        draws are those `batch` makes (same generator calls in the same order)."""
+        from systems.masksr.augment import sample
+        clean, codes, kds, params, noises, rirs, bins = [], [], [], [], [], [], []
+        for p, r in zip(positions, rngs, strict=True):
+            c, cg, kd = self.source.item(int(p))
+            r = self.degradation_rng(r, int(p))
+            q = sample(r, self.distribution)
+            rirs.append(self.pools.rir_for(r) if q.reverb else None)
+            noises.append(self.pools.noise_for(r, len(c)) if q.snr_db is not None else np.zeros(len(c), np.float32))
+            clean.append(c)
+            codes.append(cg)
+            kds.append(kd)
+            params.append(q)
+            b = self.gain_bin(int(p))
+            bins.append(-1 if b is None else b)
+        return {"clean": torch.from_numpy(np.stack(clean)), "codes_all": torch.from_numpy(np.stack(codes)),
+                "kd": torch.from_numpy(np.stack(kds)) if kds[0] is not None else None, "params": params,
+                "noise": torch.from_numpy(np.stack(noises)), "rirs": rirs,
+                "gain_bins": torch.as_tensor(bins, dtype=torch.int64),
+                "positions": torch.as_tensor(np.asarray(positions, dtype=np.int64))}
+
+
+def render_on_device(raw: dict, maker: ItemMaker, device) -> dict:
+    """A `raw_batch` rendered on `device` by `augment_torch.render_batch`, then levelled onto the
+    gain grid as `degrade_item` does: the same keys as `ItemMaker.batch`."""
+    from systems.masksr.augment_torch import render_batch
+    clean = raw["clean"].to(device, non_blocking=True)
+    noise = raw["noise"].to(device, non_blocking=True)
+    degraded, target = render_batch(clean, raw["params"], maker.distribution, maker.cfg.rate, noise, raw["rirs"])
+    gains = torch.as_tensor(maker.gains, device=device)
+    level = target.abs().amax(dim=1) / clean.abs().amax(dim=1).clamp(min=1e-12)
+    level = torch.where(level > 0, level, torch.tensor([p.gain for p in raw["params"]], device=device))
+    fixed = raw["gain_bins"].to(device)
+    g = torch.where(fixed >= 0, fixed, (gains[None, :] - level[:, None]).abs().argmin(dim=1))
+    wave = degraded * (gains[g] / level)[:, None]
+    codes = raw["codes_all"].to(device)[torch.arange(len(g), device=device), g].long()
+    kd = raw["kd"].to(device, non_blocking=True) if raw["kd"] is not None else None
+    return {"wave": wave.float(), "codes": codes, "kd": kd, "positions": raw["positions"]}
 
 
 def epoch_order(counts: np.ndarray, seed: int, epoch: int, block: int) -> np.ndarray:
@@ -278,8 +323,9 @@ class StepBatches(torch.utils.data.Dataset):
     """dataset[step] -> this rank's batch of step `step` (see the module docstring)."""
 
     def __init__(self, maker: ItemMaker, batch: int, rank: int = 0, world: int = 1,
-                 shuffle_block: int = 64, steps: int | None = None):
+                 shuffle_block: int = 64, steps: int | None = None, device_render: bool = False):
         self.maker, self.batch, self.rank, self.world = maker, batch, rank, world
+        self.device_render = device_render        # True: raw batches for `render_on_device`
         self.block, self.steps = shuffle_block, steps
         shards = getattr(maker.source, "shards", None)
         if shards is not None:                  # a block's shard indexes stay loaded
@@ -309,7 +355,8 @@ class StepBatches(torch.utils.data.Dataset):
         seed = self.maker.cfg.seed
         rngs = [np.random.default_rng([seed, step, self.rank, j]) for j in range(self.batch)]
         try:
-            return self.maker.batch(self.positions(step), rngs)
+            make = self.maker.raw_batch if self.device_render else self.maker.batch
+            return make(self.positions(step), rngs)
         except ShardError as exc:          # handed to the main process as one clear message
             return {"error": str(exc)}
 
