@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 
 __all__ = ["restore", "score", "load_results"]
 
@@ -41,6 +42,7 @@ def _rows_or_frame(rows: list[dict], as_frame: bool) -> Any:
 def restore(systems: list[str] | str, input: PathLike, out: PathLike, *, device: str = "cpu",
             workers: int = 1, checkpoints: Mapping[str, PathLike] | None = None,
             max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS,
+            item_timeout: float | None = DEFAULT_ITEM_TIMEOUT,
             retry_errors: bool = False, as_frame: bool = False) -> Any:
     """Restore a .wav/.flac file, or every one under a folder, with each system.
 
@@ -72,7 +74,8 @@ def restore(systems: list[str] | str, input: PathLike, out: PathLike, *, device:
     specs = [SystemSpec(n, {"checkpoint": str(ckpt[n])} if n in ckpt else {})
              for n in dict.fromkeys(names)]
     rows = restore_files(specs, input, out, device=device, workers=workers,
-                         max_item_seconds=max_item_seconds, retry_errors=retry_errors)
+                         max_item_seconds=max_item_seconds, retry_errors=retry_errors,
+                         item_timeout=item_timeout)
     return _rows_or_frame([asdict(r) for r in rows], as_frame)
 
 
@@ -100,7 +103,7 @@ def score(degraded: PathLike, metrics: list[str] | str, *, reference: PathLike |
     from benchmark.commands.score import collect, score_pairs
     from benchmark.run.plan import resolve
     names = [metrics] if isinstance(metrics, str) else list(metrics)
-    resolve(names, profile)        # an unknown metric or backend fails before any reading
+    resolve(names, profile)              # an unknown metric or backend fails before any reading
     texts = transcripts if isinstance(transcripts, Mapping) else None
     pairs = collect(str(degraded), str(reference) if reference is not None else None,
                     None if texts is not None or transcripts is None else str(transcripts))

@@ -10,6 +10,7 @@ words, the normalised hypothesis). The set-level value is the *corpus* WER:
 
 from __future__ import annotations
 
+from benchmark.core.batching import batch_then_single
 from metrics._asr import BACKENDS
 from metrics._common import ItemError, degraded, pkg_version, resampler_version
 from metrics._text_norm import normalize, normalizer_version
@@ -70,15 +71,8 @@ class WER(Metric):
                 todo.append(k)
             except Exception as exc:
                 out[k] = ItemScore(error=str(exc))
-        hyps: list[str | Exception] = []
-        try:
-            hyps = list(self._asr.transcribe(audio)) if audio else []
-        except Exception:  # the ASR failed on the batch: retry one by one to find the culprit
-            for x in audio:
-                try:
-                    hyps.append(self._asr.transcribe([x])[0])
-                except Exception as one:
-                    hyps.append(one)
+        # the ASR failed on the batch: retried one by one to find the culprit
+        hyps = batch_then_single(self._asr.transcribe, audio, "ASR") if audio else []
         for k, hyp in zip(todo, hyps, strict=True):
             if isinstance(hyp, Exception):
                 out[k] = ItemScore(error=f"ASR failed: {type(hyp).__name__}: {hyp}")

@@ -141,3 +141,16 @@ def test_score_rows_match_the_command(at_root, corpora):
     t = (x @ s) / (s @ s) * s
     want = 10 * np.log10((t @ t) / ((x - t) @ (x - t)))
     assert rows.loc[rows["item"] == "p287_003", "value"].item() == pytest.approx(want, abs=0.01)
+
+
+def test_score_takes_transcripts_as_a_dict_or_a_file(isolated_env, corpora):
+    vb = corpora / "VoiceBank-DEMAND"
+    text = (vb / "testset_txt" / "p287_002.txt").read_text().strip()
+    (isolated_env / "t.txt").write_text(f"p287_002 {text}\n")
+    clip = vb / "clean_testset_wav" / "p287_002.wav"
+    by_dict = api.score(clip, "wer", transcripts={"p287_002": text})
+    by_file = api.score(clip, "wer", transcripts=isolated_env / "t.txt")
+    assert by_dict == by_file and by_dict[0]["error"] is None
+    assert 0 <= by_dict[0]["value"] < 50                 # pocketsphinx on a clean VoiceBank clip
+    (missing,) = api.score(clip, "wer", transcripts={})
+    assert missing["value"] is None and "no transcript" in missing["error"]

@@ -19,7 +19,7 @@ from scipy import stats as sps
 
 from benchmark.cli import main
 from benchmark.core import paths
-from benchmark.report.stats import corpus_wer, mean_ci
+from benchmark.report.stats import corpus_ratio, mean_ci
 from benchmark.report.tables import paper_results, paper_rows
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -57,14 +57,14 @@ def test_published_numbers_match_the_seed_papers():
     assert vctk["DFNet3"]["WER"] == 8.64 and vctk["Target"]["LSD"] == 0.0
 
 
-def test_mean_ci_and_corpus_wer():
+def test_mean_ci_and_corpus_ratio():
     x = [3.1, 2.9, 3.4, 3.0, 2.7]
     cell = mean_ci(x)
     lo, hi = sps.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=sps.sem(x))
     assert cell.n == 5 and cell.mean == pytest.approx(np.mean(x)) and cell.ci == pytest.approx((hi - lo) / 2)
     assert mean_ci([1.0]).n == 1 and math.isnan(mean_ci([1.0]).ci) and mean_ci([]).n == 0
     # corpus level: 3 + 0 + 1 edits over 10 + 2 + 8 words = 20 %, not the mean of per-item WERs
-    w = corpus_wer([3, 0, 1], [10, 2, 8])
+    w = corpus_ratio([3, 0, 1], [10, 2, 8], 100.0)             # WER in %
     assert w.mean == pytest.approx(20.0) and w.n == 3 and 0 < w.ci < 20
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.files import confine, safe_name
+from benchmark.core.files import atomic_write, confine, safe_name
 
 # How the runner turns an item id into a file name (benchmark.core.files.safe_name, on the whole id,
 # "/" included): every run of other characters becomes one "_".
@@ -106,9 +106,7 @@ class ManifestItem:
 
 
 def write_manifest(path: Path, items: list[ManifestItem]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(item.to_json() + "\n" for item in items))
-    tmp.replace(path)
+    atomic_write(path, "".join(item.to_json() + "\n" for item in items))
 
 
 def read_manifest(path: Path) -> list[ManifestItem]:

@@ -33,9 +33,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.assets import fetch, get_asset
+from benchmark.assets import fetch, get_asset, offline_mode
 from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError, BenchmarkError
+from benchmark.core.files import atomic_write
 from benchmark.core.progress import progress
 
 MARKER = ".benchmark-fetched.json"
@@ -43,10 +44,6 @@ MARKER = ".benchmark-fetched.json"
 
 class CorpusFetchError(BenchmarkError):
     pass
-
-
-def offline_mode() -> bool:
-    return os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,10 +286,7 @@ def offline_message(p: Plan) -> str:
 # Fetching
 # ---------------------------------------------------------------------------------------------
 def _write_marker(folder: Path, record: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (MARKER + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, folder / MARKER)
+    atomic_write(folder / MARKER, json.dumps(record, indent=1, sort_keys=True))
 
 
 def _fetch_archives(corpora: Path, src: ArchiveSource) -> dict:

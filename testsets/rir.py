@@ -27,13 +27,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from benchmark.core.deps import require
+from benchmark.core.files import atomic_target
 from benchmark.core.paths import cache_dir
 
 MAX_ISM_ORDER = 120
@@ -201,11 +200,8 @@ def simulate_rir(room: RoomParams) -> np.ndarray:
     if path.exists():
         return np.load(path)
     rir = _simulate(room)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.save(f, rir)
-    os.replace(tmp, path)
     return rir
 
 

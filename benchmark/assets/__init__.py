@@ -11,6 +11,7 @@ from benchmark.assets.download import (
     fetch,
     local_sha256,
     mirror_candidates,
+    offline_mode,
     require_local,
     sha256_of,
     verify,
@@ -19,5 +20,5 @@ from benchmark.assets.records import ASSETS, Asset, register_asset, sha256_match
 
 __all__ = [
     "ASSETS", "Asset", "VerifyResult", "all_assets", "asset_fingerprints", "fetch", "get_asset", "local_sha256",
-    "mirror_candidates", "register_asset", "require_local", "sha256_matches", "sha256_of", "verify",
+    "mirror_candidates", "offline_mode", "register_asset", "require_local", "sha256_matches", "sha256_of", "verify",
 ]

@@ -29,6 +29,7 @@ from benchmark.assets.records import (  # noqa: F401
 )
 from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError
+from benchmark.core.files import atomic_write
 from benchmark.core.paths import cache_dir
 from benchmark.core.progress import progress
 
@@ -102,11 +103,9 @@ def _stat_key(path: Path) -> dict:
 
 
 def _write_stamp(path: Path, sha: str) -> None:
-    stamp = _stamp_path(path)
-    tmp = stamp.with_name(stamp.name + f".{os.getpid()}.tmp")
-    _unlink_link(tmp)
-    tmp.write_text(json.dumps({"sha256": sha, **_stat_key(path)}))
-    os.replace(tmp, stamp)               # replaces a symlinked stamp, never writes through it
+    # a new temp file (O_EXCL) renamed over the stamp: replaces a symlinked stamp, never writes
+    # through it
+    atomic_write(_stamp_path(path), json.dumps({"sha256": sha, **_stat_key(path)}))
 
 
 # --- the cache's own files are never links out of it ------------------------------------------
@@ -168,6 +167,12 @@ def mirror_candidates(asset: Asset) -> list[str]:
     return [f"{mirror}/{urllib.parse.quote(n)}" for n in dict.fromkeys(names)]
 
 
+def offline_mode() -> bool:
+    """BENCHMARK_OFFLINE=1 (or true, yes): nothing is downloaded; assets and corpora come from
+    the cache or the mirror, and what is missing ends in one message (the one reading of it)."""
+    return os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
+
+
 def _download(url: str, part: Path, asset: Asset) -> None:
     """Download `url` into `part`, resuming from its current size; `part` is opened without
     following a symlink (O_NOFOLLOW), so the download never lands in a link's target."""
@@ -216,7 +221,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
             f"({target.stat().st_size} bytes), expected {asset.sha256} ({asset.size} bytes). "
             f"Delete it and run: python -m benchmark assets fetch {asset.name}")
     if offline is None:
-        offline = os.environ.get("BENCHMARK_OFFLINE", "") in ("1", "true", "yes")
+        offline = offline_mode()
     sources = mirror_candidates(asset) + ([] if offline else list(asset.urls))
     tried: list[str] = []
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,6 @@ class Asset:
     def cached_path(self, root: Path | None = None) -> Path:
         return (root or cache_dir()) / self.path
 
-    def unpacked_dir(self, root: Path | None = None) -> Path:
-        return Path(str(self.cached_path(root)) + ".d")
-
 
 ASSETS: dict[str, Asset] = {}
 

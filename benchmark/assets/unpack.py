@@ -16,17 +16,9 @@ import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from benchmark.core.errors import AssetError
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str          # as stored in the archive (POSIX separators)
-    is_dir: bool
-    size: int
 
 
 def _normalised(name: str) -> PurePosixPath:
@@ -52,20 +44,6 @@ def _select(p: PurePosixPath, prefix: PurePosixPath | None) -> PurePosixPath | N
     except ValueError:
         return None
     return rel if str(rel) not in ("", ".") else None
-
-
-def list_members(archive: Path) -> list[Member]:
-    """Members of a tar or zip archive (for plans and tests); corrupt archives are one error."""
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                return [Member(i.filename, i.is_dir(), i.file_size) for i in zf.infolist()]
-        if tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                return [Member(m.name, m.isdir(), m.size) for m in tf.getmembers()]
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise AssetError(f"{archive}: corrupt or truncated archive ({exc})") from None
-    raise _unknown_format(archive)
 
 
 # Leading bytes of the formats we unpack: a file that starts like one of them but does not open

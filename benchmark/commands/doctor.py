@@ -205,9 +205,6 @@ def check_metric(name: str, backend: str, clip: Clip, device: str, fetch_missing
     if missing:
         row.status, row.detail = "missing", _fetch_hint(missing)
         return row
-    if getattr(cls, "measured_by_runner", False):
-        row.status, row.version, row.detail = "OK", backend, "measured by the runner (nothing to load)"
-        return row
 
     def run(r: DoctorRow) -> None:
         metric = cls(backend=backend, device=info.device_for(device))

@@ -7,6 +7,7 @@ from collections import Counter
 
 from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
 from benchmark.core.errors import BenchmarkError
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 
 NAME = "restore"
 HELP = "restore your own files or folders with chosen systems (outside a run)"
@@ -35,6 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="checkpoint folder for a MaskSR-family system")
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
+                   help="CUDA inference precision of the systems that offer it (the MaskSR family)")
+    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
+                   help="seconds a system call may take per file before it is stopped and the file "
+                        f"recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
     p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
                    help="per-file duration limit, checked from the header before reading "
                         f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer files are item errors")
@@ -51,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
     if not args.max_item_seconds > 0:
         raise BenchmarkError(f"--max-item-seconds must be positive, got {args.max_item_seconds:g}")
+    if not 0 < args.item_timeout <= 1e7:
+        raise BenchmarkError(f"--item-timeout must be 0 < S <= 1e7 seconds, got {args.item_timeout:g}")
     results = restore_files(_specs(args), args.input, args.out, device=args.device,
                             workers=args.workers, max_item_seconds=args.max_item_seconds,
-                            retry_errors=args.retry_errors)
+                            retry_errors=args.retry_errors, item_timeout=args.item_timeout)
     done = Counter(r.system for r in results if r.error is None and not r.cached)
     cached = Counter(r.system for r in results if r.cached and r.error is None)
     failed = Counter(r.system for r in results if r.error is not None)

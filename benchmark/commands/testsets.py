@@ -116,7 +116,7 @@ def _build(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--items must be at least 1, got {args.items}")
     if args.workers < 1:
         raise BenchmarkError(f"--workers must be at least 1, got {args.workers}")
-    out = testsets_dir(args.out)
+    out = Path(args.out) if args.out else testsets_dir()
     opts = BuildOptions(corpora=corpora_dir(), out=out, items=args.items, seed=args.seed,
                         workers=args.workers, allow_repeat=args.allow_repeat, source=args.source,
                         rirs=args.rirs, reverb_alignment=args.reverb_alignment, rooms=args.rooms)
@@ -170,7 +170,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from testsets.engine import verify_set
-    out = testsets_dir(args.out)
+    out = Path(args.out) if args.out else testsets_dir()
     corpora = corpora_dir()
     if args.names:
         folders = [out / n for n in args.names]

@@ -20,26 +20,25 @@ def _env_path(var: str, default: Path) -> Path:
     return Path(value).expanduser() if value else default
 
 
-def corpora_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else _env_path("BENCHMARK_CORPORA", Path("corpora"))
+def corpora_dir() -> Path:
+    return _env_path("BENCHMARK_CORPORA", Path("corpora"))
 
 
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else _env_path("BENCHMARK_DATA", Path("data"))
+def data_dir() -> Path:
+    return _env_path("BENCHMARK_DATA", Path("data"))
 
 
-def testsets_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else data_dir() / "testsets"
+def testsets_dir() -> Path:
+    return data_dir() / "testsets"
 
 
-def runs_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else data_dir() / "runs"
+def runs_dir() -> Path:
+    return data_dir() / "runs"
 
 
-def cache_dir(override: str | os.PathLike | None = None) -> Path:
-    default = Path(platformdirs.user_cache_dir("speech-restoration-benchmark"))
-    return Path(override) if override else _env_path("BENCHMARK_CACHE", default)
+def cache_dir() -> Path:
+    return _env_path("BENCHMARK_CACHE", Path(platformdirs.user_cache_dir("speech-restoration-benchmark")))
 
 
-def reports_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else _env_path("BENCHMARK_REPORTS", Path("reports"))
+def reports_dir() -> Path:
+    return _env_path("BENCHMARK_REPORTS", Path("reports"))

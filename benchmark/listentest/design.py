@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write
 from benchmark.core.paths import data_dir
 
 MANIFEST = "manifest.json"
@@ -26,7 +27,6 @@ STIMULI = "stimuli"
 FORMAT = 1
 UNPROCESSED = "Unprocessed"     # the test set's degraded input
 TARGET = "Target"               # the test set's clean reference: the hidden reference
-KINDS = ("rating", "gold", "trap")
 STIMULUS_NAME = re.compile(r"^[0-9a-f]{16}\.wav$")
 
 # ITU-T P.808 ACR listening-quality scale, worded as in microsoft/P.808
@@ -167,7 +167,4 @@ def load_design(folder: Path) -> TestDesign:
 
 def save_design(design: TestDesign, folder: Path) -> Path:
     path = folder / MANIFEST
-    tmp = path.with_name(MANIFEST + ".part")
-    tmp.write_text(design.to_json())
-    tmp.replace(path)
-    return path
+    return atomic_write(path, design.to_json())

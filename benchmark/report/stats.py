@@ -39,11 +39,6 @@ def mean_ci(values: list[float], level: float = 0.95) -> Cell:
     return Cell(mean, float(stdtrit(n - 1, 0.5 + level / 2)) * sem, n)
 
 
-def corpus_wer(edits: list[float], words: list[float], level: float = 0.95) -> Cell:
-    """Sum of edits / sum of reference words (in %), CI by bootstrap resampling of utterances."""
-    return corpus_ratio(edits, words, 100.0, level)
-
-
 def corpus_ratio(numerators: list[float], denominators: list[float], scale: float = 1.0,
                  level: float = 0.95) -> Cell:
     """scale * sum(numerators) / sum(denominators) over items (a corpus-level metric such as WER),

@@ -28,10 +28,12 @@ from benchmark.core.audio import (
     sha256_file,
     write_audio,
 )
+from benchmark.core.batching import CountMismatch, batch_then_single
 from benchmark.core.errors import AudioError, BenchmarkError, TransientIOError
 from benchmark.core.files import is_transient, transient_error
 from benchmark.run.builds import changed_message
 from benchmark.run.contract import ContractError, check_output, check_values
+from benchmark.run.timing import synchronize
 
 
 @dataclass
@@ -159,7 +161,9 @@ _METRICS: dict[tuple, Any] = {}
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, AudioError | ContractError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, AudioError | ContractError | CountMismatch):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _item_error(exc: BaseException, where: str) -> str:
@@ -218,27 +222,20 @@ def loaded_metric(name: str, backend: str, device: str):
     return _METRICS[key]
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-        torch.cuda.synchronize()
-
-
-def _call_restore(system, batch) -> tuple[list[np.ndarray] | None, float, str | None]:
-    _sync(system.device)
+def _call_restore(system, batch) -> list[tuple[np.ndarray, float]]:
+    """One timed system call: each output with its share of the wall time (by input length)."""
+    synchronize(system.device)
     t0 = time.perf_counter()
-    try:
-        outs = system.restore(batch)
-    except Exception as exc:
-        return None, 0.0, _describe(exc)
-    _sync(system.device)
+    outs = system.restore(batch)
+    synchronize(system.device)
     elapsed = time.perf_counter() - t0
     if not isinstance(outs, list | tuple):
-        return None, elapsed, (f"system '{system.info.name}' returned a {type(outs).__name__}, "
-                               "expected a list of one waveform per input")
-    if len(outs) != len(batch):
-        return None, elapsed, f"system returned {len(outs)} outputs for {len(batch)} inputs"
-    return outs, elapsed, None
+        raise ContractError(f"system '{system.info.name}' returned a {type(outs).__name__}, "
+                            "expected a list of one waveform per input")
+    total = sum(b.audio.size for b in batch)
+    shares = ([elapsed * b.audio.size / total for b in batch] if len(outs) == len(batch)
+              else [0.0] * len(outs))                   # a miscount: batch_then_single names it
+    return list(zip(outs, shares, strict=True))
 
 
 def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
@@ -268,24 +265,14 @@ def restore_job(job: RestoreJob) -> list[RestoreOutcome]:
         ready.append((it, RestoreItem(it.item_id, audio, target), sr, x.size))
     if not ready:
         return list(outcomes.values())
-    outs, elapsed, err = _call_restore(system, [r[1] for r in ready])
-    results: list[tuple[np.ndarray | None, float, str | None]]
-    if err is None:
-        total = sum(r[1].audio.size for r in ready)
-        results = [(o, elapsed * r[1].audio.size / total, None) for o, r in zip(outs, ready, strict=True)]
-    elif len(ready) > 1:  # isolate the failing item(s): one item at a time
-        results = []
-        for r in ready:
-            o, e, er = _call_restore(system, [r[1]])
-            results.append((o[0] if o else None, e, er))
-    else:
-        results = [(None, elapsed, err)]
-    for (it, item, sr, n), (y, seconds, error) in zip(ready, results, strict=True):
+    # a failing batch is retried one item at a time: the failing item(s) fail alone
+    results = batch_then_single(lambda b: _call_restore(system, b), [r[1] for r in ready], "system")
+    for (it, item, sr, n), res in zip(ready, results, strict=True):
         oc = outcomes[it.item_id + "\0" + it.testset]
-        oc.seconds = seconds
-        if error is not None:
-            oc.error = error
+        if isinstance(res, Exception):
+            oc.seconds, oc.error = 0.0, _describe(res)
             continue
+        y, oc.seconds = res
         try:
             # the contract (float audio of the input's length ± a tolerance), then the rate back
             y = check_output(y, item.audio.size, rate, job.system, f"{it.testset}/{it.item_id}")
@@ -339,27 +326,18 @@ def score_job(job: ScoreJob) -> list[ScoreOutcome]:
     if not batch:
         return outcomes
 
-    def run(items):
-        try:
-            scores = metric.score(items)
-            if not isinstance(scores, list | tuple):
-                raise ContractError(f"metric '{job.metric}' returned a {type(scores).__name__}, "
-                                    "expected a list of one ItemScore per item")
-            if len(scores) != len(items):
-                raise RuntimeError(f"metric returned {len(scores)} scores for {len(items)} items")
-            return scores, None
-        except Exception as exc:
-            return None, _describe(exc)
+    def score(items):
+        scores = metric.score(items)
+        if not isinstance(scores, list | tuple):
+            raise ContractError(f"metric '{job.metric}' returned a {type(scores).__name__}, "
+                                "expected a list of one ItemScore per item")
+        return scores
 
-    scores, err = run([b[1] for b in batch])
-    if err is not None:
-        scores = []
-        for _, item in batch:
-            s, e = run([item])
-            scores.append(s[0] if s else e)
+    # a failing batch is retried one item at a time: the failing item(s) fail alone
+    scores = batch_then_single(score, [b[1] for b in batch], "metric")
     for (i, _), s in zip(batch, scores, strict=True):
-        if isinstance(s, str):
-            outcomes[i].error = s
+        if isinstance(s, Exception):
+            outcomes[i].error = _describe(s)
             continue
         item = job.items[i].item or job.items[i].audio
         try:   # the contract: an ItemScore of finite floats; anything else is this item's error

@@ -25,11 +25,12 @@ from benchmark.core.audio import (
     sha256_input,
 )
 from benchmark.core.errors import AudioError, BenchmarkError, UnsafePathError
-from benchmark.core.files import atomic_target, safe_name
+from benchmark.core.files import atomic_target, is_transient, safe_name, transient_error
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import preflight
 from benchmark.run.executor import Executor, make_executor
 from benchmark.run.jobs import RestoreInput, RestoreJob, restore_job
+from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 from benchmark.run.runner import job_size, longest_first
 from systems.base import SYSTEMS, SystemSpec, system_key
 
@@ -128,9 +129,11 @@ def _systems(specs: list[SystemSpec], device: str) -> list[tuple[SystemSpec, typ
 def restore_files(systems: list[SystemSpec], inp: str | os.PathLike, out: str | os.PathLike, *,
                   device: str = "cpu", workers: int = 1,
                   max_item_seconds: float | None = DEFAULT_MAX_ITEM_SECONDS,
-                  retry_errors: bool = False, executor: Executor | None = None) -> list[RestoredFile]:
+                  retry_errors: bool = False, item_timeout: float | None = DEFAULT_ITEM_TIMEOUT,
+                  executor: Executor | None = None) -> list[RestoredFile]:
     """Restore every .wav/.flac file of `inp` (a file or a folder, searched recursively) with each
-    system into `out/<system>/`, same relative names. Per-file failures are `RestoredFile.error`
+    system into `out/<system>/`, same relative names. A system call that runs past `item_timeout`
+    seconds per file is stopped and its files are item errors, as in `run`. Per-file failures are `RestoredFile.error`
     (cached like `run` caches them; `retry_errors` redoes them); a system that cannot load, missing
     weights or checkpoints, and a full disk raise BenchmarkError. Finished files are kept."""
     inp, out = Path(inp), Path(out)
@@ -141,7 +144,7 @@ def restore_files(systems: list[SystemSpec], inp: str | os.PathLike, out: str | 
     if not pf.ok:
         raise preflight.MissingPrerequisites(pf.message())
     inputs = _inputs(inp, max_item_seconds)
-    own = executor or make_executor("local", workers)
+    own = executor or make_executor("local", workers, item_timeout)
     results: list[RestoredFile] = []
     try:
         for spec, cls, key in planned:
@@ -184,31 +187,35 @@ def _restore_system(executor: Executor, spec: SystemSpec, cls: type, key: str,
         folder.mkdir(parents=True, exist_ok=True)
         errors, done = 0, 0
         t0 = time.perf_counter()
-        with progress(desc=f"restore {spec.name}", total=len(inputs), initial=cached,
-                      unit="file") as bar, open(ledger_path, "a", encoding="utf-8") as log:
-            for fin in executor.stream(restore_job, jobs):
-                if fin.error is not None:
-                    if isinstance(fin.error, BenchmarkError):
-                        raise fin.error
-                    raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
-                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
-                for oc in fin.result:
-                    first, *copies = names[oc.input_sha256]
-                    error = oc.error
-                    for other in copies:          # same content under another name: one restore
-                        if error is None:
-                            error = _copy(oc.path, folder / other.name)
-                    for it in (first, *copies):
-                        rf = RestoredFile(spec.name, it.name, str(it.path),
-                                          str(folder / it.name) if error is None else None,
-                                          oc.rate, oc.seconds, oc.audio_seconds, False, error)
-                        results[it.name] = rf
-                        log.write(json.dumps({**asdict(rf), "system_key": key,
-                                              "input_sha256": it.sha256, "sha256": oc.sha256}) + "\n")
-                    errors += len(names[oc.input_sha256]) if error else 0
-                    done += 1
-                    bar.update(len(names[oc.input_sha256]))
-                log.flush()                       # a killed call keeps every finished job
+        try:
+            with progress(desc=f"restore {spec.name}", total=len(inputs), initial=cached,
+                          unit="file") as bar, open(ledger_path, "a", encoding="utf-8") as log:
+                for fin in executor.stream(restore_job, jobs):
+                    if fin.error is not None:
+                        if isinstance(fin.error, BenchmarkError):
+                            raise fin.error
+                        raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
+                                             f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                    for oc in fin.result:
+                        group = names[oc.input_sha256]   # same content under several names:
+                        for k, it in enumerate(group):   # restored once, copied to the others
+                            error = oc.error
+                            if error is None and k > 0:
+                                error = _copy(oc.path, folder / it.name)
+                            rf = RestoredFile(spec.name, it.name, str(it.path),
+                                              str(folder / it.name) if error is None else None,
+                                              oc.rate, oc.seconds, oc.audio_seconds, False, error)
+                            results[it.name] = rf
+                            errors += error is not None
+                            log.write(json.dumps({**asdict(rf), "system_key": key,
+                                                  "input_sha256": it.sha256, "sha256": oc.sha256}) + "\n")
+                        done += 1
+                        bar.update(len(group))
+                    log.flush()                       # a killed call keeps every finished job
+        except OSError as exc:                    # the ledger itself: the machine (ENOSPC...)
+            if is_transient(exc):
+                raise transient_error(exc, "writing", ledger_path) from exc
+            raise
         stage_summary(f"restore {spec.name}", done, cached, time.perf_counter() - t0, errors)
     return [results[it.name] for it in inputs]
 

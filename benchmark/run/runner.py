@@ -67,7 +67,6 @@ class RunSummary:
     cached_scores: int = 0
     item_errors: int = 0
     seconds: float = 0.0
-    report: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 

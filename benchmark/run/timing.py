@@ -47,26 +47,29 @@ def synthetic_input(length: float, rate: int, seed: int = 0) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously), so that a wall-clock
+    time around a call measures the call; nothing to wait for on the CPU."""
+    if device.startswith("cuda"):
+        import torch
+        torch.cuda.synchronize()
+
+
 def time_system(system, lengths: list[float], repeats: int, *, needs_target: bool = False) -> list[Timing]:
     """Time `system.restore` on one input per length; the first call per length is a warm-up."""
     from systems.base import RestoreItem
-
-    def sync() -> None:
-        if system.device.startswith("cuda"):
-            import torch
-            torch.cuda.synchronize()
 
     out = []
     for length in lengths:
         x = synthetic_input(length, system.info.rate)
         item = RestoreItem("runtime", x, x.copy() if needs_target else None)
         system.restore([item])                      # warm-up, excluded
-        sync()
+        synchronize(system.device)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             system.restore([item])
-            sync()
+            synchronize(system.device)
             times.append(time.perf_counter() - t0)
         out.append(Timing(system.info.name, float(length), times, system.device))
     return out

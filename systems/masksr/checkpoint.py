@@ -8,13 +8,13 @@ state dict (`ema_state_dict`) is built from it at load time, not saved a second 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_target
 from systems.masksr.config import MaskSRConfig
 from systems.masksr.model import MaskSRModel
 
@@ -29,11 +29,9 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def write_checkpoint(path: Path, blob: dict) -> None:
-    """Write atomically (a `.part` file renamed into place): a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    """Write atomically (`core.files.atomic_target`): a crash never leaves half a file."""
+    with atomic_target(path) as tmp:
+        torch.save(blob, tmp)
 
 
 def save_checkpoint(path: Path, cfg: MaskSRConfig, model, optimizer, step: int, **extra) -> None:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write
 from benchmark.core.progress import progress
 from systems.masksr.config import MaskSRConfig
 from systems.masksr.shards import SegmentRecord, read_sidecar, shard_name, write_shard
@@ -214,10 +215,7 @@ def _check_key(out: Path, key: dict) -> None:
             raise BenchmarkError(f"{out} was prepared with different settings ({', '.join(diff)}): "
                                  f"use a new folder for these settings")
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.part")
-        tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(key, indent=1, sort_keys=True))
 
 
 def _write_index(out: Path, key: dict, jobs: list[ShardJob]) -> dict | None:
@@ -228,9 +226,7 @@ def _write_index(out: Path, key: dict, jobs: list[ShardJob]) -> dict | None:
             return None
         splits[job.split].append({"shard": job.name, "items": info["items"], "bytes": info["bytes"]})
     index = {"key": key, "splits": splits}
-    tmp = out / f"{INDEX}.{os.getpid()}.part"
-    tmp.write_text(json.dumps(index, indent=1))
-    os.replace(tmp, out / INDEX)
+    atomic_write(out / INDEX, json.dumps(index, indent=1))
     return index
 
 

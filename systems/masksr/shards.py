@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.files import atomic_write
 
 FIELDS = ("flac", "codes.npy", "kd.npy", "json")
 SIDECAR_SUFFIX = ".json"
@@ -100,9 +101,7 @@ def write_shard(path: Path, records: list[SegmentRecord], rate: int, extra: dict
                "sha256": sha256_of(tmp), "keys": keys, "members": [index[k] for k in keys], **extra}
     os.replace(tmp, path)
     side = path.with_name(path.name + SIDECAR_SUFFIX)
-    side_tmp = side.with_name(side.name + ".part")
-    side_tmp.write_text(json.dumps(sidecar))
-    os.replace(side_tmp, side)
+    atomic_write(side, json.dumps(sidecar))
     return sidecar
 
 
