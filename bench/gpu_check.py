@@ -6,7 +6,9 @@
    as one batch, CFG batched, DAC decoder excluded), fp32 and bf16, against 001's A100 seconds;
 2. `train`: 200 real `trainer.train()` steps of masksr2_s (S size, the papers' 4 s segments,
    per-GPU batch 16 = 002's 128 over 8 GPUs) in bf16 with 8 DataLoader workers on prepared shards:
-   steps/s, data-wait fraction, peak GPU memory, and the preparation's segments/s;
+   steps/s, data-wait fraction, peak GPU memory, and the preparation's segments/s; then 60 steps
+   with `render_on="device"` (workers only read and draw, the step renders on the GPU), the same
+   numbers under `train.render_on_device`;
 3. `restore`: the masksr_s system plugin restoring a 16 s and a 5-minute item in fp32 and bf16
    (peak GPU memory, seconds, real-time factor);
 4. `ddp` (2+ GPUs): torchrun/NCCL training on all GPUs, then a resumed run to more steps.
@@ -45,6 +47,7 @@ class Plan:
     restore_config: str
     overrides: dict
     train_steps: int
+    device_render_steps: int          # a second, shorter train timing with render_on="device"
     per_gpu_batch: int
     workers: int
     files: int
@@ -57,10 +60,10 @@ class Plan:
 
 GPU = Plan("cuda", "masksr2_s", "masksr_s",
            {"codec": "dac_44khz_random", "kd_teacher": "hubert_base_random"},
-           train_steps=200, per_gpu_batch=16, workers=8, files=16, table2_seconds=(4, 8, 12, 16),
+           train_steps=200, device_render_steps=60, per_gpu_batch=16, workers=8, files=16, table2_seconds=(4, 8, 12, 16),
            table2_repeats=3, restore_seconds=(16.0, 300.0), ddp_steps=(20, 30), budget_s=450)
 SMOKE = Plan("cpu", "masksr2_tiny", "masksr2_tiny", {"segments_per_file": 2, "simulated_rirs": 1},
-             train_steps=4, per_gpu_batch=2, workers=2, files=3, table2_seconds=(1,), table2_repeats=1, restore_seconds=(1.0, 3.0),
+             train_steps=4, device_render_steps=2, per_gpu_batch=2, workers=2, files=3, table2_seconds=(1,), table2_repeats=1, restore_seconds=(1.0, 3.0),
              ddp_steps=(2, 3), budget_s=120)
 
 
@@ -200,22 +203,32 @@ def prepare_data(plan: Plan, data: dict, tmp: Path) -> tuple[Path, dict]:
 
 
 def train_run(plan: Plan, data: dict, prepared: Path, tmp: Path) -> dict:
+    """`train_steps` steps with the workers rendering, then `device_render_steps` more with
+    `render_on="device"` (a fresh run: the same batches rendered on the GPU in the step)."""
+    out = timed_train(plan, data, prepared, tmp / "ckpt", plan.train_steps, "workers")
+    if plan.device_render_steps:
+        out["render_on_device"] = timed_train(plan, data, prepared, tmp / "ckpt_device",
+                                              plan.device_render_steps, "device")
+    return out
+
+
+def timed_train(plan: Plan, data: dict, prepared: Path, ckpt: Path, steps: int, render_on: str) -> dict:
     from systems.masksr.train_options import TrainOptions
     from systems.masksr.trainer import train
-    steps = plan.train_steps
     cfg = cfg_of(plan, plan.train_config, steps=steps, batch=plan.per_gpu_batch,
                  log_every=max(1, steps // 4), checkpoint_every=steps)
-    opts = TrainOptions(precision="bf16", workers=plan.workers, tensorboard=False)
+    opts = TrainOptions(precision="bf16", workers=plan.workers, tensorboard=False, render_on=render_on)
     reset_peak(plan.device)
     t0 = time.perf_counter()
-    train(cfg, None, data["noise"], data["rirs"], tmp / "ckpt", device=plan.device, options=opts, data=prepared)
+    train(cfg, None, data["noise"], data["rirs"], ckpt, device=plan.device, options=opts, data=prepared)
     wall = time.perf_counter() - t0
-    rows = [json.loads(x) for x in (tmp / "ckpt" / "train_log.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (ckpt / "train_log.jsonl").read_text().splitlines()]
     first, last = rows[0], rows[-1]
     # the rate after the first log row (warm-up, workers starting) from the cumulative rates
     t_first, t_last = first["step"] / first["steps_per_s"], last["step"] / last["steps_per_s"]
     return {"config": cfg.name, "segment_seconds": cfg.segment_seconds, "batch_per_gpu": plan.per_gpu_batch,
-            "precision": "bf16", "workers": plan.workers, "steps": steps, "wall_s": round(wall, 1),
+            "precision": "bf16", "workers": plan.workers, "render_on": render_on, "steps": steps,
+            "wall_s": round(wall, 1),
             "steps_per_s": round(last["steps_per_s"], 3),
             "steps_per_s_after_first_log": round((last["step"] - first["step"]) / max(t_last - t_first, 1e-9), 3),
             "data_wait_fraction": round(last["data_wait_fraction"], 4), "final_loss": round(last["loss"], 4),

@@ -56,6 +56,14 @@ class System:
         work or download, with the assets and test sets, and reports everything at once."""
         return []
 
+    @classmethod
+    def keyed_info(cls, config: dict[str, Any]) -> SystemInfo:
+        """The info its outputs are keyed (`system_key`) and stored under, from the config and local
+        files without loading: `info`, unless what `load` will pick changes the outputs and can be
+        told beforehand (the MaskSR plugins name the checkpoint's weights, EMA or live, in the
+        version, as their loaded instance's `info` does)."""
+        return cls.info
+
     def load(self) -> None:
         """Load weights (through `benchmark.assets`); called once before the first batch."""
 

@@ -27,7 +27,10 @@ def test_gpu_check_cpu_smoke(tmp_path, corpora):
     assert r["prepare"]["segments"] == 6 and r["prepare"]["segments_per_s"] > 0
     t = r["train"]
     assert t["steps"] == 4 and t["steps_per_s"] > 0 and 0 <= t["data_wait_fraction"] < 1
-    assert t["final_loss"] > 0
+    assert t["final_loss"] > 0 and t["render_on"] == "workers"
+    d = t["render_on_device"]                  # the second timing: rendered in the training step
+    assert d["render_on"] == "device" and d["steps"] == 2 and d["steps_per_s"] > 0
+    assert 0 <= d["data_wait_fraction"] < 1 and d["final_loss"] > 0
     rows = r["restore"]["rows"]
     assert [(x["precision"], x["item_seconds"]) for x in rows] == [
         ("fp32", 1.0), ("fp32", 3.0), ("bf16", 1.0), ("bf16", 3.0)]

@@ -145,6 +145,36 @@ def test_the_plugin_and_the_sweep_restore_with_the_ema_weights_when_there_are_so
     assert torch.equal(load_model(path, weights="model").model.lm.head_weight, blob["model"]["lm.head_weight"])
 
 
+def test_the_cache_key_names_the_weights_the_checkpoint_will_load(checkpoints, tmp_path):
+    """The runner keys and stores outputs with `keyed_info` (before loading): its version is the
+    one the loaded instance reports, so "2+ema" and "2+model" outputs never share a cache key."""
+    from systems.base import system_key
+    from systems.masksr.checkpoint import load_checkpoint, weights_in_file, write_checkpoint
+    _checkpoint(checkpoints, "masksr_s", window_seconds=0.25)
+    path = checkpoints / "masksr_s" / CHECKPOINT
+    cls = SYSTEMS.get("masksr_s")
+    keyed = {}
+    for which in ("model", "ema"):
+        if which == "ema":
+            blob = load_checkpoint(path)
+            blob["ema"] = {k: v.float() + 0.5 for k, v in blob["model"].items() if v.is_floating_point()}
+            write_checkpoint(path, blob)
+        info = cls.keyed_info({})
+        assert info.version == f"2+{which}" and cls.keyed_info({"checkpoint": str(path.parent)}) == info
+        system = cls()
+        system.load()
+        assert system.weights == which and system.info == info        # told before = after loading
+        keyed[which] = system_key(info, {})
+        assert system.cache_key() == keyed[which]
+    assert keyed["ema"] != keyed["model"] != system_key(cls.info, {})
+    # a file in torch's legacy (non-zip) format cannot be memory-mapped: read whole, same answer
+    legacy = tmp_path / "legacy.pt"
+    torch.save(load_checkpoint(path), legacy, _use_new_zipfile_serialization=False)
+    assert weights_in_file(legacy) == "ema" and weights_in_file(legacy, "model") == "model"
+    # no checkpoint: the class info (the preflight names the train command)
+    assert cls.keyed_info({"checkpoint": str(tmp_path / "none")}) is cls.info
+
+
 def test_precision_is_plumbed_from_the_command_line_to_the_sampler(checkpoints, monkeypatch):
     import argparse
 

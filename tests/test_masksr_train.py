@@ -114,6 +114,44 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, corpora, resume_data):
     assert not torch.equal(other.lm.head_weight, full.lm.head_weight)
 
 
+def test_render_on_device_trains_on_what_the_workers_would_render(tmp_path, corpora, resume_data):
+    """`--render-on device`: the DataLoader worker hands over clean segments and drawn parameters
+    (through a real worker process), the step renders them on the training device (here the CPU),
+    the losses are finite and the choice is recorded in the checkpoint; the inputs the step trains
+    on are the worker path's for the same draws, within data.render_on_device's tolerance (3 % RMS
+    away from the segment ends, 10 % over all of it: tests/test_masksr_train_data.py)."""
+    import dataclasses
+    import math
+
+    from systems.masksr.train_options import TrainOptions
+    from systems.masksr.trainer import _loader, build, step_inputs, train
+    cfg = override(get_config("masksr2_tiny"), {**RESUME, "steps": 3, "log_every": 1})
+    noise, rirs = _pools(corpora)
+    opts = TrainOptions(tensorboard=False, workers=1, render_on="device")
+    logs = train(cfg, None, noise, rirs, tmp_path / "device", options=opts, data=resume_data)
+    assert [s.step for s in logs] == [1, 2, 3]
+    assert all(math.isfinite(s.loss) and s.loss > 0 and math.isfinite(s.kd) for s in logs), logs
+    _, _, ckpt = _load(tmp_path / "device")
+    assert ckpt["options"]["render_on"] == "device" and ckpt["step"] == 3
+    states = {r: build(cfg, resume_data, noise, rirs, tmp_path / r, "cpu",
+                       dataclasses.replace(opts, render_on=r, workers=0)) for r in ("workers", "device")}
+    loaders = {r: iter(_loader(s)) for r, s in states.items()}
+    edge = int(0.1 * cfg.rate)
+    for step in range(cfg.steps):
+        raw = next(loaders["device"])
+        assert "clean" in raw and "wave" not in raw              # the workers did not render
+        ref, codes, kd = step_inputs(states["workers"], next(loaders["workers"]))
+        got, got_codes, got_kd = step_inputs(states["device"], raw)
+        assert torch.equal(codes, got_codes) and torch.equal(kd, got_kd)
+        for k in range(cfg.batch):
+            a, b = ref[k].double(), got[k].double()
+            b = b * float(b @ a / (b @ b))                        # the level (gain bin) compared apart
+            err = float((b - a).pow(2).mean().sqrt() / a.pow(2).mean().sqrt())
+            mid = float((b - a)[edge:-edge].pow(2).mean().sqrt() / a[edge:-edge].pow(2).mean().sqrt())
+            assert err < 0.1 and mid < 0.03, (step, k, raw["params"][k], err, mid)
+            assert not torch.equal(a, b)                          # two renderers, not one batch twice
+
+
 def _free_port() -> int:
     import socket
     with socket.socket() as s:

@@ -12,6 +12,9 @@ from systems.masksr.train_options import EMA, TrainOptions, autocast, lr_at, res
 def test_defaults_are_the_papers_recipe():
     o = TrainOptions()
     assert (o.warmup_steps, o.clip_grad_norm, o.ema_decay, o.precision) == (0, 0.0, 0.0, "auto")
+    assert o.render_on == "workers"                                         # the reference renderer
+    with pytest.raises(BenchmarkError, match="unknown render place 'gpu'. Known: workers, device"):
+        TrainOptions(render_on="gpu")
     assert [lr_at(s, 1e-4, 0) for s in (0, 10, 799_999)] == [1e-4] * 3      # constant Adam lr
 
 

@@ -185,3 +185,48 @@ def test_systems_are_built_only_where_they_restore(sets, plugins):
     finally:
         SYSTEMS.unregister("t_counted")
         jobs._SYSTEMS.clear()
+
+
+class KeyedHalf(rs.HalfGain):
+    """t_half whose outputs depend on a local file the config names, as a MaskSR checkpoint's
+    EMA-or-live weights do: `keyed_info` tells the version from the file without loading."""
+    info = dataclasses.replace(rs.HalfGain.info, name="t_keyed")
+
+    @classmethod
+    def keyed_info(cls, config):
+        from pathlib import Path
+        return dataclasses.replace(cls.info, version="1+" + Path(config["weights"]).read_text())
+
+
+def test_outputs_are_keyed_and_stored_with_the_keyed_info(sets, plugins, tmp_path):
+    import json
+
+    from benchmark.run import jobs
+    from systems.base import SYSTEMS, system_key
+    SYSTEMS.register(KeyedHalf)
+    jobs._SYSTEMS.clear()
+    weights = tmp_path / "weights"
+    config = {"weights": str(weights)}
+
+    def run():
+        cfg = RunConfig(name="keyed", systems=[SystemSpec("t_keyed", config)], metrics=["t_rms"],
+                        profile="offline", testsets=["vb_pairs"])
+        summary = Runner(cfg).run(argv=["test"])
+        store = Store.existing("keyed")
+        row = store.conn.execute("SELECT key, info FROM systems WHERE name='t_keyed'").fetchone()
+        keys = {r["system_key"] for r in store.item_outputs()}
+        store.close()
+        return summary.restored, row[0], json.loads(row[1])["version"], keys
+    try:
+        weights.write_text("model")
+        restored, key, version, keys = run()
+        assert (restored, version) == (6, "1+model")
+        assert keys == {key} == {system_key(KeyedHalf.keyed_info(config), config)}
+        assert key != system_key(KeyedHalf.info, config)            # not the class info's key
+        assert run()[0] == 0                                         # the same file: cached
+        weights.write_text("ema")                                    # other weights: new outputs
+        restored, key2, version, keys = run()
+        assert (restored, version) == (6, "1+ema") and key2 != key and keys == {key2}
+    finally:
+        SYSTEMS.unregister("t_keyed")
+        jobs._SYSTEMS.clear()

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         for asset in cls.info.assets:
             require_local(asset)
         config = precision_config(name, args.precision)
-        keys[name] = system_key(cls.info, config)
+        keys[name] = system_key(cls.keyed_info(config), config)
         have = {L: stored[(name, keys[name], L)] for L in args.lengths if (name, keys[name], L) in stored}
         kept += len(have)
         timings += [Timing(name, float(L), secs, args.device) for L, secs in have.items()]

@@ -53,6 +53,10 @@ def _fit_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the weights (paper: none)")
     p.add_argument("--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers per rank (degradation)")
+    p.add_argument("--render-on", choices=("workers", "device"), default="workers",
+                   help="where the degraded inputs are rendered: in the DataLoader workers (default, the "
+                        "reference path) or on the training device, batched (when CPU workers cannot feed "
+                        "the GPU; the workers then only read segments and draw the parameters)")
     p.add_argument("--grad-accum", type=int, default=1, metavar="N",
                    help="micro-batches per optimizer step: the global --batch is reached on fewer GPUs "
                         "(batch must be divisible by processes x N)")
@@ -131,6 +135,7 @@ def _run_fit(name: str, argv: list[str], on_step=None) -> int:
     cfg = _cfg(name, a.config, steps=a.steps, batch=a.batch)
     opts = TrainOptions(warmup_steps=a.warmup_steps, clip_grad_norm=a.clip_grad_norm, ema_decay=a.ema_decay,
                         precision=a.precision, workers=a.workers, grad_accum=a.grad_accum, val_every=a.val_every,
+                        render_on=a.render_on,
                         val_items=a.val_items, tensorboard=not a.no_tensorboard)
     logs = train(cfg, a.speech, a.noise, a.rirs, a.out, options=opts, data=a.data, on_step=on_step)
     if not dist.is_initialized() or dist.get_rank() == 0:

@@ -122,7 +122,7 @@ def _systems(specs: list[SystemSpec], device: str) -> list[tuple[SystemSpec, typ
         if cls.info.needs_target:
             raise BenchmarkError(f"system '{spec.name}' needs the clean target of each item (an "
                                  "oracle row of the reports); restore has only the inputs")
-        out.append((spec, cls, system_key(cls.info, spec.config)))
+        out.append((spec, cls, system_key(cls.keyed_info(spec.config), spec.config)))
     return out
 
 

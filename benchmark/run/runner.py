@@ -162,19 +162,24 @@ class Runner:
         self.cfg = cfg
         self.executor = executor
         self.notes: list[str] = []
+        self._infos: dict[str, Any] = {}          # system key -> the SystemInfo it was keyed with
         # metric key -> (output sha256, reference key) -> its items' links, while the metric scores
         self._links: dict[str, dict[tuple[str, str], list[ScoreLink]]] = {}
 
     # --- planning ----------------------------------------------------------------------------------
     def _systems(self):
-        """(spec, class, cache key) per selected system: keys from info and config, no instance."""
+        """(spec, class, cache key) per selected system: keys from the keyed info and config, no
+        instance (`System.keyed_info`)."""
         out = []
         for spec in self.cfg.systems:
             cls = SYSTEMS.get(spec.name)
             if self.cfg.device not in cls.info.devices:
                 raise BenchmarkError(f"system '{spec.name}' runs on {', '.join(cls.info.devices)}, "
                                      f"not on --device {self.cfg.device}")
-            out.append((spec, cls, system_key(cls.info, spec.config)))
+            info = cls.keyed_info(spec.config)     # e.g. which checkpoint weights will be loaded
+            key = system_key(info, spec.config)
+            self._infos[key] = info
+            out.append((spec, cls, key))
         return out
 
     def load_sets(self, names: list[str], store: Store) -> list[LoadedSet]:
@@ -232,8 +237,8 @@ class Runner:
             for ls in sets:
                 store.put_testset(ls.name, str(ls.folder.resolve()), _set_info(ls), ls.build,
                                   [(it.id, it.to_json(), *ls.shas[it.id]) for it in ls.items])
-            for spec, cls, key in systems:
-                store.put_system(spec.name, key, asdict(cls.info), spec.config)
+            for spec, _, key in systems:
+                store.put_system(spec.name, key, asdict(self._infos[key]), spec.config)
             for p in plans:
                 store.put_metric(p.key, p.name, p.backend, p.version, asdict(p.info), p.label, p.specs)
             executor = self.executor or make_executor(cfg.executor, cfg.workers, cfg.item_timeout)

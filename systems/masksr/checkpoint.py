@@ -47,6 +47,11 @@ def load_checkpoint(path: Path) -> dict:
         raise BenchmarkError(f"cannot load MaskSR checkpoint {path}: {exc}") from exc
 
 
+def has_ema(ckpt: dict) -> bool:
+    """Whether the checkpoint holds EMA weights (`ema`, or `model_ema` of older checkpoints)."""
+    return bool(ckpt.get("model_ema") or ckpt.get("ema"))
+
+
 def ema_state_dict(ckpt: dict) -> dict | None:
     """The model's state dict with the EMA tensors in place of the live ones (None without an
     EMA). Checkpoints written before the EMA was stored once carry `model_ema` itself."""
@@ -58,17 +63,31 @@ def ema_state_dict(ckpt: dict) -> dict | None:
     return {k: ema[k].to(v.dtype) if k in ema else v for k, v in ckpt["model"].items()}
 
 
-def select_weights(ckpt: dict, weights: str = "auto") -> tuple[str, dict]:
-    """("ema" | "model", state dict): `auto` restores with the EMA when the checkpoint has one
-    (the plugin and `train sweep-guidance` both call this, so they always use the same weights)."""
+def choose_weights(with_ema: bool, weights: str = "auto") -> str:
+    """"ema" | "model": the one rule, `auto` = the EMA when the checkpoint has one."""
     if weights not in ("auto", *WEIGHTS):
         raise BenchmarkError(f"unknown weights '{weights}': auto, ema or model")
-    ema = ema_state_dict(ckpt)
-    if weights == "ema" and ema is None:
+    if weights == "ema" and not with_ema:
         raise BenchmarkError("the checkpoint has no EMA weights (trained without --ema-decay)")
-    if weights in ("auto", "ema") and ema is not None:
-        return "ema", ema
-    return "model", ckpt["model"]
+    return "ema" if weights in ("auto", "ema") and with_ema else "model"
+
+
+def select_weights(ckpt: dict, weights: str = "auto") -> tuple[str, dict]:
+    """("ema" | "model", state dict) by `choose_weights` (the plugin and `train sweep-guidance`
+    both call this, so they always use the same weights)."""
+    which = choose_weights(has_ema(ckpt), weights)
+    return which, (ema_state_dict(ckpt) if which == "ema" else ckpt["model"])
+
+
+def weights_in_file(path: str | Path, weights: str = "auto") -> str:
+    """Which weights `load_model(path, weights=...)` will restore with, from the file's structure:
+    its tensors are memory-mapped, not read (the plugins key their outputs with it before loading)."""
+    file = checkpoint_path(path)
+    try:
+        ckpt = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:             # e.g. a file in torch's legacy (non-zip) format: read it whole
+        ckpt = load_checkpoint(file)
+    return choose_weights(has_ema(ckpt), weights)
 
 
 @dataclass

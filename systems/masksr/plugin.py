@@ -15,7 +15,8 @@ from systems.base import SYSTEMS, RestoreItem, System, SystemInfo
 from systems.masksr.config import MaskSRConfig, get_config
 
 # 2: EMA weights when the checkpoint has them, level normalisation, the joined codegram decoded in
-# overlapping chunks; a loaded instance's version adds "+ema" or "+model" (the weights it holds)
+# overlapping chunks; a loaded instance's version adds "+ema" or "+model" (the weights it holds),
+# and so does the info the runner keys and stores its outputs under (`keyed_info`, before loading)
 VERSION = "2"
 MAX_BATCH = 8                      # items per restore() call; their windows share LM batches
 PLUGIN_CONFIGS = ("masksr_s", "masksr_m", "masksr_l", "masksr2_s", "masksr2_l", "masksr2_tiny")
@@ -56,6 +57,19 @@ class MaskSRSystem(System):
             return [str(exc)]
         return []
 
+    @classmethod
+    def keyed_info(cls, config: dict) -> SystemInfo:
+        """The class info with the version a loaded instance will report ("2+ema" / "2+model"),
+        told from the checkpoint file without loading it, so the runner's cache key and stored
+        system row say which weights restored the outputs. A missing or unreadable checkpoint:
+        the class info (the preflight / `load` then stops the run with its own message)."""
+        from systems.masksr.checkpoint import weights_in_file
+        try:
+            which = weights_in_file(checkpoint_file(cls.checkpoint_name, (config or {}).get("checkpoint")))
+        except BenchmarkError:
+            return cls.info
+        return weights_info(cls.info, which)
+
     def load(self) -> None:
         from systems.masksr.checkpoint import load_model
         from systems.masksr.codec import Codec
@@ -65,8 +79,8 @@ class MaskSRSystem(System):
             raise BenchmarkError(f"{file} holds a '{loaded.cfg.name}' model, not '{self.checkpoint_name}'")
         self.model, self.cfg, self.step = loaded.model, loaded.cfg, loaded.step
         self.weights = loaded.weights
-        # the instance's version names the weights it restores with (class info: before loading)
-        self.info = dataclasses.replace(self.info, version=f"{self.info.version}+{loaded.weights}")
+        # the instance's version names the weights it restores with (= keyed_info's, told before loading)
+        self.info = weights_info(type(self).info, loaded.weights)
         self.codec = Codec(self.cfg.codec, self.device)
         self.options = inference_options(self.config)
 
@@ -77,6 +91,11 @@ class MaskSRSystem(System):
         return restore_batch(self.model, self.codec, [np.asarray(it.audio, dtype=np.float32) for it in items],
                              seed=seed, iterations=self.config.get("iterations"), guidance=guidance,
                              options=self.options)
+
+
+def weights_info(info: SystemInfo, weights: str) -> SystemInfo:
+    """The class info of a system restoring with `weights` ("ema" | "model"): version "2+ema"."""
+    return dataclasses.replace(info, version=f"{info.version}+{weights}")
 
 
 def inference_options(config: dict):

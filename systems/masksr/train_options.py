@@ -1,6 +1,6 @@
 """Options of a training run that are not part of the model configuration: learning-rate warmup,
-gradient clipping, EMA of the weights, numeric precision, gradient accumulation, data-loader workers, validation and
-logging. The defaults keep the papers' recipe (001 Sec. 3.2, 002 Sec. III-B: Adam at a constant
+gradient clipping, EMA of the weights, numeric precision, gradient accumulation, data-loader workers,
+where the degradation is rendered (workers or the training device), validation and logging. The defaults keep the papers' recipe (001 Sec. 3.2, 002 Sec. III-B: Adam at a constant
 1e-4, nothing else stated): no warmup, no clipping, no EMA. Precision: the papers are silent
 (001 trained on A100s, 002 on V100s, which have no bf16); "auto" is bf16 autocast on CUDA and
 fp32 on CPU, "fp16" is autocast with dynamic loss scaling (torch.amp.GradScaler)."""
@@ -15,6 +15,10 @@ import torch
 from benchmark.core.errors import BenchmarkError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# where a training pair's degradation is rendered: "workers" (DataLoader workers, `augment.render`,
+# the reference path) or "device" (workers read the clean segments and draw the parameters, the
+# training step renders the batch on the training device, `augment_torch.render_batch`)
+RENDER_ON = ("workers", "device")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class TrainOptions:
     workers: int = 2                 # DataLoader worker processes per rank (0: in the main process)
     prefetch: int = 2                # batches prefetched per worker
     shuffle_block: int = 64          # shards whose items are shuffled together (data.StepBatches)
+    render_on: str = "workers"       # RENDER_ON: where the degraded inputs are rendered
     val_every: int = 0               # validate on the dev split every N steps (0: never)
     val_items: int = 64              # dev items used (the first N of the dev split)
     val_batch: int = 8
@@ -37,6 +42,8 @@ class TrainOptions:
             raise BenchmarkError(f"unknown precision '{self.precision}'. Known: {', '.join(PRECISIONS)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise BenchmarkError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
+        if self.render_on not in RENDER_ON:
+            raise BenchmarkError(f"unknown render place '{self.render_on}'. Known: {', '.join(RENDER_ON)}")
         if self.grad_accum < 1:
             raise BenchmarkError(f"gradient accumulation needs at least 1 micro-batch, got {self.grad_accum}")
         if self.workers < 0 or self.warmup_steps < 0 or self.clip_grad_norm < 0:

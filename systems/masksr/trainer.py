@@ -1,6 +1,8 @@
 """The MaskSR / MaskSR2 trainer: CPU, one GPU, or several with torchrun (DDP); Adam, masked CE
 (+ unweighted KD loss), checkpoints every N steps and an exact resume; training data streamed from
-prepared shards (`prepare.py`) with degradation in DataLoader workers (`data.StepBatches`);
+prepared shards (`prepare.py`) with degradation in DataLoader workers (`data.StepBatches`) or,
+with `render_on="device"`, on the training device in the step (`step_inputs`; validation keeps the
+workers' CPU rendering, the reference path);
 validation on the dev split, split over the ranks; warmup / clipping / EMA / precision / gradient
 accumulation options (`train_options.py`); logs in `train_log.jsonl` and TensorBoard.
 
@@ -383,6 +385,18 @@ def resume(state: TrainState) -> None:
         state.net = torch.nn.parallel.DistributedDataParallel(state.model)
 
 
+def step_inputs(state: TrainState, batch: dict) -> tuple:
+    """(degraded input, target codes, KD target or None) of a loader batch on the training device:
+    a worker-rendered batch is copied there; with `render_on="device"` the workers hand over clean
+    segments and their drawn parameters (`data.StepBatches(device_render=True)`) and the batch is
+    rendered here, on the device, by `data.render_on_device` (the same draws as the workers' path)."""
+    if "clean" in batch:
+        from systems.masksr.data import render_on_device
+        with torch.no_grad():
+            batch = render_on_device(batch, state.maker, state.device)
+    return _to_device(batch, state.device)
+
+
 def _to_device(batch: dict, device: str) -> tuple:
     """Pinned host batch -> device tensors without waiting for the copies (non_blocking)."""
     nb = str(device).startswith("cuda")
@@ -399,7 +413,7 @@ def train_step(state: TrainState, batch: dict) -> dict:
     if "error" in batch:
         from systems.masksr.shards import ShardError
         raise ShardError(batch["error"])
-    wave, codes, kd_target = _to_device(batch, state.device)
+    wave, codes, kd_target = step_inputs(state, batch)
     mask, drop = draw_masks(state.strategy, codes, cfg, step, state.rank)
     total = global_count(mask, state.world)
     for group in state.optimizer.param_groups:
@@ -453,7 +467,7 @@ def _loader(state: TrainState):
     from systems.masksr.data import StepBatches
     cfg, opts = state.cfg, state.opts
     dataset = StepBatches(state.maker, cfg.batch // state.world, state.rank, state.world,
-                          opts.shuffle_block, cfg.steps)
+                          opts.shuffle_block, cfg.steps, device_render=opts.render_on == "device")
     return torch.utils.data.DataLoader(
         dataset, batch_size=None, sampler=range(state.step, cfg.steps), num_workers=opts.workers,
         worker_init_fn=_worker_init if opts.workers else None,
