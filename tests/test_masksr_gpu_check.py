@@ -34,5 +34,5 @@ def test_gpu_check_cpu_smoke(tmp_path, corpora):
     rows = r["restore"]["rows"]
     assert [(x["precision"], x["item_seconds"]) for x in rows] == [
         ("fp32", 1.0), ("fp32", 3.0), ("bf16", 1.0), ("bf16", 3.0)]
-    assert all(x["finite"] and x["same_length"] and x["version"] == "2+model" for x in rows)
+    assert all(x["finite"] and x["same_length"] and x["version"].startswith("2+model") for x in rows)
     assert r["ddp"] == {"skipped": "not in GPU_CHECK_SECTIONS"}

@@ -130,13 +130,13 @@ def test_the_plugin_and_the_sweep_restore_with_the_ema_weights_when_there_are_so
     path = checkpoints / "masksr_s" / CHECKPOINT
     system = SYSTEMS.get("masksr_s")()
     system.load()
-    assert (system.weights, system.info.version) == ("model", "2+model")
+    assert system.weights == "model" and system.info.version.startswith("2+model@")
     blob = load_checkpoint(path)
     blob["ema"] = {k: v.float() + 0.5 for k, v in blob["model"].items() if v.is_floating_point()}
     write_checkpoint(path, blob)
     system = SYSTEMS.get("masksr_s")()
     system.load()
-    assert (system.weights, system.info.version) == ("ema", "2+ema")
+    assert system.weights == "ema" and system.info.version.startswith("2+ema@")
     assert SYSTEMS.get("masksr_s").info.version == "2"                   # the class is untouched
     assert torch.equal(system.model.lm.head_weight, blob["ema"]["lm.head_weight"])
     # train sweep-guidance loads through the same function, so it sees the same weights
@@ -160,13 +160,22 @@ def test_the_cache_key_names_the_weights_the_checkpoint_will_load(checkpoints, t
             blob["ema"] = {k: v.float() + 0.5 for k, v in blob["model"].items() if v.is_floating_point()}
             write_checkpoint(path, blob)
         info = cls.keyed_info({})
-        assert info.version == f"2+{which}" and cls.keyed_info({"checkpoint": str(path.parent)}) == info
+        from systems.masksr.checkpoint import checkpoint_fingerprint
+        assert info.version == f"2+{which}@{checkpoint_fingerprint(path)[:12]}"
+        assert cls.keyed_info({"checkpoint": str(path.parent)}) == info
         system = cls()
         system.load()
         assert system.weights == which and system.info == info        # told before = after loading
         keyed[which] = system_key(info, {})
         assert system.cache_key() == keyed[which]
     assert keyed["ema"] != keyed["model"] != system_key(cls.info, {})
+    # the same weights kind from a retrained (changed) file at the same path: a new key, never the
+    # old checkpoint's cached outputs
+    blob = load_checkpoint(path)
+    blob["ema"] = {k: v + 0.25 for k, v in blob["ema"].items()}
+    write_checkpoint(path, blob)
+    assert cls.keyed_info({}).version.startswith("2+ema@")
+    assert system_key(cls.keyed_info({}), {}) != keyed["ema"]
     # a file in torch's legacy (non-zip) format cannot be memory-mapped: read whole, same answer
     legacy = tmp_path / "legacy.pt"
     torch.save(load_checkpoint(path), legacy, _use_new_zipfile_serialization=False)

@@ -63,15 +63,17 @@ class MaskSRSystem(System):
         told from the checkpoint file without loading it, so the runner's cache key and stored
         system row say which weights restored the outputs. A missing or unreadable checkpoint:
         the class info (the preflight / `load` then stops the run with its own message)."""
-        from systems.masksr.checkpoint import weights_in_file
+        from systems.masksr.checkpoint import checkpoint_fingerprint, weights_in_file
         try:
-            which = weights_in_file(checkpoint_file(cls.checkpoint_name, (config or {}).get("checkpoint")))
-        except BenchmarkError:
+            file = checkpoint_file(cls.checkpoint_name, (config or {}).get("checkpoint"))
+            which = weights_in_file(file)
+            fingerprint = checkpoint_fingerprint(file)
+        except (BenchmarkError, OSError):
             return cls.info
-        return weights_info(cls.info, which)
+        return weights_info(cls.info, which, fingerprint)
 
     def load(self) -> None:
-        from systems.masksr.checkpoint import load_model
+        from systems.masksr.checkpoint import checkpoint_fingerprint, load_model
         from systems.masksr.codec import Codec
         file = checkpoint_file(self.checkpoint_name, self.config.get("checkpoint"))
         loaded = load_model(file, self.device)
@@ -80,7 +82,7 @@ class MaskSRSystem(System):
         self.model, self.cfg, self.step = loaded.model, loaded.cfg, loaded.step
         self.weights = loaded.weights
         # the instance's version names the weights it restores with (= keyed_info's, told before loading)
-        self.info = weights_info(type(self).info, loaded.weights)
+        self.info = weights_info(type(self).info, loaded.weights, checkpoint_fingerprint(file))
         self.codec = Codec(self.cfg.codec, self.device)
         self.options = inference_options(self.config)
 
@@ -93,9 +95,12 @@ class MaskSRSystem(System):
                              options=self.options)
 
 
-def weights_info(info: SystemInfo, weights: str) -> SystemInfo:
-    """The class info of a system restoring with `weights` ("ema" | "model"): version "2+ema"."""
-    return dataclasses.replace(info, version=f"{info.version}+{weights}")
+def weights_info(info: SystemInfo, weights: str, fingerprint: str = "") -> SystemInfo:
+    """The class info of a system restoring with `weights` ("ema" | "model") of the checkpoint whose
+    file sha256 is `fingerprint`: version "2+ema@<12 hex>", so the cache key and the stored system
+    row name both the weights and the exact checkpoint file."""
+    version = f"{info.version}+{weights}" + (f"@{fingerprint[:12]}" if fingerprint else "")
+    return dataclasses.replace(info, version=version)
 
 
 def inference_options(config: dict):
