@@ -36,6 +36,15 @@ from benchmark.run.contract import ContractError, check_output, check_values
 from benchmark.run.timing import synchronize
 
 
+def raise_job_error(what: str, error: BaseException) -> None:
+    """A whole job failed (the plugin could not load, or raised outside its items): one
+    BenchmarkError naming `what` ("system 'x'", "metric 'y' (backend)"); the harness's own errors
+    pass through as they are."""
+    if isinstance(error, BenchmarkError):
+        raise error
+    raise BenchmarkError(f"{what} failed to load or run: {type(error).__name__}: {error}") from error
+
+
 @dataclass
 class RestoreInput:
     testset: str

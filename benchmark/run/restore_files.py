@@ -29,7 +29,7 @@ from benchmark.core.files import atomic_target, is_transient, safe_name, transie
 from benchmark.core.progress import progress, stage_summary
 from benchmark.run import preflight
 from benchmark.run.executor import Executor, make_executor
-from benchmark.run.jobs import RestoreInput, RestoreJob, restore_job
+from benchmark.run.jobs import RestoreInput, RestoreJob, raise_job_error, restore_job
 from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 from benchmark.run.runner import job_size, longest_first
 from systems.base import SYSTEMS, SystemSpec, system_key
@@ -192,10 +192,7 @@ def _restore_system(executor: Executor, spec: SystemSpec, cls: type, key: str,
                           unit="file") as bar, open(ledger_path, "a", encoding="utf-8") as log:
                 for fin in executor.stream(restore_job, jobs):
                     if fin.error is not None:
-                        if isinstance(fin.error, BenchmarkError):
-                            raise fin.error
-                        raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
-                                             f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                        raise_job_error(f"system '{spec.name}'", fin.error)
                     for oc in fin.result:
                         group = names[oc.input_sha256]   # same content under several names:
                         for k, it in enumerate(group):   # restored once, copied to the others

@@ -29,6 +29,7 @@ from benchmark.run.jobs import (
     RestoreInput,
     RestoreJob,
     ScoreInput,
+    raise_job_error,
     restore_job,
     score_job,
     score_jobs,
@@ -308,10 +309,7 @@ class Runner:
         with bar:
             for fin in executor.stream(restore_job, jobs):
                 if fin.error is not None:
-                    if isinstance(fin.error, BenchmarkError):
-                        raise fin.error
-                    raise BenchmarkError(f"system '{spec.name}' failed to load or run: "
-                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                    raise_job_error(f"system '{spec.name}'", fin.error)
                 for oc in fin.result:
                     # a changed input's error is stored under a key no lookup finds: redone next run
                     row = OutputRow(key, CHANGED * oc.changed + oc.input_sha256, spec.name, oc.path,
@@ -412,10 +410,7 @@ class Runner:
                 st = stages[(fin.task.metric, fin.task.backend)]
                 plan = st.plan
                 if fin.error is not None:
-                    if isinstance(fin.error, BenchmarkError):
-                        raise fin.error
-                    raise BenchmarkError(f"metric '{plan.name}' ({plan.backend}) failed to load: "
-                                         f"{type(fin.error).__name__}: {fin.error}") from fin.error
+                    raise_job_error(f"metric '{plan.name}' ({plan.backend})", fin.error)
                 for oc in fin.result:
                     if oc.changed:     # stored and linked under a key no lookup finds: redone next run
                         store.link_scores([replace(x, reference_key=CHANGED + x.reference_key)
