@@ -115,3 +115,37 @@ def test_a_hung_call_is_an_item_error_after_the_item_timeout(isolated_env, corpo
                     "vb_pairs_001": "system 't_hang' did not return within 3 s (--item-timeout); the "
                                     "call was stopped. --retry-errors tries it again"}
     assert con.execute("SELECT status FROM invocations").fetchall() == [("finished",)]
+
+
+HANGS_WHILE_STOPPING = """
+import sys, time
+from benchmark.run.processes import sigterm_as_interrupt
+with sigterm_as_interrupt(grace=float(sys.argv[1])):
+    try:
+        print("ready", flush=True)
+        time.sleep(60)
+    except KeyboardInterrupt:
+        time.sleep(60)             # a clean-up that never finishes (e.g. a deadlocked library)
+"""
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_stopping_is_bounded_even_when_clean_up_hangs(tmp_path, second):
+    """The backstop behind 'stops within seconds': `grace` seconds after the first signal (or at
+    once on a second one) the process leaves with 130, saying why and dumping its threads' stacks."""
+    script = tmp_path / "hang.py"
+    script.write_text(HANGS_WHILE_STOPPING)
+    grace = 30.0 if second else 1.0
+    proc = subprocess.Popen([PY, str(script), str(grace)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.stdout.readline() == "ready\n"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    if second:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10.0 and proc.returncode == 130, err
+    reason = "second SIGTERM" if second else "stopping took over 1 s"
+    assert f"interrupted: {reason}; exiting now. Finished work is kept" in err, err
+    assert "Thread 0x" in err or "Current thread" in err          # the stacks, for a bug report

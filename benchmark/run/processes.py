@@ -78,22 +78,54 @@ def alarm(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+INTERRUPT_GRACE = 20.0     # seconds the interrupted run may take to stop its workers and record it
+
+
+def _force_exit(reason: str) -> None:
+    """The last resort when stopping hangs: say so, dump every thread's stack (for a bug report),
+    and leave without the interpreter's clean-up (which may be what hangs). Finished work is in
+    the store already; the next run marks this invocation interrupted."""
+    import faulthandler
+    import os
+    import sys
+    try:
+        sys.stderr.write(f"\ninterrupted: {reason}; exiting now. Finished work is kept; re-run the "
+                         "same command to continue (the threads' stacks follow, for a bug report).\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(all_threads=True)
+    finally:
+        os._exit(130)
+
+
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (e.g. `kill`, a batch scheduler's time limit) raises KeyboardInterrupt in the main
-    thread, so the run stops like Ctrl-C: workers killed, the invocation marked interrupted."""
+def sigterm_as_interrupt(grace: float = INTERRUPT_GRACE) -> Iterator[None]:
+    """SIGTERM (e.g. `kill`, a batch scheduler's time limit) and SIGINT (Ctrl-C) raise
+    KeyboardInterrupt in the main thread, so the run stops: workers killed, the invocation marked
+    interrupted. Stopping is bounded: a daemon timer force-exits (130) if the process is still
+    alive `grace` seconds after the first signal, and a second signal exits at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    state: dict = {"timer": None}
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+        name = signal.Signals(signum).name
+        if state["timer"] is not None:            # the second Ctrl-C / kill: do not wait any longer
+            _force_exit(f"second {name}")
+        timer = threading.Timer(grace, _force_exit, args=(f"stopping took over {grace:g} s",))
+        timer.daemon = True
+        timer.start()
+        state["timer"] = timer
+        raise KeyboardInterrupt(f"signal {name}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if state["timer"] is not None:            # stopped in time (or the run is over): disarm
+            state["timer"].cancel()
 
 
 def kill_all(processes, grace: float = 5.0) -> None:
