@@ -333,12 +333,12 @@ class Runner:
         wanted: dict[tuple[str, str], ScoreInput] = {}
         links: list[ScoreLink] = []
         for row in store.item_outputs():
-            if row["system"] not in selected or (row["testset"], row["item_id"]) not in items:
+            if row.system not in selected or (row.testset, row.item_id) not in items:
                 continue
-            if row["error"] is not None or not row["sha256"]:
+            if row.error is not None or not row.sha256:
                 continue
-            ls, it = items[(row["testset"], row["item_id"])]
-            if row["build"] != ls.build:
+            ls, it = items[(row.testset, row.item_id)]
+            if row.build != ls.build:
                 continue      # a link of an earlier build of the set (re-linked by _restore)
             if plan.info.needs_reference and not it.target:
                 continue
@@ -346,16 +346,16 @@ class Runner:
                 continue
             rkey = reference_key(plan.info.needs_reference, plan.info.needs_transcript,
                                  ls.shas[it.id][1], it.transcript)
-            k = (row["sha256"], rkey)
-            links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
+            k = (row.sha256, rkey)
+            links.append(ScoreLink(plan.key, row.system, ls.name, it.id, k[0], k[1], ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
-                wanted[k] = ScoreInput(k, row["path"], ref,
+                wanted[k] = ScoreInput(k, row.path, ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       problem=tprob, seconds=float(row.audio_seconds or 0.0),
                                        item=f"{ls.name}/{it.id}",
-                                       audio_sha256=row["sha256"],
+                                       audio_sha256=row.sha256,
                                        reference_sha256=ls.shas[it.id][1] if ref else None,
                                        changed=bool(tprob) and it.id in ls.changed)
         return wanted, links
