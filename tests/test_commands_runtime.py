@@ -70,15 +70,15 @@ def test_per_item_runtime_is_read_from_the_output_rows(isolated_env, corpora, pl
     store = Store.existing("timed")
     try:
         data = load(store, "timed")
-        rows = {r["item_id"]: r for r in store.item_outputs()}
+        rows = {r.item_id: r for r in store.item_outputs()}
     finally:
         store.close()
     timings = item_timings(data)
     assert len(timings) == 3 and {t.system for t in timings} == {"t_half"}
     for t in timings:
         row = rows[t.item_id]
-        assert t.seconds == row["seconds"] and t.audio_seconds == row["audio_seconds"]
-        assert t.rtf == pytest.approx(row["seconds"] / row["audio_seconds"])
+        assert t.seconds == row.seconds and t.audio_seconds == row.audio_seconds
+        assert t.rtf == pytest.approx(row.seconds / row.audio_seconds)
         assert t.device == "cpu"
     # one 3-item call (max_batch 4) sleeps 150 ms; each item gets its share by audio length
     assert 0.15 <= sum(t.seconds for t in timings) < 1.5

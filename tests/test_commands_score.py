@@ -123,7 +123,7 @@ def test_score_of_a_runs_outputs_equals_the_runs_scores(corpora, isolated_env, m
                      "--name", "one"]) == 0
         store = Store.existing("one")
         try:
-            outputs = {r["item_id"]: r for r in store.item_outputs()}
+            outputs = {r.item_id: r for r in store.item_outputs()}
             stored = {(s["metric"], s["output_sha256"]): s["value"] for s in store.scores()}
         finally:
             store.close()
@@ -131,7 +131,7 @@ def test_score_of_a_runs_outputs_equals_the_runs_scores(corpora, isolated_env, m
         deg.mkdir()
         ref.mkdir()
         for iid, row in outputs.items():      # the run's output files, named by item id
-            shutil.copy(row["path"], deg / f"{iid}.wav")
+            shutil.copy(row.path, deg / f"{iid}.wav")
         for line in (vb / "manifest.jsonl").read_text().splitlines():
             it = json.loads(line)
             shutil.copy(vb / it["target"], ref / f"{it['id']}.wav")
@@ -141,7 +141,7 @@ def test_score_of_a_runs_outputs_equals_the_runs_scores(corpora, isolated_env, m
         rows = json.loads(out.read_text())["items"]
         assert len(rows) == 12 and all(r["error"] is None for r in rows)
         for r in rows:
-            assert r["value"] == stored[(r["metric"], outputs[r["item"]]["sha256"])]
+            assert r["value"] == stored[(r["metric"], outputs[r["item"]].sha256)]
         # t_half halves the noisy input: t_rms is 6.02 dB below the input's level
         x, _ = read_audio(vb / "degraded" / "p287_001.wav")
         level = 10 * np.log10(np.mean(x.astype(np.float64) ** 2))

@@ -128,18 +128,18 @@ def test_colliding_ids_get_their_own_outputs(isolated_env, corpora, plugins, cap
     Runner(RunConfig(name="col", systems=[SystemSpec("t_half")], metrics=["t_snr"],
                      testsets=["collide"], profile="offline")).run(argv=["test"])
     store = Store.existing("col")
-    rows = {r["item_id"]: r for r in store.item_outputs()}
+    rows = {r.item_id: r for r in store.item_outputs()}
     snr = {s["output_sha256"]: s["value"] for s in store.scores()}
     store.close()
-    names = [rows[iid]["path"].rsplit("/", 1)[1] for iid, _ in pairs]
+    names = [rows[iid].path.rsplit("/", 1)[1] for iid, _ in pairs]
     assert len({n.lower() for n in names}) == 4 and max(len(n.encode()) for n in names) <= 255
     for iid, name in pairs:
-        assert rows[iid]["error"] is None, rows[iid]["error"]
+        assert rows[iid].error is None, rows[iid].error
         x, _ = read_audio(vb(corpora, "noisy", name))
         s, _ = read_audio(vb(corpora, "clean", name))
-        y, _ = read_audio(rows[iid]["path"])
+        y, _ = read_audio(rows[iid].path)
         np.testing.assert_array_equal(y, 0.5 * x)              # its own input, not another's
-        assert snr[rows[iid]["sha256"]] == pytest.approx(_snr(0.5 * x, s), abs=1e-3)
+        assert snr[rows[iid].sha256] == pytest.approx(_snr(0.5 * x, s), abs=1e-3)
     assert len(set(snr.values())) == 4
     # the listening page's media: one folder per item, distinct even on a case-insensitive disk
     from benchmark.report.writer import write_report
@@ -167,8 +167,8 @@ def test_one_stereo_policy_for_run_and_score(isolated_env, corpora, plugins, tmp
     [row] = store.item_outputs()
     [run_score] = [s["value"] for s in store.scores()]
     store.close()
-    assert row["error"] is None
-    np.testing.assert_array_equal(read_audio(row["path"])[0], 0.5 * mono)   # channels averaged
+    assert row.error is None
+    np.testing.assert_array_equal(read_audio(row.path)[0], 0.5 * mono)   # channels averaged
     from benchmark.commands.score import collect, score_pairs
     rows, _ = score_pairs(collect(str(folder / "d" / "lr.wav"), None, None), ["t_rms"], "offline")
     assert rows[0]["error"] is None

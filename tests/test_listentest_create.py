@@ -95,7 +95,7 @@ def test_stimuli_loudness_items_order_and_controls(isolated_env, corpora, plugin
     store = Store.existing(design.run)
     data = load(store, design.run)
     store.close()
-    man = {k[1]: v["manifest"] for k, v in data.items.items() if k[0] == "vb_pairs"}
+    man = {k[1]: v.manifest for k, v in data.items.items() if k[0] == "vb_pairs"}
     assert design.items == listen.choose(sorted(man.items()), 2, seed=7)
     strata = {listen.stratum(man[i]) for i in design.items}
     assert len(strata) == min(2, len({listen.stratum(m) for m in man.values()}))

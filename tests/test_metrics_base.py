@@ -81,8 +81,10 @@ def test_a_store_written_before_aggregation_was_declared_still_gets_the_corpus_w
 
     from benchmark.report.results import RunData
     old = {k: v for k, v in asdict(METRICS.get("wer").info).items() if k not in ("aggregation", "corpus", "devices")}
-    data = RunData("r", [], [], {}, [], {}, {"wer": {"info": old}, "lsd": {"info": asdict(METRICS.get("lsd").info)}},
-                   [], [], [])
+    from benchmark.run.store import MetricRow
+    rows = {n: MetricRow(n, n, "b", "v", info, n, (n,))
+            for n, info in (("wer", old), ("lsd", asdict(METRICS.get("lsd").info)))}
+    data = RunData("r", [], [], {}, [], {}, rows, [], [], [])
     assert data.info("wer")["aggregation"] == "corpus"
     assert list(data.info("wer")["corpus"]) == [{"column": "WER", "numerator": "edits",
                                                  "denominator": "ref_words", "scale": 100.0}]

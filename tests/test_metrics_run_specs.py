@@ -45,7 +45,7 @@ def test_run_records_backend_and_loaded_version_in_every_row(isolated_env, corpo
     store = Store.existing("specs")
     try:
         rows = store.scores()
-        metrics = {(m["name"], m["backend"]): m["backend_version"] for m in store.metrics()}
+        metrics = {(m.name, m.backend): m.backend_version for m in store.metrics()}
     finally:
         store.close()
     assert set(metrics) == {("lsd", "voicefixer2021"), ("lsd", "voicefixer2022"), ("dnsmos", "onnx"),

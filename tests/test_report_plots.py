@@ -53,11 +53,11 @@ def test_plots_exist_are_linked_and_not_blank(isolated_env, corpora, plugins, mo
     data = load(store, run)
     store.close()
     # sr: one subset per low rate -> bandwidth = half the low rate, five bins.
-    sr = [v["manifest"] for k, v in data.items.items() if k[0] == "sr"]
+    sr = [v.manifest for k, v in data.items.items() if k[0] == "sr"]
     assert sorted({factor_label(m, "bandwidth") for m in sr}, key=lambda s: float(s.split()[0])) == \
         ["1 kHz", "2 kHz", "4 kHz", "8 kHz", "12 kHz"]
     # The VoiceBank pairs' measured SNRs fall into at least two bins (else no SNR sweep).
-    vb = [v["manifest"] for k, v in data.items.items() if k[0] == "vb_pairs"]
+    vb = [v.manifest for k, v in data.items.items() if k[0] == "vb_pairs"]
     assert len({factor_label(m, "SNR") for m in vb}) >= 2
     # Regenerating from the store alone gives the same set of plots.
     again = write_plots(data, out / "again")

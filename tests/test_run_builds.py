@@ -79,7 +79,7 @@ def test_a_set_rebuilt_with_another_seed_starts_afresh_and_nothing_is_mixed(
     assert len([r for r in _scores() if r["system"] == "t_half"]) == 3
     store = Store.existing("b")
     try:
-        assert {r["build"] for r in store.items()} == {_build_id("vctk_gsr")}
+        assert {r.build for r in store.items()} == {_build_id("vctk_gsr")}
     finally:
         store.close()
 
@@ -106,7 +106,7 @@ def test_a_degraded_file_changed_during_a_run_is_an_item_error_and_never_cached(
     assert "CHECKSUMS" in errors[0]
     store = Store.existing("b")
     try:
-        key = store.systems()[0]["key"]
+        key = store.systems()[0].key
         want = hashlib.sha256(good).hexdigest()
         assert want not in store.output_keys(key)         # no output cached under the build's hash
         assert not [s for s in store.item_scores() if s.item_id.startswith("2kHz") and s.value is not None]

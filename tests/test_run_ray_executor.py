@@ -73,7 +73,7 @@ def test_ray_run_equals_local_run(cluster, sets, capsys):
     same_values(a, b)
     # measured on the real pairs: the input's SI-SNR is the pair's SNR (from the manifest, computed
     # from the audio when the set was made); NSNet2 helps the noisiest pair and costs on the cleanest
-    manifest = {it["item_id"]: it["manifest"] for it in Store.existing("onray").items("vb_pairs")}
+    manifest = {it.item_id: it.manifest for it in Store.existing("onray").items("vb_pairs")}
     si = {(s, i): v for (s, t, i, m, c), v in b["scores"].items() if m == "si_snr" and t == "vb_pairs"}
     for item, man in manifest.items():
         assert si[("unprocessed", item)] == pytest.approx(man["params"]["noise"]["snr_db"], abs=0.3)

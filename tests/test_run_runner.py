@@ -39,19 +39,19 @@ def test_runner_resamples_in_and_out(sets, plugins):
     _, vctk = sets
     _run("rs", ["t_half"], ["t_rms"], testsets=["vctk_mini"])
     store = Store.existing("rs")
-    rows = {r["item_id"]: r for r in store.item_outputs()}
+    rows = {r.item_id: r for r in store.item_outputs()}
     store.close()
     assert len(rows) == 3
     for line in (vctk / "manifest.jsonl").read_text().splitlines():
         import json
         item = json.loads(line)
         x, sr = read_audio(vctk / item["degraded"])
-        y, ysr = read_audio(rows[item["id"]]["path"])
+        y, ysr = read_audio(rows[item["id"]].path)
         assert ysr == sr == 48000 and y.size == x.size        # back at the set's rate and length
         expected = resample(0.5 * resample(x, sr, 16000), 16000, sr)[: x.size]
         expected = np.pad(expected, (0, x.size - expected.size))   # the runner pads to the input length
         assert np.max(np.abs(y - expected)) < 1e-6            # one resampler, both ways
-        assert rows[item["id"]]["seconds"] >= 0 and rows[item["id"]]["audio_seconds"] == pytest.approx(x.size / sr)
+        assert rows[item["id"]].seconds >= 0 and rows[item["id"]].audio_seconds == pytest.approx(x.size / sr)
 
 
 def test_second_identical_run_does_no_work(sets, plugins):
@@ -70,7 +70,7 @@ def test_second_identical_run_does_no_work(sets, plugins):
     # Measured values on the real pairs: the oracle reproduces the reference, halving costs 6 dB.
     snr = {(s["output_sha256"]): s["value"] for s in store.scores() if s["metric"] == "t_snr"}
     rms = {(s["output_sha256"]): s["value"] for s in store.scores() if s["metric"] == "t_rms"}
-    out = {(r["system"], r["item_id"]): r["sha256"] for r in store.item_outputs()}
+    out = {(r.system, r.item_id): r.sha256 for r in store.item_outputs()}
     store.close()
     for item in ("vb_pairs_000", "vb_pairs_001"):
         assert snr[out[("target", item)]] > 40
@@ -87,8 +87,8 @@ def test_bad_items_are_recorded_and_the_run_continues(sets, plugins):
     (vb / "degraded" / "p287_002.wav").write_bytes(b"RIFF not really a wav file")
     summary = _run("bad", ["unprocessed", "t_bad"], ["t_rms"], testsets=["vb_pairs"])
     store = Store.existing("bad")
-    errs = {(r["system"], r["item_id"]): r["error"] for r in store.item_outputs() if r["error"]}
-    good = [r for r in store.item_outputs() if not r["error"]]
+    errs = {(r.system, r.item_id): r.error for r in store.item_outputs() if r.error}
+    good = [r for r in store.item_outputs() if not r.error]
     n_scores = len(store.scores())
     store.close()
     assert summary.item_errors == len(errs) == 4
@@ -179,7 +179,7 @@ def test_systems_are_built_only_where_they_restore(sets, plugins):
         again = _run("built", ["t_counted"], ["t_rms"], testsets=["vb_pairs"])
         assert again.restored == 0 and [c for c in _calls(plugins) if c.startswith("construct")] == built
         store = Store.existing("built")
-        keys = {r["system_key"] for r in store.item_outputs()}
+        keys = {r.system_key for r in store.item_outputs()}
         store.close()
         assert keys == {system_key(CountedHalf.info, {})} == {CountedHalf().cache_key()}
     finally:
@@ -214,7 +214,7 @@ def test_outputs_are_keyed_and_stored_with_the_keyed_info(sets, plugins, tmp_pat
         summary = Runner(cfg).run(argv=["test"])
         store = Store.existing("keyed")
         row = store.conn.execute("SELECT key, info FROM systems WHERE name='t_keyed'").fetchone()
-        keys = {r["system_key"] for r in store.item_outputs()}
+        keys = {r.system_key for r in store.item_outputs()}
         store.close()
         return summary.restored, row[0], json.loads(row[1])["version"], keys
     try:

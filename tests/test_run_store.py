@@ -34,8 +34,8 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
     inv_row = again.invocations()[0]
     assert (inv_row["restored"], inv_row["scored"], inv_row["status"]) == (1, 2, "finished")
     joined = again.item_outputs()
-    assert joined[0]["item_id"] == "item1" and joined[0]["sha256"] == "out1"
-    assert joined[0]["build"] == "build1"
+    assert joined[0].item_id == "item1" and joined[0].sha256 == "out1"
+    assert joined[0].build == "build1"
     again.close()
 
 
@@ -95,7 +95,7 @@ def test_a_schema_1_store_is_migrated_in_place(isolated_env):
     store = Store.existing("old")
     try:
         assert store.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
-        assert {m["label"] for m in store.metrics()} == {"m", "m:b2"}      # the papers' backend bare
+        assert {m.label for m in store.metrics()} == {"m", "m:b2"}      # the papers' backend bare
         assert [(r.metric_key, r.build, r.value) for r in store.item_scores()] == [("k1", "sums1", 1.0),
                                                                                    ("k2", "sums1", 2.0)]
         data = load(store, "old")

@@ -115,11 +115,11 @@ def test_frcrn_end_to_end_on_the_voicebank_mini_set(isolated_env, monkeypatch, c
                                metrics=["si_snr"], profile="offline")).run(argv=["test"])
     assert summary.restored == 1 and summary.item_errors == 0
     store = Store.existing("frcrn_e2e")
-    rows = {r["item_id"]: r for r in store.item_outputs()}
+    rows = {r.item_id: r for r in store.item_outputs()}
     store.close()
     item = json.loads((folder / "manifest.jsonl").read_text().splitlines()[0])
     x, sr = read_audio(folder / item["degraded"])
-    y, ysr = read_audio(rows[item["id"]]["path"])
+    y, ysr = read_audio(rows[item["id"]].path)
     assert ysr == sr == 16000 and y.size == x.size == 12800 and np.std(y) > 0
 
 

@@ -118,9 +118,9 @@ def test_oracle_mel_end_to_end_on_a_vctk_mini_set(random_vocoder, corpora):
                                metrics=["si_snr"], profile="offline")).run(argv=["test"])
     assert summary.restored == 1 and summary.item_errors == 0
     store = Store.existing("oracle_e2e")
-    rows = {r["item_id"]: r for r in store.item_outputs()}
+    rows = {r.item_id: r for r in store.item_outputs()}
     store.close()
     item = json.loads((folder / "manifest.jsonl").read_text().splitlines()[0])
     x, sr = read_audio(folder / item["target"])
-    y, ysr = read_audio(rows[item["id"]]["path"])
+    y, ysr = read_audio(rows[item["id"]].path)
     assert ysr == sr == 48000 and y.size == x.size == 24000 and np.std(y) > 0

@@ -140,18 +140,18 @@ def _conditions(data: RunData, systems: tuple[str, ...], seed: int) -> list[Cond
 
 def _sources(data: RunData, testset: str, conditions: list[Condition]) -> tuple[dict, dict]:
     """{item: {system: path}} for items with audio for every condition; {item: manifest}."""
-    ts = next((t for t in data.testsets if t["name"] == testset), None)
+    ts = next((t for t in data.testsets if t.name == testset), None)
     if ts is None:
         raise BenchmarkError(f"test set '{testset}' is not in run '{data.run}' (it has: "
-                             f"{', '.join(t['name'] for t in data.testsets) or 'none'})")
-    folder = Path(ts["folder"])
-    outs = {(o["system"], o["item_id"]): o for o in data.outputs if o["testset"] == testset}
+                             f"{', '.join(t.name for t in data.testsets) or 'none'})")
+    folder = Path(ts.folder)
+    outs = {(o.system, o.item_id): o for o in data.outputs if o.testset == testset}
     ok: dict[str, dict[str, str]] = {}
     manifests: dict[str, dict] = {}
     for (name, iid), row in sorted(data.items.items()):
         if name != testset:
             continue
-        man = row["manifest"]
+        man = row.manifest
         manifests[iid] = man
         if not man.get("target"):
             continue
@@ -160,8 +160,8 @@ def _sources(data: RunData, testset: str, conditions: list[Condition]) -> tuple[
             if c.role != "system":
                 continue
             o = outs.get((c.system, iid))
-            if o and not o["error"] and o["path"] and o["sha256"]:
-                paths[c.system] = str(o["path"])
+            if o and not o.error and o.path and o.sha256:
+                paths[c.system] = str(o.path)
         if all(c.system in paths for c in conditions):
             ok[iid] = paths
     if not any(m.get("target") for m in manifests.values()):
@@ -289,7 +289,7 @@ def create_test(opt: CreateOptions) -> tuple[Path, TestDesign]:
     with_target = [i for i in sorted(manifests) if manifests[i].get("target")]
     spare = [i for i in with_target if i not in items] or list(items)
     spare = [spare[k] for k in rng.permutation(len(spare))]
-    ts_folder = Path(next(t["folder"] for t in data.testsets if t["name"] == opt.testset))
+    ts_folder = Path(next(t.folder for t in data.testsets if t.name == opt.testset))
     for g in range(opt.gold):
         iid = spare[g % len(spare)]
         src = str(ts_folder / manifests[iid]["target"])

@@ -149,7 +149,8 @@ class Table:
 def _system_columns(data: RunData) -> list[str]:
     out = []
     for s in data.systems:
-        info = (data.system_rows.get(s) or {}).get("info") or {}
+        row = data.system_rows.get(s)
+        info = (row.info if row else None) or {}
         if info.get("backend") == "identity" and s in ("unprocessed", "target"):
             continue
         out.append(s)
@@ -185,21 +186,21 @@ def _set_file_cell(column: str, folder: Path, rel: object) -> Cell:
 
 def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
     systems = _system_columns(data)
-    outs = {(o["system"], o["testset"], o["item_id"]): o for o in data.outputs}
+    outs = {(o.system, o.testset, o.item_id): o for o in data.outputs}
     tables = []
     for ts in data.testsets:
-        name = ts["name"]
+        name = ts.name
         items = {k[1]: v for k, v in data.items.items() if k[0] == name}
         groups: dict[str, list[tuple[str, dict]]] = {}
         for iid, row in sorted(items.items()):
-            groups.setdefault(category(name, row["manifest"]), []).append((iid, row["manifest"]))
-        has_target = any(r["manifest"].get("target") for r in items.values())
+            groups.setdefault(category(name, row.manifest), []).append((iid, row.manifest))
+        has_target = any(r.manifest.get("target") for r in items.values())
         columns = ["Unprocessed"] + (["Target"] if has_target else []) + systems
         for cat in sorted(groups, key=_natural):
             t = Table(name, cat, len(groups[cat]), columns)
             for iid in choose(groups[cat], items_per_table):
-                man = items[iid]["manifest"]
-                folder = Path(ts["folder"])
+                man = items[iid].manifest
+                folder = Path(ts.folder)
                 cells = [_set_file_cell("Unprocessed", folder, man.get("degraded"))]
                 if has_target:
                     tgt = man.get("target")
@@ -208,10 +209,10 @@ def plan_tables(data: RunData, items_per_table: int) -> list[Table]:
                     o = outs.get((s, name, iid))
                     if o is None:
                         cells.append(Cell(s, note="not run on this item"))
-                    elif o["error"] or not o["path"]:
-                        cells.append(Cell(s, note=f"restoration failed: {o['error']}"))
+                    elif o.error or not o.path:
+                        cells.append(Cell(s, note=f"restoration failed: {o.error}"))
                     else:
-                        cells.append(Cell(s, src=str(o["path"])))
+                        cells.append(Cell(s, src=str(o.path)))
                 t.rows.append(Row(iid, _label(man), cells))
             tables.append(t)
     return tables

@@ -392,12 +392,12 @@ def build_fingerprints(data: RunData, testset: str) -> dict[str, str]:
     records for the item (`items.build`: the CHECKSUMS sha256, or `manifest:<sha256>` for a set
     without one; the set's CHECKSUMS hash for a store from before builds were recorded) with the
     item's input, reference and transcript. The one place the pairing check reads builds from."""
-    checksums = next((t["checksums_sha256"] for t in data.testsets if t["name"] == testset), None)
+    checksums = next((t.checksums_sha256 for t in data.testsets if t.name == testset), None)
     out = {}
     for (ts, iid), item in data.items.items():
         if ts == testset:
-            text = "|".join([item.get("build") or checksums or "", item["degraded_sha256"] or "",
-                             item["target_sha256"] or "", item["manifest"].get("transcript") or ""])
+            text = "|".join([item.build or checksums or "", item.degraded_sha256 or "",
+                             item.target_sha256 or "", item.manifest.get("transcript") or ""])
             out[iid] = hashlib.sha256(text.encode()).hexdigest()
     return out
 
@@ -457,7 +457,7 @@ def build_mismatch(a: RunData, b: RunData, testset: str) -> str | None:
     differ = sorted(i for i in set(fa) & set(fb) if fa[i] != fb[i])
     if not differ:
         return None
-    ca, cb = ({t["name"]: t["checksums_sha256"] for t in d.testsets}.get(testset) for d in (a, b))
+    ca, cb = ({t.name: t.checksums_sha256 for t in d.testsets}.get(testset) for d in (a, b))
     return (f"runs '{a.run}' and '{b.run}' scored different builds of test set '{testset}' "
             f"(build {str(ca)[:21]} vs {str(cb)[:21]}; {len(differ)} of the item ids both hold "
             f"differ in build, input, reference or transcript, e.g. '{differ[0]}'): their scores "
@@ -465,7 +465,7 @@ def build_mismatch(a: RunData, b: RunData, testset: str) -> str | None:
 
 
 def _restored(data: RunData, testset: str) -> set[str]:
-    return {o["item_id"] for o in data.outputs if o["testset"] == testset and o["sha256"]}
+    return {o.item_id for o in data.outputs if o.testset == testset and o.sha256}
 
 
 def _pick(wanted: list[str] | None, a: list[str], b: list[str], what: str, ra: str, rb: str) -> list[str]:
@@ -491,7 +491,7 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
     key (name, backend and version), over the items both restored and scored; Holm within each
     test set. Refused (BenchmarkError) when the runs scored different builds of a set they share,
     share no restored item, or lack a requested system or metric."""
-    sets = [t["name"] for t in a.testsets if t["name"] in {u["name"] for u in b.testsets}]
+    sets = [t.name for t in a.testsets if t.name in {u.name for u in b.testsets}]
     for ts in sets:
         why = build_mismatch(a, b, ts)
         if why:
@@ -499,17 +499,17 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
     shared = {ts: len(_restored(a, ts) & _restored(b, ts)) for ts in sets}
     if not any(shared.values()):
         raise _error(f"runs '{a.run}' and '{b.run}' share no restored item (test sets "
-                     f"{', '.join(t['name'] for t in a.testsets) or 'none'} vs "
-                     f"{', '.join(t['name'] for t in b.testsets) or 'none'}): nothing to pair")
+                     f"{', '.join(t.name for t in a.testsets) or 'none'} vs "
+                     f"{', '.join(t.name for t in b.testsets) or 'none'}): nothing to pair")
     names = _pick(systems, a.systems, b.systems, "system", a.run, b.run)
     notes: list[str] = []
     both = [m for m in a.metrics if m in b.metrics]
     mets = _pick(metrics, list(a.metrics), list(b.metrics), "metric", a.run, b.run)
     for m in list(mets):
         ka, kb = a.metrics[m], b.metrics[m]
-        if ka["key"] != kb["key"]:
-            why = (f"metric '{m}': run '{a.run}' scored backend {ka['backend']} {ka['backend_version']}, "
-                   f"run '{b.run}' {kb['backend']} {kb['backend_version']}: not the same measurement")
+        if ka.key != kb.key:
+            why = (f"metric '{m}': run '{a.run}' scored backend {ka.backend} {ka.backend_version}, "
+                   f"run '{b.run}' {kb.backend} {kb.backend_version}: not the same measurement")
             if metrics:
                 raise _error(why)
             notes.append(why + "; not compared")

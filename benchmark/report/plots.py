@@ -89,7 +89,7 @@ def set_plots(data: RunData, out: Path, testset: str, plots: list[Plot]) -> None
     if not cols:
         return
     layout = layout_for(testset)
-    items = {k[1]: v["manifest"] for k, v in data.items.items() if k[0] == testset}
+    items = {k[1]: v.manifest for k, v in data.items.items() if k[0] == testset}
     groups: dict[str, set[str]] = {}
     if layout and layout.by_subset:
         for iid, man in items.items():
@@ -151,7 +151,7 @@ def _order(factor: str, labels: set[str]) -> list[str]:
 
 
 def sweep_plots(data: RunData, out: Path, testset: str, plots: list[Plot]) -> None:
-    items = {k[1]: v["manifest"] for k, v in data.items.items() if k[0] == testset}
+    items = {k[1]: v.manifest for k, v in data.items.items() if k[0] == testset}
     cols = _columns(data, testset)
     for factor in SWEEP_FACTORS:
         labels = {iid: factor_label(m, factor) for iid, m in items.items()}
@@ -202,7 +202,7 @@ def runtime_plot(data: RunData, out: Path, plots: list[Plot]) -> None:
         if not timings:
             return
         for k, system in enumerate(data.systems):
-            pts = [(data.items[(t.testset, t.item_id)]["manifest"]["duration"], t.seconds)
+            pts = [(data.items[(t.testset, t.item_id)].manifest["duration"], t.seconds)
                    for t in timings if t.system == system]
             if pts:
                 ax.scatter(*zip(*pts, strict=True), s=10, label=system, color=f"C{k % 10}")
@@ -220,8 +220,8 @@ def write_plots(data: RunData, out: Path) -> list[Plot]:
     paths relative to the report folder (`plots/NAME.png`)."""
     plots: list[Plot] = []
     for ts in data.testsets:
-        set_plots(data, out, ts["name"], plots)
-        sweep_plots(data, out, ts["name"], plots)
+        set_plots(data, out, ts.name, plots)
+        sweep_plots(data, out, ts.name, plots)
     runtime_plot(data, out, plots)
     return plots
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from benchmark.report.stats import Cell, corpus_ratio, mean_ci
-from benchmark.run.store import Store
+from benchmark.run.store import ItemOutputRow, ItemRow, MetricRow, Store, SystemRow, TestSetRow
 
 
 @dataclass
@@ -34,19 +34,19 @@ class ItemScoreRecord:
 class RunData:
     run: str
     invocations: list[dict]
-    testsets: list[dict]
-    items: dict[tuple[str, str], dict]           # (testset, item id) -> item row (manifest parsed)
+    testsets: list[TestSetRow]
+    items: dict[tuple[str, str], ItemRow]        # (testset, item id) -> item row (manifest parsed)
     systems: list[str]                            # in the order they were first run
-    system_rows: dict[str, dict]
-    metrics: dict[str, dict]                      # metric name -> metric row (the latest key)
-    outputs: list[dict]                           # item_outputs joined with outputs
+    system_rows: dict[str, SystemRow]
+    metrics: dict[str, MetricRow]                 # metric label -> metric row (the latest key)
+    outputs: list[ItemOutputRow]                  # item_outputs joined with outputs
     records: list[ItemScoreRecord]
     runtime: list[dict]
     earlier: dict[str, int] = field(default_factory=dict)   # set -> item outputs of earlier builds
 
     def higher_is_better(self, metric: str) -> bool:
         m = self.metrics.get(metric)
-        return bool(m["info"]["higher_is_better"]) if m else True
+        return bool(m.info["higher_is_better"]) if m else True
 
     def info(self, metric: str) -> dict | None:
         """The metric's stored `MetricInfo` (as a dict), None for a metric this run did not score.
@@ -55,7 +55,7 @@ class RunData:
         m = self.metrics.get(metric)
         if not m:
             return None
-        info = m["info"]
+        info = m.info
         if "aggregation" not in info:
             from metrics import METRICS
             if metric in METRICS:
@@ -69,18 +69,18 @@ class RunData:
         column note then says the backends differ)."""
         if backend is not None:
             found = next((label for label, m in self.metrics.items()
-                          if m["name"] == metric and m["backend"] == backend), None)
+                          if m.name == metric and m.backend == backend), None)
             if found is not None:
                 return found
         return metric
 
     def columns(self, metric: str) -> list[str]:
         m = self.metrics.get(metric)
-        return list(m["info"]["columns"]) if m else []
+        return list(m.info["columns"]) if m else []
 
     def oracle(self, system: str) -> bool:
         row = self.system_rows.get(system)
-        return bool(row and row["info"].get("needs_target"))
+        return bool(row and row.info.get("needs_target"))
 
 
 def load(store: Store, run: str) -> RunData:
@@ -95,43 +95,43 @@ def load(store: Store, run: str) -> RunData:
             if s["name"] not in systems:
                 systems.append(s["name"])
         keys += [k for k in inv["config"].get("metrics", {}).values() if k not in keys]
-    metric_rows = {m["key"]: m for m in store.metrics()}
+    metric_rows = {m.key: m for m in store.metrics()}
     metrics = labelled_metrics([metric_rows[k] for k in keys if k in metric_rows])
-    label_of = {m["key"]: label for label, m in metrics.items()}
+    label_of = {m.key: label for label, m in metrics.items()}
     testsets = store.testsets()
-    build = {t["name"]: t["checksums_sha256"] or "" for t in testsets}
-    items = {(r["testset"], r["item_id"]): r for r in store.items() if r["build"] == build.get(r["testset"])}
+    build = {t.name: t.checksums_sha256 or "" for t in testsets}
+    items = {(r.testset, r.item_id): r for r in store.items() if r.build == build.get(r.testset)}
     outputs, earlier = [], {}
     for o in store.item_outputs():
-        if (o["testset"], o["item_id"]) in items and o["build"] == build[o["testset"]]:
+        if (o.testset, o.item_id) in items and o.build == build[o.testset]:
             outputs.append(o)
-        elif o["testset"] in build:       # an output of an earlier build of the set: not counted
-            earlier[o["testset"]] = earlier.get(o["testset"], 0) + 1
+        elif o.testset in build:       # an output of an earlier build of the set: not counted
+            earlier[o.testset] = earlier.get(o.testset, 0) + 1
     rows = [s for s in store.item_scores() if s.system in systems and s.metric_key in label_of
-            and s.build == items.get((s.testset, s.item_id), {}).get("build")]
+            and (s.testset, s.item_id) in items and s.build == items[(s.testset, s.item_id)].build]
     aux = {(s.metric_key, s.system, s.testset, s.item_id): s.aux for s in rows if s.aux}  # once per item
     records = [ItemScoreRecord(
-        s.testset, items[(s.testset, s.item_id)]["manifest"].get("subset") or "", s.item_id, s.system,
+        s.testset, items[(s.testset, s.item_id)].manifest.get("subset") or "", s.item_id, s.system,
         label_of[s.metric_key], s.column, s.value, s.error, s.backend, s.backend_version, s.rate,
         aux.get((s.metric_key, s.system, s.testset, s.item_id), {})) for s in rows]
     return RunData(run, invocations, testsets, items, systems,
-                   {s["name"]: s for s in store.systems()}, metrics, outputs, records,
+                   {s.name: s for s in store.systems()}, metrics, outputs, records,
                    store.runtime_rows(), earlier)
 
 
-def labelled_metrics(rows: list[dict]) -> dict[str, dict]:
+def labelled_metrics(rows: list[MetricRow]) -> dict[str, MetricRow]:
     """The run's metric rows by the label their plan gave them (benchmark.run.plan: one backend of
     a metric bare, others `name:backend`), in the order the invocations planned them. For each
     (name, backend) the latest invocation's row wins; when two rows claim one label, the later
     keeps it and the other is shown as `name:backend`."""
-    latest: dict[tuple[str, str], dict] = {}
+    latest: dict[tuple[str, str], MetricRow] = {}
     for r in rows:
-        latest.pop((r["name"], r["backend"]), None)
-        latest[(r["name"], r["backend"])] = r
-    out: dict[str, dict] = {}
+        latest.pop((r.name, r.backend), None)
+        latest[(r.name, r.backend)] = r
+    out: dict[str, MetricRow] = {}
     for r in reversed(list(latest.values())):
-        label = r["label"] or f"{r['name']}:{r['backend']}"
-        out[label if label not in out else f"{r['name']}:{r['backend']}"] = r
+        label = r.label or f"{r.name}:{r.backend}"
+        out[label if label not in out else f"{r.name}:{r.backend}"] = r
     return dict(reversed(list(out.items())))
 
 
@@ -176,10 +176,10 @@ def item_timings(data: RunData) -> list[ItemTiming]:
     `audio_seconds`, `device`): every restored item of the run that has a timing."""
     out = []
     for o in data.outputs:
-        if (o["system"] in data.systems and (o["testset"], o["item_id"]) in data.items
-                and o["error"] is None and o["sha256"] and o["seconds"] is not None and o["audio_seconds"]):
-            out.append(ItemTiming(o["testset"], o["item_id"], o["system"], float(o["seconds"]),
-                                  float(o["audio_seconds"]), o["device"] or "?"))
+        if (o.system in data.systems and (o.testset, o.item_id) in data.items
+                and o.error is None and o.sha256 and o.seconds is not None and o.audio_seconds):
+            out.append(ItemTiming(o.testset, o.item_id, o.system, float(o.seconds),
+                                  float(o.audio_seconds), o.device or "?"))
     return out
 
 
@@ -204,8 +204,8 @@ def select(records: list[ItemScoreRecord], **where) -> list[ItemScoreRecord]:
 
 def item_errors(data: RunData) -> list[dict]:
     """Every recorded per-item failure: restoration errors and scoring errors."""
-    errs = [{"stage": "restore", "system": o["system"], "testset": o["testset"],
-             "item": o["item_id"], "error": o["error"]} for o in data.outputs if o["error"]]
+    errs = [{"stage": "restore", "system": o.system, "testset": o.testset,
+             "item": o.item_id, "error": o.error} for o in data.outputs if o.error]
     seen = set()
     for r in data.records:
         if r.error and (r.metric, r.system, r.testset, r.item_id) not in seen:

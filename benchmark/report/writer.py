@@ -27,7 +27,7 @@ from benchmark.report.tables import (
     resolve_column,
 )
 from benchmark.run.lock import report_lock, run_active
-from benchmark.run.store import Store, run_folder
+from benchmark.run.store import Store, TestSetRow, run_folder
 
 SECTIONS_DIR = "report_sections"   # in the run's folder: sections other layers add to the report
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
@@ -70,20 +70,20 @@ def _column_notes(data: RunData, cols: list[Column]) -> list[str]:
     out = []
     for mk, cs in groups.items():
         m = data.metrics[mk]
-        note = (f"{', '.join(c.header for c in cs)}: {m['name']} backend `{m['backend']}` "
-                f"{m['backend_version']}")
+        note = (f"{', '.join(c.header for c in cs)}: {m.name} backend `{m.backend}` "
+                f"{m.backend_version}")
         wanted = {c.backend for c in cs if c.backend}
-        if wanted and m["backend"] not in wanted:
+        if wanted and m.backend not in wanted:
             note += f" (the published numbers used `{'`, `'.join(sorted(wanted))}`)"
-        elif m["backend"] != m["info"]["paper_backend"]:
+        elif m.backend != m.info["paper_backend"]:
             note += " (not the papers' backend)"
         out.append(note)
     return out
 
 
 def _n_outputs(data: RunData, testset: str, system: str, ids: set[str]) -> int:
-    return sum(1 for o in data.outputs if o["testset"] == testset and o["system"] == system
-               and o["item_id"] in ids and o["sha256"])
+    return sum(1 for o in data.outputs if o.testset == testset and o.system == system
+               and o.item_id in ids and o.sha256)
 
 
 def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[str],
@@ -147,16 +147,16 @@ def measured_table(data: RunData, testset: str, columns: list[Column], ids: set[
     return _table(headers, rows) + (f"\n\n{block}" if block else ""), summary
 
 
-def _short_build(ts: dict) -> str:
+def _short_build(ts: TestSetRow) -> str:
     """The build's fingerprint as shown: the CHECKSUMS sha256 (or, for a set made by hand without
     CHECKSUMS, `manifest:` and its manifest's sha256), first 12 digits."""
-    build = ts["checksums_sha256"] or "none"
+    build = ts.checksums_sha256 or "none"
     kind, _, digest = build.rpartition(":")
     return f"{kind}:{digest[:12]}" if kind else digest[:12]
 
 
-def _set_sections(data: RunData, ts: dict, baseline: str | None = None) -> tuple[list[str], dict]:
-    name = ts["name"]
+def _set_sections(data: RunData, ts: TestSetRow, baseline: str | None = None) -> tuple[list[str], dict]:
+    name = ts.name
     layouts: tuple[Layout, ...] = layouts_for(name)
     items = {k[1]: v for k, v in data.items.items() if k[0] == name}
     md = [f"## Test set `{name}` ({len(items)} items, build `{_short_build(ts)}`)"]
@@ -189,7 +189,7 @@ def _layout_section(data: RunData, name: str, layout: Layout, items: dict, summa
     groups: dict[str, set[str]] = {}
     if layout.by_subset:
         for iid, it in items.items():
-            groups.setdefault(canonical_subset(it["manifest"].get("subset") or ""), set()).add(iid)
+            groups.setdefault(canonical_subset(it.manifest.get("subset") or ""), set()).add(iid)
     else:
         groups[""] = set(items)
     for sub, ids in sorted(groups.items()):
@@ -212,7 +212,7 @@ def _layout_section(data: RunData, name: str, layout: Layout, items: dict, summa
 
 
 def _breakdown(data: RunData, testset: str, items: dict) -> list[str]:
-    fac = {iid: breakdown.factors(it["manifest"]) for iid, it in items.items()}
+    fac = {iid: breakdown.factors(it.manifest) for iid, it in items.items()}
     cols = [(m, resolve_column(data.columns(m), c), h) for m, c, h in BREAKDOWN_COLUMNS
             if m in data.metrics and resolve_column(data.columns(m), c)]
     if not cols:   # sets without the papers' metrics: the first metric
@@ -300,13 +300,13 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
           "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
     md.append("\nTest sets:\n")
     md.append(_table(["set", "items", "seed", "builder version", "build (CHECKSUMS sha256)"],
-                     [[t["name"], str(t["n_items"]), str(t["info"].get("seed", "?")),
-                       str(t["info"].get("version", "?")), f"`{t['checksums_sha256'] or 'none'}`"]
+                     [[t.name, str(t.n_items), str(t.info.get("seed", "?")),
+                       str(t.info.get("version", "?")), f"`{t.checksums_sha256 or 'none'}`"]
                       for t in data.testsets]))
     md.append("\nMetric backends:\n")
     md.append(_table(["metric", "backend", "version", "rate (Hz)", "paper backend"],
-                     [[n, m["backend"], m["backend_version"], str(m["info"]["rate"]),
-                       m["info"]["paper_backend"]] for n, m in data.metrics.items()]))
+                     [[n, m.backend, m.backend_version, str(m.info["rate"]),
+                       m.info["paper_backend"]] for n, m in data.metrics.items()]))
     if prov.get("assets"):
         md.append("\nAsset files (unpinned: the catalogue has no published sha256 for it, so this "
                   "hash is the only record of which file was used):\n")
@@ -315,8 +315,8 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
                           for n, a in sorted(prov["assets"].items())]))
     md.append("\nSystems:\n")
     md.append(_table(["system", "version", "native rate", "cache key", "config"],
-                     [[s, str(r["info"]["version"]), str(r["info"]["rate"]), f"`{r['key']}`",
-                       json.dumps(r["config"]) if r["config"] else "–"]
+                     [[s, str(r.info["version"]), str(r.info["rate"]), f"`{r.key}`",
+                       json.dumps(r.config) if r.config else "–"]
                       for s, r in data.system_rows.items() if s in data.systems]))
     md.append("\nInvocations:\n")
     md.append(_table(["#", "argv", "restored", "scored", "cached outputs", "cached scores", "status"],
@@ -389,14 +389,14 @@ def _write(data: RunData, run: str, out: Path, html: bool, listen_items: int | N
 def _write_files(data: RunData, run: str, out: Path, baseline: str | None = None) -> Path:
     errors = item_errors(data)
     md = [f"# Speech-restoration benchmark: run `{run}`", "",
-          f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t['name'] for t in data.testsets)}. "
+          f"Systems: {', '.join(data.systems)}. Test sets: {', '.join(t.name for t in data.testsets)}. "
           f"Item errors: {len(errors)}."]
     summary: dict = {"run": run, "tables": {}, "item_errors": len(errors),
                      "paired": paired.settings(baseline)}
     for ts in data.testsets:
         sec, summ = _set_sections(data, ts, baseline)
         md += [""] + sec
-        summary["tables"][ts["name"]] = summ
+        summary["tables"][ts.name] = summ
     # plots go into a staged folder that replaces plots/ once report.md and the rest are written
     with StagedDir(out, plots.PLOTS) as staged:
         _write_md_csv_json(data, run, out, errors, md, summary,
@@ -419,6 +419,6 @@ def _write_md_csv_json(data: RunData, run: str, out: Path, errors: list[dict], m
               + [{"testset": e["testset"], "item_id": e["item"], "system": e["system"],
                   "metric": "restore", "error": e["error"]} for e in errors if e["stage"] == "restore"])
     summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
-    summary["metrics"] = {n: {"backend": m["backend"], "version": m["backend_version"]}
+    summary["metrics"] = {n: {"backend": m.backend, "version": m.backend_version}
                           for n, m in data.metrics.items()}
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str))

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,15 @@ from benchmark.run.jobs import (
 from benchmark.run.lock import run_lock
 from benchmark.run.plan import MetricPlan, load_versions, resolve
 from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
-from benchmark.run.store import OutputRow, ScoreLink, ScoreRow, Store, reference_key, run_folder
+from benchmark.run.store import (
+    ItemOutputRow,
+    OutputRow,
+    ScoreLink,
+    ScoreRow,
+    Store,
+    reference_key,
+    run_folder,
+)
 from systems.base import SYSTEMS, SystemSpec, system_key
 
 
@@ -325,50 +334,64 @@ class Runner:
                       time.perf_counter() - t_stage, errors)
 
     # --- scoring -----------------------------------------------------------------------------------
-    def _score_inputs(self, store, plan: MetricPlan, sets) -> tuple[dict[tuple[str, str], ScoreInput],
-                                                                     list[ScoreLink]]:
-        """The distinct (output, reference) pairs this metric scores, and every item's link to one."""
-        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items if plan.scores(ls.name)}
+    def _outputs_to_score(self, store, sets) -> list[tuple[ItemOutputRow, LoadedSet, Any]]:
+        """The selected systems' good outputs of the loaded sets' current builds, with their set and
+        item: the store's item outputs read once per score stage (every metric plans from them)."""
+        items = {(ls.name, it.id): (ls, it) for ls in sets for it in ls.items}
         selected = {s.name for s in self.cfg.systems}
-        wanted: dict[tuple[str, str], ScoreInput] = {}
-        links: list[ScoreLink] = []
+        out = []
         for row in store.item_outputs():
-            if row["system"] not in selected or (row["testset"], row["item_id"]) not in items:
+            if row.system not in selected or (row.testset, row.item_id) not in items:
                 continue
-            if row["error"] is not None or not row["sha256"]:
+            if row.error is not None or not row.sha256:
                 continue
-            ls, it = items[(row["testset"], row["item_id"])]
-            if row["build"] != ls.build:
+            ls, it = items[(row.testset, row.item_id)]
+            if row.build != ls.build:
                 continue      # a link of an earlier build of the set (re-linked by _restore)
+            out.append((row, ls, it))
+        return out
+
+    @staticmethod
+    def _keyed(plan: MetricPlan, outputs) -> Iterator[tuple[tuple[str, str], ItemOutputRow, LoadedSet, Any]]:
+        """(score key: output sha256 + reference key, row, set, item) of each output this metric scores."""
+        for row, ls, it in outputs:
+            if not plan.scores(ls.name):
+                continue
             if plan.info.needs_reference and not it.target:
                 continue
             if plan.info.needs_transcript and not it.transcript:
                 continue
-            rkey = reference_key(plan.info.needs_reference, plan.info.needs_transcript,
-                                 ls.shas[it.id][1], it.transcript)
-            k = (row["sha256"], rkey)
-            links.append(ScoreLink(plan.key, row["system"], ls.name, it.id, k[0], k[1], ls.build))
+            yield ((row.sha256, reference_key(plan.info.needs_reference, plan.info.needs_transcript,
+                                              ls.shas[it.id][1], it.transcript)), row, ls, it)
+
+    def _counts(self, store, plan: MetricPlan, outputs) -> tuple[int, int]:
+        """(inputs still to score with this metric, how many it has stored already), from the score
+        keys alone: the progress bar's totals without building any metric's inputs."""
+        keys = {k for k, *_ in self._keyed(plan, outputs)}
+        cached = len(keys & store.score_keys(plan.key))
+        return len(keys) - cached, cached
+
+    def _todo(self, store, plan: MetricPlan, outputs) -> tuple[list[ScoreInput], int]:
+        """(the inputs still to score with this metric, how many it has stored already), built once
+        per metric and invocation; records which score each item gets (its ScoreLink)."""
+        wanted: dict[tuple[str, str], ScoreInput] = {}
+        links: list[ScoreLink] = []
+        for k, row, ls, it in self._keyed(plan, outputs):
+            links.append(ScoreLink(plan.key, row.system, ls.name, it.id, k[0], k[1], ls.build))
             if k not in wanted:
                 tprob = ls.problems.get(it.id, (None, None))[1] if plan.info.needs_reference else None
                 ref = str(ls.folder / it.target) if plan.info.needs_reference and not tprob else None
-                wanted[k] = ScoreInput(k, row["path"], ref,
+                wanted[k] = ScoreInput(k, row.path, ref,
                                        it.transcript if plan.info.needs_transcript else None,
-                                       problem=tprob, seconds=float(row["audio_seconds"] or 0.0),
+                                       problem=tprob, seconds=float(row.audio_seconds or 0.0),
                                        item=f"{ls.name}/{it.id}",
-                                       audio_sha256=row["sha256"],
+                                       audio_sha256=row.sha256,
                                        reference_sha256=ls.shas[it.id][1] if ref else None,
                                        changed=bool(tprob) and it.id in ls.changed)
-        return wanted, links
-
-    def _todo(self, store, plan: MetricPlan, sets, link: bool = False) -> tuple[list[ScoreInput], int]:
-        """(the inputs still to score with this metric, how many it has stored already); link:
-        also record which score each item gets (once per metric and invocation)."""
-        wanted, links = self._score_inputs(store, plan, sets)
-        if link:
-            store.link_scores(links)
-            by_key = self._links[plan.key] = {}
-            for x in links:
-                by_key.setdefault((x.output_sha256, x.reference_key), []).append(x)
+        store.link_scores(links)
+        by_key = self._links[plan.key] = {}
+        for x in links:
+            by_key.setdefault((x.output_sha256, x.reference_key), []).append(x)
         done = store.score_keys(plan.key)
         todo = [v for k, v in wanted.items() if k not in done]
         return todo, len(wanted) - len(todo)
@@ -377,10 +400,11 @@ class Runner:
         """Every metric's jobs through one stream: metrics are independent, so the next metric's
         jobs start as soon as a worker is free and no core waits for a metric's last job. A
         metric's inputs are planned only when the stream reaches it (memory stays one metric's
-        inputs at the papers' scale); each metric prints its summary line when its last job ends
+        inputs, plus the item outputs read once for all metrics, at the papers' scale); each metric prints its summary line when its last job ends
         (its seconds: from its first job's start, so the stages' times overlap)."""
-        # the bar's totals, one metric's inputs in memory at a time
-        counts = [(len(todo), cached) for todo, cached in (self._todo(store, p, sets) for p in plans)]
+        # the bar's totals from score keys only; each metric's inputs are built once, in the stream
+        outputs = self._outputs_to_score(store, sets)
+        counts = [self._counts(store, p, outputs) for p in plans]
         total = sum(n + c for n, c in counts)
         cached_all = sum(c for _, c in counts)
         stages: dict[tuple[str, str], _ScoreStage] = {}
@@ -389,7 +413,7 @@ class Runner:
             # costliest metrics first (MetricInfo.cost; stable otherwise): their long jobs start
             # early and the cheap metrics' short jobs fill both cores at the end
             for p in sorted(plans, key=lambda p: -p.info.cost(p.backend)):
-                todo, cached = self._todo(store, p, sets, link=True)
+                todo, cached = self._todo(store, p, outputs)
                 summary.cached_scores += cached
                 store.count_work(inv, cached_scores=cached)
                 if not todo:

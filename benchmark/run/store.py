@@ -147,6 +147,67 @@ class ItemScoreRow:
     aux: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class TestSetRow:
+    """One test set as the run loaded it (`checksums_sha256`: its build fingerprint)."""
+    name: str
+    folder: str
+    info: dict[str, Any]
+    checksums_sha256: str | None
+    n_items: int
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One item of a set's current build, its manifest parsed."""
+    testset: str
+    item_id: str
+    manifest: dict[str, Any]
+    degraded_sha256: str
+    target_sha256: str | None
+    build: str
+
+
+@dataclass(frozen=True)
+class SystemRow:
+    name: str
+    key: str
+    info: dict[str, Any]
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One planned metric as recorded: its cache key, backend version, report label and specs."""
+    key: str
+    name: str
+    backend: str
+    backend_version: str
+    info: dict[str, Any]
+    label: str
+    specs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemOutputRow:
+    """One (system, set, item) with its output row joined (`Store.item_outputs`)."""
+    system: str
+    testset: str
+    item_id: str
+    build: str
+    system_key: str
+    input_sha256: str
+    path: str | None
+    sha256: str | None
+    rate: int | None
+    seconds: float | None
+    audio_seconds: float | None
+    device: str | None
+    error: str | None
+    invocation: int | None
+    created: float
+
+
 RUN_NAME_MAX = 100
 _RUN_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{RUN_NAME_MAX}}}")
 
@@ -391,15 +452,17 @@ class Store:
                       (key, name, backend, version, json.dumps(info, sort_keys=True, default=str),
                        label, json.dumps(list(specs))))
 
-    def testsets(self) -> list[dict]:
-        return [dict(r) | {"info": json.loads(r["info"])}
+    def testsets(self) -> list[TestSetRow]:
+        return [TestSetRow(r["name"], r["folder"], json.loads(r["info"]), r["checksums_sha256"],
+                           r["n_items"])
                 for r in self.conn.execute("SELECT * FROM testsets ORDER BY name")]
 
-    def items(self, testset: str | None = None) -> list[dict]:
+    def items(self, testset: str | None = None) -> list[ItemRow]:
         q, args = "SELECT * FROM items", ()
         if testset:
             q, args = q + " WHERE testset=?", (testset,)
-        return [dict(r) | {"manifest": json.loads(r["manifest"])}
+        return [ItemRow(r["testset"], r["item_id"], json.loads(r["manifest"]), r["degraded_sha256"],
+                        r["target_sha256"], r["build"])
                 for r in self.conn.execute(q + " ORDER BY testset, item_id", args)]
 
     def set_files(self, testset: str) -> dict:
@@ -413,12 +476,13 @@ class Store:
             c.executemany("INSERT INTO set_files VALUES(?,?,?,?,?,?)",
                           [(testset, rel, f.size, f.mtime_ns, f.inode, f.sha256) for rel, f in stats.items()])
 
-    def systems(self) -> list[dict]:
-        return [dict(r) | {"info": json.loads(r["info"]), "config": json.loads(r["config"])}
+    def systems(self) -> list[SystemRow]:
+        return [SystemRow(r["name"], r["key"], json.loads(r["info"]), json.loads(r["config"]))
                 for r in self.conn.execute("SELECT * FROM systems ORDER BY name")]
 
-    def metrics(self) -> list[dict]:
-        return [dict(r) | {"info": json.loads(r["info"]), "specs": json.loads(r["specs"])}
+    def metrics(self) -> list[MetricRow]:
+        return [MetricRow(r["key"], r["name"], r["backend"], r["backend_version"], json.loads(r["info"]),
+                          r["label"], tuple(json.loads(r["specs"])))
                 for r in self.conn.execute("SELECT * FROM metrics ORDER BY name")]
 
     # --- outputs -----------------------------------------------------------------------------------
@@ -446,14 +510,14 @@ class Store:
             c.executemany("INSERT OR REPLACE INTO item_outputs VALUES(?,?,?,?,?,?)",
                           [(s, t, i, row.system_key, row.input_sha256, b) for s, t, i, b in links])
 
-    def item_outputs(self) -> list[dict]:
+    def item_outputs(self) -> list[ItemOutputRow]:
         """Every (system, testset, item) with its output row joined."""
-        q = ("SELECT io.system AS system, io.testset AS testset, io.item_id AS item_id, "
-             "io.build AS build, o.* "
+        q = ("SELECT io.system, io.testset, io.item_id, io.build, o.system_key, o.input_sha256, o.path, "
+             "o.sha256, o.rate, o.seconds, o.audio_seconds, o.device, o.error, o.invocation, o.created "
              "FROM item_outputs io JOIN outputs o "
              "ON o.system_key=io.system_key AND o.input_sha256=io.input_sha256 "
              "ORDER BY io.system, io.testset, io.item_id")
-        return [dict(r) for r in self.conn.execute(q)]
+        return [ItemOutputRow(*r) for r in self.conn.execute(q)]
 
     # --- scores ------------------------------------------------------------------------------------
     def score_keys(self, metric_key: str) -> set[tuple[str, str]]:
