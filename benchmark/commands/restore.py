@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
+from benchmark.commands._util import add_restore_arguments
 from benchmark.core.errors import BenchmarkError
-from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT
 
 NAME = "restore"
 HELP = "restore your own files or folders with chosen systems (outside a run)"
@@ -34,18 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output folder (outside --input); outputs go to DIR/<system>/")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
-                   help="checkpoint folder for a MaskSR-family system")
-    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
-                   help="CUDA inference precision of the systems that offer it (the MaskSR family)")
-    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
-                   help="seconds a system call may take per file before it is stopped and the file "
-                        f"recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
-    p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
-                   help="per-file duration limit, checked from the header before reading "
-                        f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer files are item errors")
     p.add_argument("--retry-errors", action="store_true",
                    help="redo files whose restoration failed in an earlier call")
+    add_restore_arguments(p, unit="file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.core.audio import DEFAULT_MAX_ITEM_SECONDS
+from benchmark.commands._util import add_restore_arguments
 from benchmark.core.errors import BenchmarkError
-from benchmark.run.processes import DEFAULT_ITEM_TIMEOUT, sigterm_as_interrupt
+from benchmark.run.processes import sigterm_as_interrupt
 
 NAME = "run"
 HELP = "run systems on test sets, score the outputs and write the report"
@@ -37,17 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--limit", type=int, help="only the first N items of each set")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
-                   help="checkpoint folder for a MaskSR-family system")
-    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32",
-                   help="CUDA inference precision of the systems that offer it (the MaskSR family); "
-                        "part of their cache key")
-    p.add_argument("--max-item-seconds", type=float, default=DEFAULT_MAX_ITEM_SECONDS, metavar="S",
-                   help="per-item duration limit, checked from the file header before reading "
-                        f"(default {DEFAULT_MAX_ITEM_SECONDS:g} s); longer items are item errors")
-    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT, metavar="S",
-                   help="seconds a system or metric call may take per item before it is stopped and "
-                        f"the item recorded as an error (default {DEFAULT_ITEM_TIMEOUT:g})")
     p.add_argument("--verify", action="store_true",
                    help="hash every file of the selected sets in full against their CHECKSUMS at the "
                         "start (default: files whose size, mtime and inode are unchanged since they "
@@ -68,6 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "local cluster)")
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N deterministic slices, into "
                    "runs/<name>/shards/K-of-N (job arrays); then: python -m benchmark merge <name>")
+    add_restore_arguments(p, unit="item")
 
 
 def _specs(args: argparse.Namespace):

@@ -81,6 +81,14 @@ def _init_worker(threads: int, parent_pid: int | None = None, started: Any = Non
         pass
 
 
+_DONE = object()
+
+
+def _next_task(queue: list, it: Iterator) -> Any:
+    """The next job: a re-run waiting in `queue` first, else the next new one; `_DONE` at the end."""
+    return queue.pop(0) if queue else next(it, _DONE)
+
+
 def job_limit(task: Any, item_timeout: float | None) -> float | None:
     """A job's time limit: the per-item limit times its items (one item when it has no `items`)."""
     if item_timeout is None:
@@ -154,13 +162,9 @@ class LocalExecutor(Executor):
         queue: list = []
         it = iter(tasks)
         while True:
-            if queue:
-                task = queue.pop(0)
-            else:
-                try:
-                    task = next(it)
-                except StopIteration:
-                    return
+            task = _next_task(queue, it)
+            if task is _DONE:
+                return
             limit = job_limit(task, self.item_timeout)
             try:
                 with processes.alarm(limit):
@@ -187,14 +191,10 @@ class LocalExecutor(Executor):
         while pending or queue or not exhausted:
             pool = self._get_pool()
             while len(pending) < self.max_in_flight and (queue or not exhausted):
-                if queue:
-                    task = queue.pop(0)
-                else:
-                    try:
-                        task = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
+                task = _next_task(queue, it)
+                if task is _DONE:
+                    exhausted = True
+                    break
                 token = next(tokens)
                 fut = pool.submit(_started_call, fn, task, token)
                 pending[fut] = task
