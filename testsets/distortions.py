@@ -174,15 +174,18 @@ def sample_params(rng: np.random.Generator, config: DistortionConfig) -> Distort
 
 # --- stages -----------------------------------------------------------------------------------
 
-def design_lowpass(filter_type: str, order: int, cutoff: float, rate: int) -> np.ndarray:
-    """Second-order sections of a digital low-pass of the given type, order and cutoff (Hz)."""
+def design_lowpass(filter_type: str, order: int, cutoff: float, rate: int,
+                   bessel_norm: str = "mag") -> np.ndarray:
+    """Second-order sections of a digital low-pass of the given type, order and cutoff (Hz); the
+    Bessel filter normalised by `bessel_norm` (the test sets: "mag"; voicefixer_main's training
+    code leaves scipy's default "phase")."""
     wn = cutoff / (rate / 2)
     if filter_type == "butter":
         return signal.butter(order, wn, output="sos")
     if filter_type == "cheby1":
         return signal.cheby1(order, CHEBY_RIPPLE_DB, wn, output="sos")
     if filter_type == "bessel":
-        return signal.bessel(order, wn, output="sos", norm="mag")
+        return signal.bessel(order, wn, output="sos", norm=bessel_norm)
     if filter_type == "ellip":
         return signal.ellip(order, CHEBY_RIPPLE_DB, ELLIP_STOP_DB, wn, output="sos")
     raise ValueError(f"unknown filter type '{filter_type}'; known: {FILTER_TYPES}")

@@ -48,11 +48,10 @@ from scipy import signal
 
 from testsets.distortions import (
     ALG1_MIN_LEVEL,
-    CHEBY_RIPPLE_DB,
-    ELLIP_STOP_DB,
     REVERB_PEAK_LIMIT,
     REVERB_PEAK_TO,
     argmax_delay,
+    design_lowpass,
     peak_normalise,
 )
 
@@ -174,17 +173,9 @@ def sample(rng: np.random.Generator, dist: TrainDistribution) -> TrainParams:
 
 @lru_cache(maxsize=1 << 15)
 def iir_sos(filter_type: str, order: int, cutoff: float, rate: int, bessel_norm: str = "phase") -> np.ndarray:
-    """Second-order sections as voicefixer_main tools/dsp/lowpass.py `lowpass_filter` designs them."""
-    wn = cutoff / (rate / 2)
-    if filter_type == "butter":
-        return signal.butter(order, wn, output="sos")
-    if filter_type == "cheby1":
-        return signal.cheby1(order, CHEBY_RIPPLE_DB, wn, output="sos")
-    if filter_type == "bessel":
-        return signal.bessel(order, wn, output="sos", norm=bessel_norm)
-    if filter_type == "ellip":
-        return signal.ellip(order, CHEBY_RIPPLE_DB, ELLIP_STOP_DB, wn, output="sos")
-    raise ValueError(f"unknown IIR filter type '{filter_type}'; known: {IIR_TYPES}")
+    """Second-order sections as voicefixer_main tools/dsp/lowpass.py `lowpass_filter` designs them
+    (`testsets.distortions.design_lowpass`, cached: a long run draws each design many times)."""
+    return design_lowpass(filter_type, order, cutoff, rate, bessel_norm)
 
 
 @lru_cache(maxsize=64)
