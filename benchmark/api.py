@@ -139,4 +139,9 @@ def load_results(run: str, *, as_frame: bool = False) -> Any:
         data = load(store, run)
     finally:
         store.close()
-    return _rows_or_frame([asdict(r) for r in data.records], as_frame)
+    return _rows_or_frame([asdict(r, dict_factory=_record) for r in data.records], as_frame)
+
+
+def _record(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A report record as a row of scores.csv: without the store's keys (metric key, build)."""
+    return {k: v for k, v in pairs if k not in ("metric_key", "build")}

@@ -124,7 +124,7 @@ def test_score_of_a_runs_outputs_equals_the_runs_scores(corpora, isolated_env, m
         store = Store.existing("one")
         try:
             outputs = {r.item_id: r for r in store.item_outputs()}
-            stored = {(s["metric"], s["output_sha256"]): s["value"] for s in store.scores()}
+            stored = {(s.metric, s.output_sha256): s.value for s in store.scores()}
         finally:
             store.close()
         deg, ref = isolated_env / "outs", isolated_env / "refs"

@@ -67,6 +67,6 @@ def test_fresh_machine_demo_fetches_the_corpus_and_writes_a_report(fresh_machine
     assert "## Test set `libri_noisy`" in report and "MaskSR2 (002) Table III" in report
     assert "## Test set `dns2020`" in report and "Unprocessed (paper)" in report
     store = Store.existing("fresh")
-    scores = [s for s in store.scores() if s["metric"] == "dnsmos" and s["column_name"] == "OVRL"]
+    scores = [s for s in store.scores() if s.metric == "dnsmos" and s.column == "OVRL"]
     store.close()
-    assert scores and all(1.0 < s["value"] < 5.0 for s in scores)   # real DNSMOS values
+    assert scores and all(1.0 < s.value < 5.0 for s in scores)   # real DNSMOS values

@@ -115,7 +115,7 @@ def test_sqlite_full_disk_is_one_message_and_the_store_stays_intact(tmpfs):
     (tmpfs / "filler").unlink()
     reopened = Store(tmpfs / "store.sqlite")
     assert reopened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert reopened.output("k", "in")["sha256"] == "sha" and reopened.count("scores") == kept
+    assert reopened.output("k", "in").sha256 == "sha" and reopened.count("scores") == kept
     reopened.put_scores(_rows(1, 10), inv)
     assert reopened.count("scores") == kept + 1
     reopened.close()

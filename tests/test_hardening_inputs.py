@@ -129,7 +129,7 @@ def test_colliding_ids_get_their_own_outputs(isolated_env, corpora, plugins, cap
                      testsets=["collide"], profile="offline")).run(argv=["test"])
     store = Store.existing("col")
     rows = {r.item_id: r for r in store.item_outputs()}
-    snr = {s["output_sha256"]: s["value"] for s in store.scores()}
+    snr = {s.output_sha256: s.value for s in store.scores()}
     store.close()
     names = [rows[iid].path.rsplit("/", 1)[1] for iid, _ in pairs]
     assert len({n.lower() for n in names}) == 4 and max(len(n.encode()) for n in names) <= 255
@@ -165,7 +165,7 @@ def test_one_stereo_policy_for_run_and_score(isolated_env, corpora, plugins, tmp
                      profile="offline")).run(argv=["test"])
     store = Store.existing("st")
     [row] = store.item_outputs()
-    [run_score] = [s["value"] for s in store.scores()]
+    [run_score] = [s.value for s in store.scores()]
     store.close()
     assert row.error is None
     np.testing.assert_array_equal(read_audio(row.path)[0], 0.5 * mono)   # channels averaged

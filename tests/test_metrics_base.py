@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.report.results import ItemScoreRecord, summarize
+from benchmark.report.results import summarize
 from benchmark.report.stats import mean_ci
 from benchmark.run.jobs import ScoreJob
 from benchmark.run.ray_executor import wants_gpu
+from benchmark.run.store import ItemScoreRow
 from metrics import METRICS, CorpusRatio, ItemScore, MetricInfo
 
 
@@ -64,14 +65,14 @@ def test_metric_aggregate_and_report_summary_use_the_declared_corpus_ratio():
     assert wer.aggregate(scores)["WER"] == pytest.approx(corpus) == pytest.approx(27.2727, abs=1e-4)
     assert np.mean([s.values["WER"] for s in scores[:4]]) == pytest.approx(35.625)   # not the mean
     info = {"corpus": [{"column": "WER", "numerator": "edits", "denominator": "ref_words", "scale": 100.0}]}
-    recs = [ItemScoreRecord("s", "", f"i{k}", "sys", "wer", "WER", 100 * e / w, None, "b", "v", 16000,
+    recs = [ItemScoreRow("s", "", f"i{k}", "sys", "wer", "WER", 100 * e / w, None, "b", "v", 16000,
                             {"edits": e, "ref_words": w}) for k, (e, w) in enumerate(zip(EDITS, WORDS, strict=True))]
     cell = summarize(recs, info, "WER")
     assert cell.mean == pytest.approx(corpus) and cell.n == 4 and cell.ci > 0
     # a mean metric (no corpus ratio in its info) is the plain mean with a Student-t CI
     assert summarize(recs, {"corpus": []}, "WER") == mean_ci([100 * e / w for e, w in zip(EDITS, WORDS, strict=True)])
     # rows stored without the statistics fall back to the mean of item values
-    bare = [ItemScoreRecord(r.testset, r.subset, r.item_id, r.system, r.metric, r.column, r.value, None,
+    bare = [ItemScoreRow(r.testset, r.subset, r.item_id, r.system, r.metric, r.column, r.value, None,
                             r.backend, r.backend_version, r.rate, {}) for r in recs]
     assert summarize(bare, info, "WER").mean == pytest.approx(35.625)
 
@@ -88,7 +89,7 @@ def test_a_store_written_before_aggregation_was_declared_still_gets_the_corpus_w
     assert data.info("wer")["aggregation"] == "corpus"
     assert list(data.info("wer")["corpus"]) == [{"column": "WER", "numerator": "edits",
                                                  "denominator": "ref_words", "scale": 100.0}]
-    recs = [ItemScoreRecord("s", "", f"i{k}", "sys", "wer", "WER", 100 * e / w, None, "b", "v", 16000,
+    recs = [ItemScoreRow("s", "", f"i{k}", "sys", "wer", "WER", 100 * e / w, None, "b", "v", 16000,
                             {"edits": e, "ref_words": w}) for k, (e, w) in enumerate(zip(EDITS, WORDS, strict=True))]
     assert summarize(recs, data.info("wer"), "WER").mean == pytest.approx(100 * 6 / 22)
     assert data.info("lsd")["aggregation"] == "mean" and data.info("nope") is None

@@ -52,8 +52,8 @@ def test_run_records_backend_and_loaded_version_in_every_row(isolated_env, corpo
                             ("spk_sim", "resemblyzer")}
     by = {}
     for r in rows:
-        by.setdefault((r["metric"], r["backend"]), []).append(r)
-        assert r["backend_version"] == metrics[(r["metric"], r["backend"])]   # rows carry it
+        by.setdefault((r.metric, r.backend), []).append(r)
+        assert r.backend_version == metrics[(r.metric, r.backend)]   # rows carry it
     assert len(by[("lsd", "voicefixer2021")]) == len(by[("lsd", "voicefixer2022")]) == 2
     assert len(by[("spk_sim", "resemblyzer")]) == 4                 # SpkSim and cosine per item
     # versions computed after load(): model files' sha256 and the resampler
@@ -61,8 +61,8 @@ def test_run_records_backend_and_loaded_version_in_every_row(isolated_env, corpo
     assert "pretrained.pt sha256:" in metrics[("spk_sim", "resemblyzer")]
     assert all("not loaded" not in v for v in metrics.values())
     assert all("soxr" in v for (n, _), v in metrics.items() if n != "dnsmos")
-    v21 = {r["output_sha256"]: r["value"] for r in by[("lsd", "voicefixer2021")]}
-    v22 = {r["output_sha256"]: r["value"] for r in by[("lsd", "voicefixer2022")]}
+    v21 = {r.output_sha256: r.value for r in by[("lsd", "voicefixer2021")]}
+    v22 = {r.output_sha256: r.value for r in by[("lsd", "voicefixer2022")]}
     assert all(v22[k] > v21[k] for k in v21)          # band-limited input: the 2022 form is larger
     md = (paths.reports_dir() / "specs" / "report.md").read_text()
     # both layouts of sr, each column naming the backend that produced it

@@ -15,8 +15,8 @@ from scipy import stats as sps
 
 from benchmark.core.audio import read_audio, resample
 from benchmark.report import paired
-from benchmark.report.results import ItemScoreRecord
 from benchmark.report.stats import corpus_ratio, mean_ci
+from benchmark.run.store import ItemScoreRow
 from metrics import METRICS, MetricItem
 
 
@@ -180,8 +180,8 @@ def test_corpus_bootstrap_is_held_to_the_exact_floor():
     assert c.diff == pytest.approx(100 * 18 / 26) and c.p == 0.5 and c.mde == math.inf
 
 
-def _records(system: str, scores, ids) -> list[ItemScoreRecord]:
-    return [ItemScoreRecord("vb", "", i, system, "wer", "WER", s.values.get("WER"), s.error,
+def _records(system: str, scores, ids) -> list[ItemScoreRow]:
+    return [ItemScoreRow("vb", "", i, system, "wer", "WER", s.values.get("WER"), s.error,
                             "pocketsphinx", "x", 16000, dict(s.aux)) for i, s in zip(ids, scores, strict=True)]
 
 
@@ -227,5 +227,5 @@ def test_wer_corpus_level_paired_bootstrap_on_real_transcripts(wer_records):
     null = paired.compare(paired.samples(x, info, "WER"), paired.samples(y, info, "WER"))
     assert null.ci_low < 0 < null.ci_high and null.p > paired.ALPHA, null
     # a corpus column without the counts on every item falls back to the item mean (as summarize)
-    bare = [ItemScoreRecord(**{**r.__dict__, "aux": {}}) for r in clean]
+    bare = [ItemScoreRow(**{**r.__dict__, "aux": {}}) for r in clean]
     assert paired.samples(bare, info, "WER").ratio is None

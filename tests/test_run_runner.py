@@ -65,11 +65,11 @@ def test_second_identical_run_does_no_work(sets, plugins):
     assert len(_calls(plugins)) == n_calls             # no system or metric was called again
     store = Store.existing("cache")
     inv = store.invocations()
-    assert [(i["restored"], i["scored"]) for i in inv] == [(27, first.scored), (0, 0)]
+    assert [(i.restored, i.scored) for i in inv] == [(27, first.scored), (0, 0)]
     assert store.count("outputs") == 27 and store.count("item_outputs") == 27
     # Measured values on the real pairs: the oracle reproduces the reference, halving costs 6 dB.
-    snr = {(s["output_sha256"]): s["value"] for s in store.scores() if s["metric"] == "t_snr"}
-    rms = {(s["output_sha256"]): s["value"] for s in store.scores() if s["metric"] == "t_rms"}
+    snr = {s.output_sha256: s.value for s in store.scores() if s.metric == "t_snr"}
+    rms = {s.output_sha256: s.value for s in store.scores() if s.metric == "t_rms"}
     out = {(r.system, r.item_id): r.sha256 for r in store.item_outputs()}
     store.close()
     for item in ("vb_pairs_000", "vb_pairs_001"):

@@ -28,11 +28,11 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
     assert again.count("scores") == 2
     assert again.output_keys("key1") == {"in1": None}
     assert again.score_keys("m1") == {("out1", "")}
-    scores = {s["column_name"]: s for s in again.scores("m1")}
-    assert scores["A"]["value"] == 1.5 and scores["A"]["aux"] == {"n": 2}
-    assert scores["B"]["value"] is None and scores["B"]["error"] == "bad"
+    scores = {s.column: s for s in again.scores("m1")}
+    assert scores["A"].value == 1.5 and scores["A"].aux == {"n": 2}
+    assert scores["B"].value is None and scores["B"].error == "bad" and scores["B"].aux == {}
     inv_row = again.invocations()[0]
-    assert (inv_row["restored"], inv_row["scored"], inv_row["status"]) == (1, 2, "finished")
+    assert (inv_row.restored, inv_row.scored, inv_row.status) == (1, 2, "finished")
     joined = again.item_outputs()
     assert joined[0].item_id == "item1" and joined[0].sha256 == "out1"
     assert joined[0].build == "build1"

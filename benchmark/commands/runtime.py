@@ -114,6 +114,6 @@ def _stored(run: str, device: str, repeats: int) -> dict[tuple[str, str, float],
         store.close()
     got: dict[tuple[str, str, float], list[float]] = {}
     for r in rows:
-        if r["device"] == device:
-            got.setdefault((r["system"], r["system_key"], float(r["length"])), []).append(float(r["seconds"]))
+        if r.device == device:
+            got.setdefault((r.system, r.system_key, float(r.length)), []).append(float(r.seconds))
     return {k: v[:repeats] for k, v in got.items() if len(v) >= repeats}

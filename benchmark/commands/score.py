@@ -133,9 +133,10 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
     the runner's job code (`benchmark.run.jobs.score_job`: batch, then one item at a time when a
     batch fails, every failure recorded per item), with the metrics loaded once up front.
     `on_batch(rows, summary)` gets everything so far after each job (to write it as it goes)."""
-    from benchmark.report.results import ItemScoreRecord, summarize
+    from benchmark.report.results import summarize
     from benchmark.run.jobs import ScoreInput, score_job, score_jobs
     from benchmark.run.plan import load_versions, resolve
+    from benchmark.run.store import ItemScoreRow
     # missing weights/extras: one clear error here, before any scoring; the version is taken after
     # load() (model file sha256, resampler)
     plans = load_versions(resolve(metric_names, profile).metrics, device)
@@ -159,7 +160,7 @@ def score_pairs(pairs: list[Pair], metric_names: list[str], profile: str, device
         for job in score_jobs(info.name, backend, dev, inputs, mix_channels=True):
             for oc in score_job(job):
                 p = by_key[oc.key[0]]
-                scores += [ItemScoreRecord("", "", p.key, "", info.name, col, oc.values.get(col), oc.error,
+                scores += [ItemScoreRow("", "", p.key, "", info.name, col, oc.values.get(col), oc.error,
                                            backend, version, info.scored_rate(backend, oc.aux), oc.aux)
                            for col in info.columns]
                 rows += [_row(info.name, backend, version, info.scored_rate(backend, oc.aux), p, col,

@@ -22,8 +22,9 @@ import numpy as np
 from scipy.special import ndtri, stdtrit
 
 from benchmark.core.markdown import markdown_table
-from benchmark.report.results import ItemScoreRecord, RunData, select
+from benchmark.report.results import RunData, select
 from benchmark.report.stats import BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, Cell
+from benchmark.run.store import ItemScoreRow
 
 ALPHA = 0.05            # two-sided significance level, after Holm's correction within a table
 POWER = 0.8             # the power the minimum detectable effect is stated at
@@ -89,7 +90,7 @@ def _aux(aux: dict, name: str) -> float | None:
     return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
 
-def samples(records: list[ItemScoreRecord], info: dict | None, column: str) -> Samples:
+def samples(records: list[ItemScoreRow], info: dict | None, column: str) -> Samples:
     """The per-item scores of one system in one column, as `results.summarize` aggregates them: a
     corpus column keeps each item's (numerator, denominator) when every scored item has them."""
     good = [r for r in records if r.error is None and r.value is not None and math.isfinite(r.value)]
@@ -535,7 +536,7 @@ def compare_runs(a: RunData, b: RunData, systems: list[str] | None = None,
     return RunComparison(a.run, b.run, pairs, shared, notes)
 
 
-def _records(data: RunData, testset: str, system: str, metric: str, column: str) -> list[ItemScoreRecord]:
+def _records(data: RunData, testset: str, system: str, metric: str, column: str) -> list[ItemScoreRow]:
     return select(data.records, testset=testset, system=system, metric=metric, column=column)
 
 

@@ -184,10 +184,10 @@ def runtime_plot(data: RunData, out: Path, plots: list[Plot]) -> None:
     fig, axes = _figure(1, 5.5, 3.8)
     ax = axes[0]
     if data.runtime:
-        lengths = sorted({r["length"] for r in data.runtime})
-        for k, (system, device) in enumerate(dict.fromkeys((r["system"], r["device"]) for r in data.runtime)):
-            cells = [mean_ci([r["seconds"] for r in data.runtime if r["system"] == system
-                              and r["device"] == device and r["length"] == L]) for L in lengths]
+        lengths = sorted({r.length for r in data.runtime})
+        for k, (system, device) in enumerate(dict.fromkeys((r.system, r.device) for r in data.runtime)):
+            cells = [mean_ci([r.seconds for r in data.runtime if r.system == system
+                              and r.device == device and r.length == L]) for L in lengths]
             ax.errorbar(lengths, [c.mean for c in cells], yerr=[c.ci if math.isfinite(c.ci) else 0 for c in cells],
                         marker="o", capsize=3, label=f"{system} ({device[:30]})", color=f"C{k % 10}")
         ref = paper_runtime()

@@ -8,40 +8,34 @@ report can be rebuilt at any time.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from benchmark.report.stats import Cell, corpus_ratio, mean_ci
-from benchmark.run.store import ItemOutputRow, ItemRow, MetricRow, Store, SystemRow, TestSetRow
-
-
-@dataclass
-class ItemScoreRecord:
-    testset: str
-    subset: str
-    item_id: str
-    system: str
-    metric: str
-    column: str
-    value: float | None
-    error: str | None
-    backend: str
-    backend_version: str
-    rate: int | None
-    aux: dict = field(default_factory=dict)
+from benchmark.run.store import (
+    InvocationRow,
+    ItemOutputRow,
+    ItemRow,
+    ItemScoreRow,
+    MetricRow,
+    RuntimeRow,
+    Store,
+    SystemRow,
+    TestSetRow,
+)
 
 
 @dataclass
 class RunData:
     run: str
-    invocations: list[dict]
+    invocations: list[InvocationRow]
     testsets: list[TestSetRow]
     items: dict[tuple[str, str], ItemRow]        # (testset, item id) -> item row (manifest parsed)
     systems: list[str]                            # in the order they were first run
     system_rows: dict[str, SystemRow]
     metrics: dict[str, MetricRow]                 # metric label -> metric row (the latest key)
     outputs: list[ItemOutputRow]                  # item_outputs joined with outputs
-    records: list[ItemScoreRecord]
-    runtime: list[dict]
+    records: list[ItemScoreRow]                   # metric: the label; subset: the manifest's
+    runtime: list[RuntimeRow]
     earlier: dict[str, int] = field(default_factory=dict)   # set -> item outputs of earlier builds
 
     def higher_is_better(self, metric: str) -> bool:
@@ -91,10 +85,10 @@ def load(store: Store, run: str) -> RunData:
     systems: list[str] = []
     keys: list[str] = []
     for inv in invocations:
-        for s in inv["config"].get("systems", []):
+        for s in inv.config.get("systems", []):
             if s["name"] not in systems:
                 systems.append(s["name"])
-        keys += [k for k in inv["config"].get("metrics", {}).values() if k not in keys]
+        keys += [k for k in inv.config.get("metrics", {}).values() if k not in keys]
     metric_rows = {m.key: m for m in store.metrics()}
     metrics = labelled_metrics([metric_rows[k] for k in keys if k in metric_rows])
     label_of = {m.key: label for label, m in metrics.items()}
@@ -110,10 +104,9 @@ def load(store: Store, run: str) -> RunData:
     rows = [s for s in store.item_scores() if s.system in systems and s.metric_key in label_of
             and (s.testset, s.item_id) in items and s.build == items[(s.testset, s.item_id)].build]
     aux = {(s.metric_key, s.system, s.testset, s.item_id): s.aux for s in rows if s.aux}  # once per item
-    records = [ItemScoreRecord(
-        s.testset, items[(s.testset, s.item_id)].manifest.get("subset") or "", s.item_id, s.system,
-        label_of[s.metric_key], s.column, s.value, s.error, s.backend, s.backend_version, s.rate,
-        aux.get((s.metric_key, s.system, s.testset, s.item_id), {})) for s in rows]
+    records = [replace(s, subset=items[(s.testset, s.item_id)].manifest.get("subset") or "",
+                       metric=label_of[s.metric_key],
+                       aux=aux.get((s.metric_key, s.system, s.testset, s.item_id), {})) for s in rows]
     return RunData(run, invocations, testsets, items, systems,
                    {s.name: s for s in store.systems()}, metrics, outputs, records,
                    store.runtime_rows(), earlier)
@@ -140,7 +133,7 @@ def _aux_number(aux: dict, name: str) -> float | None:
     return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
 
-def summarize(records: list[ItemScoreRecord], info: dict | None, column: str) -> Cell:
+def summarize(records: list[ItemScoreRow], info: dict | None, column: str) -> Cell:
     """The set value of one metric column over these records: mean ± 95 % CI over items, or, for a
     column the metric declares corpus-level (`MetricInfo.corpus`, e.g. WER), the corpus ratio of
     the per-item statistics it returned, with a bootstrap CI. Items of a corpus column that lack
@@ -186,14 +179,14 @@ def item_timings(data: RunData) -> list[ItemTiming]:
 _INDEXES: dict[tuple[int, tuple[str, ...]], tuple[list, int, dict]] = {}
 
 
-def select(records: list[ItemScoreRecord], **where) -> list[ItemScoreRecord]:
+def select(records: list[ItemScoreRow], **where) -> list[ItemScoreRow]:
     """The records whose fields equal `where`, in order. The report asks thousands of such
     questions of one record list, so each combination of field names is indexed once (a scan
     per question was 5 s of a demo report)."""
     keys = tuple(sorted(where))
     cached = _INDEXES.get((id(records), keys))
     if cached is None or cached[0] is not records or cached[1] != len(records):
-        index: dict[tuple, list[ItemScoreRecord]] = {}
+        index: dict[tuple, list[ItemScoreRow]] = {}
         for r in records:
             index.setdefault(tuple(getattr(r, k) for k in keys), []).append(r)
         if len(_INDEXES) >= 16:                      # a few record lists per report at most

@@ -27,7 +27,7 @@ from benchmark.report.tables import (
     resolve_column,
 )
 from benchmark.run.lock import report_lock, run_active
-from benchmark.run.store import Store, TestSetRow, run_folder
+from benchmark.run.store import InvocationRow, Store, TestSetRow, run_folder
 
 SECTIONS_DIR = "report_sections"   # in the run's folder: sections other layers add to the report
 BREAKDOWN_COLUMNS = (("dnsmos", "OVRL", "DNSMOS OVL"), ("lsd", None, "LSD"), ("spk_sim", None, "Spk Sim"))
@@ -257,13 +257,13 @@ def _runtime_section(data: RunData) -> list[str]:
                _table(["System", "N", "seconds per item", "RTF", "device"], per_item)]
     if data.runtime:
         ref = paper_runtime()
-        lengths = sorted({r["length"] for r in data.runtime})
+        lengths = sorted({r.length for r in data.runtime})
         rows = []
-        for (system, device) in dict.fromkeys((r["system"], r["device"]) for r in data.runtime):
+        for (system, device) in dict.fromkeys((r.system, r.device) for r in data.runtime):
             row = [system, device]
             for L in lengths:
-                secs = [r["seconds"] for r in data.runtime
-                        if r["system"] == system and r["device"] == device and r["length"] == L]
+                secs = [r.seconds for r in data.runtime
+                        if r.system == system and r.device == device and r.length == L]
                 row.append(_fmt_g(mean_ci(secs)))
             rows.append(row)
         for name, vals in ref["rows"].items():
@@ -281,22 +281,22 @@ def _md_text(text: object) -> str:
     return re.sub(r"([\\`*_\[\]<>|!~])", r"\\\1", " ".join(str(text).splitlines()))
 
 
-def _status(data: RunData, inv: dict) -> str:
+def _status(data: RunData, inv: InvocationRow) -> str:
     """'running' only while an invocation holds the run's lock; a killed one reads 'interrupted'."""
-    if inv["status"] == "running" and not run_active(data.run):
+    if inv.status == "running" and not run_active(data.run):
         return "interrupted"
-    return inv["status"]
+    return inv.status
 
 
 def _provenance(data: RunData, errors: list[dict]) -> list[str]:
-    last = data.invocations[-1] if data.invocations else {"provenance": {}, "config": {}}
-    prov = last["provenance"]
+    prov = data.invocations[-1].provenance if data.invocations else {}
+    config = data.invocations[-1].config if data.invocations else {}
     md = ["## Provenance", "\n".join([
           f"- git commit: `{prov.get('git_commit', '?')}`",
           f"- device: {prov.get('device', '?')}; python {prov.get('python', '?')}; "
           f"{prov.get('platform', '?')}",
-          f"- metric profile: `{last['config'].get('profile', '?')}`; executor "
-          f"`{last['config'].get('executor', '?')}` with {last['config'].get('workers', '?')} worker(s)",
+          f"- metric profile: `{config.get('profile', '?')}`; executor "
+          f"`{config.get('executor', '?')}` with {config.get('workers', '?')} worker(s)",
           "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("packages", {}).items()))])]
     md.append("\nTest sets:\n")
     md.append(_table(["set", "items", "seed", "builder version", "build (CHECKSUMS sha256)"],
@@ -320,10 +320,10 @@ def _provenance(data: RunData, errors: list[dict]) -> list[str]:
                       for s, r in data.system_rows.items() if s in data.systems]))
     md.append("\nInvocations:\n")
     md.append(_table(["#", "argv", "restored", "scored", "cached outputs", "cached scores", "status"],
-                     [[str(i["id"]), "`" + " ".join(i["argv"]) + "`", str(i["restored"]), str(i["scored"]),
-                       str(i["cached_outputs"]), str(i["cached_scores"]), _status(data, i)]
+                     [[str(i.id), "`" + " ".join(i.argv) + "`", str(i.restored), str(i.scored),
+                       str(i.cached_outputs), str(i.cached_scores), _status(data, i)]
                       for i in data.invocations]))
-    if any(i["status"] == "interrupted" for i in data.invocations):
+    if any(i.status == "interrupted" for i in data.invocations):
         md.append("\n*interrupted*: the invocation ended without recording how (killed, or a failure "
                   "that kept it from writing its store, such as a full disk); its finished items are "
                   "kept and the next run does only the rest.")
@@ -418,7 +418,7 @@ def _write_md_csv_json(data: RunData, run: str, out: Path, errors: list[dict], m
               [asdict(r) for r in data.records]
               + [{"testset": e["testset"], "item_id": e["item"], "system": e["system"],
                   "metric": "restore", "error": e["error"]} for e in errors if e["stage"] == "restore"])
-    summary["provenance"] = data.invocations[-1]["provenance"] if data.invocations else {}
+    summary["provenance"] = data.invocations[-1].provenance if data.invocations else {}
     summary["metrics"] = {n: {"backend": m.backend, "version": m.backend_version}
                           for n, m in data.metrics.items()}
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str))

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,26 @@ def reference_key(needs_reference: bool, needs_transcript: bool,
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-@dataclass
+@dataclass(frozen=True)
+class InvocationRow:
+    """One `run`/`runtime` invocation of the run: its argv, config and provenance parsed."""
+    id: int
+    started: float
+    finished: float | None
+    argv: tuple[str, ...]
+    config: dict[str, Any]
+    provenance: dict[str, Any]
+    restored: int
+    scored: int
+    cached_outputs: int
+    cached_scores: int
+    status: str                  # running | finished | interrupted | failed ...
+
+
+@dataclass(frozen=True)
 class OutputRow:
+    """One restoration, keyed by (system key, input sha256): what `put_output` writes and `output`
+    reads."""
     system_key: str
     input_sha256: str
     system: str
@@ -103,8 +121,11 @@ class OutputRow:
     error: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScoreRow:
+    """One column of one stored score, keyed by content (metric key, output sha256, reference key),
+    so items with the same output share it: what `put_scores` writes and `scores` reads (aux: the
+    metric's per-item statistics, on the first column only)."""
     metric_key: str
     output_sha256: str
     reference_key: str
@@ -132,19 +153,24 @@ class ScoreLink:
 
 @dataclass(frozen=True)
 class ItemScoreRow:
-    """One column of one item's score, as `Store.item_scores` joins it."""
-    metric_key: str
-    system: str
+    """One column of one item's score. `Store.item_scores` joins it from the score links (metric:
+    the metric's name; subset empty); the report reads it with `metric` the run's label for the
+    metric and `subset` from the item's manifest (benchmark.report.results.load), and `score`
+    summarizes file scores as such rows (item_id: the file)."""
     testset: str
+    subset: str
     item_id: str
-    build: str
+    system: str
+    metric: str
     column: str
     value: float | None
     error: str | None
     backend: str
     backend_version: str
     rate: int | None
-    aux: dict[str, Any]
+    aux: dict[str, Any] = field(default_factory=dict)
+    metric_key: str = ""
+    build: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,6 +231,18 @@ class ItemOutputRow:
     device: str | None
     error: str | None
     invocation: int | None
+    created: float
+
+
+@dataclass(frozen=True)
+class RuntimeRow:
+    """One timed call of the runtime protocol (001 Table 2): `length` seconds of audio, repeat N."""
+    system: str
+    system_key: str
+    device: str
+    length: float
+    repeat: int
+    seconds: float
     created: float
 
 
@@ -413,15 +451,11 @@ class Store:
             c.execute("UPDATE invocations SET finished=?, status=? WHERE id=?",
                       (time.time(), status, invocation))
 
-    def invocations(self) -> list[dict]:
-        rows = self.conn.execute("SELECT * FROM invocations ORDER BY id").fetchall()
-        out = []
-        for r in rows:
-            d = dict(r)
-            for k in ("argv", "config", "provenance"):
-                d[k] = json.loads(d[k])
-            out.append(d)
-        return out
+    def invocations(self) -> list[InvocationRow]:
+        return [InvocationRow(r["id"], r["started"], r["finished"], tuple(json.loads(r["argv"])),
+                              json.loads(r["config"]), json.loads(r["provenance"]), r["restored"],
+                              r["scored"], r["cached_outputs"], r["cached_scores"], r["status"])
+                for r in self.conn.execute("SELECT * FROM invocations ORDER BY id")]
 
     # --- test sets, items, systems, metrics --------------------------------------------------------
     def put_testset(self, name: str, folder: str, info: dict, build: str,
@@ -486,10 +520,11 @@ class Store:
                 for r in self.conn.execute("SELECT * FROM metrics ORDER BY name")]
 
     # --- outputs -----------------------------------------------------------------------------------
-    def output(self, system_key: str, input_sha256: str) -> dict | None:
-        r = self.conn.execute("SELECT * FROM outputs WHERE system_key=? AND input_sha256=?",
-                              (system_key, input_sha256)).fetchone()
-        return dict(r) if r else None
+    def output(self, system_key: str, input_sha256: str) -> OutputRow | None:
+        r = self.conn.execute("SELECT system_key, input_sha256, system, path, sha256, rate, seconds, "
+                              "audio_seconds, device, error FROM outputs WHERE system_key=? AND "
+                              "input_sha256=?", (system_key, input_sha256)).fetchone()
+        return OutputRow(*r) if r else None
 
     def output_keys(self, system_key: str) -> dict[str, str | None]:
         """input sha256 -> error (None when the output is good) for one system key."""
@@ -536,11 +571,12 @@ class Store:
 
     def item_scores(self) -> list[ItemScoreRow]:
         """Every linked (metric, system, set, item) with its score rows, one row per column."""
-        q = ("SELECT l.metric_key, l.system, l.testset, l.item_id, l.build, s.column_name, s.value, "
-             "s.error, s.backend, s.backend_version, s.rate, s.aux FROM item_scores l JOIN scores s "
-             "ON s.metric_key = l.metric_key AND s.output_sha256 = l.output_sha256 AND "
+        q = ("SELECT l.testset, '', l.item_id, l.system, s.metric, s.column_name, s.value, s.error, "
+             "s.backend, s.backend_version, s.rate, s.aux, l.metric_key, l.build FROM item_scores l "
+             "JOIN scores s ON s.metric_key = l.metric_key AND s.output_sha256 = l.output_sha256 AND "
              "s.reference_key = l.reference_key ORDER BY l.metric_key, l.system, l.testset, l.item_id")
-        return [ItemScoreRow(*r[:11], json.loads(r[11]) if r[11] else {}) for r in self.conn.execute(q)]
+        return [ItemScoreRow(*r[:11], json.loads(r[11]) if r[11] else {}, *r[12:])
+                for r in self.conn.execute(q)]
 
     def put_scores(self, rows: list[ScoreRow], invocation: int) -> None:
         """All columns of one scored item, in one transaction."""
@@ -552,16 +588,12 @@ class Store:
                             json.dumps(r.aux, sort_keys=True, default=str) if r.aux else None,
                             invocation, now) for r in rows])
 
-    def scores(self, metric_key: str | None = None) -> list[dict]:
-        q, args = "SELECT * FROM scores", ()
+    def scores(self, metric_key: str | None = None) -> list[ScoreRow]:
+        q, args = ("SELECT metric_key, output_sha256, reference_key, metric, backend, backend_version, "
+                   "rate, column_name, value, error, aux FROM scores"), ()
         if metric_key:
             q, args = q + " WHERE metric_key=?", (metric_key,)
-        out = []
-        for r in self.conn.execute(q, args):
-            d = dict(r)
-            d["aux"] = json.loads(d["aux"]) if d["aux"] else {}
-            out.append(d)
-        return out
+        return [ScoreRow(*r[:10], json.loads(r[10]) if r[10] else {}) for r in self.conn.execute(q, args)]
 
     # --- runtime protocol (001 Table 2) ---------------------------------------------------------------
     def put_runtime(self, system: str, system_key: str, device: str, length: float,
@@ -572,9 +604,10 @@ class Store:
                           [(system, length, i, s, device, system_key, now)
                            for i, s in enumerate(seconds)])
 
-    def runtime_rows(self) -> list[dict]:
-        return [dict(r) for r in self.conn.execute(
-            "SELECT * FROM runtime ORDER BY system, device, length, repeat")]
+    def runtime_rows(self) -> list[RuntimeRow]:
+        return [RuntimeRow(r["system"], r["system_key"], r["device"], r["length"], r["repeat"],
+                           r["seconds"], r["created"])
+                for r in self.conn.execute("SELECT * FROM runtime ORDER BY system, device, length, repeat")]
 
     def count(self, table: str) -> int:
         if table not in {"outputs", "item_outputs", "item_scores", "scores", "items", "runtime",
