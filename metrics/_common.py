@@ -6,12 +6,12 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.hashing import sha256_memo
 from metrics.base import ItemScore, Metric, MetricItem
 
 # A processed signal may be a few codec frames longer/shorter than its reference; more than this
@@ -30,16 +30,10 @@ def pkg_version(dist: str) -> str:
         return f"{dist} (not installed)"
 
 
-@cache
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    from benchmark.core.audio import sha256_file
-    return sha256_file(path)
-
-
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a model file (hashed once per process while size and mtime stay the same)."""
-    st = os.stat(path)
-    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+    """sha256 of a model file (hashed once per process while its size, mtime and inode stay the
+    same: benchmark.core.hashing)."""
+    return sha256_memo(path)
 
 
 def folder_sha256(folder: str | os.PathLike) -> str:

@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmark.assets.catalog import all_assets, get_asset  # noqa: F401
@@ -30,6 +30,7 @@ from benchmark.assets.records import (  # noqa: F401
 from benchmark.assets.unpack import extract
 from benchmark.core.errors import AssetError
 from benchmark.core.files import atomic_write
+from benchmark.core.hashing import FileStamp, stamp_file
 from benchmark.core.paths import cache_dir
 from benchmark.core.progress import progress
 
@@ -48,16 +49,11 @@ def _warn_unpinned(asset: Asset, path: Path) -> None:
 
 
 def local_sha256(name: str, path: Path | None = None) -> str:
-    """The sha256 of the asset's local file: its verification stamp's while the file's size and
-    mtime still match the stamp, else a fresh hash (a replaced file never keeps an old hash)."""
+    """The sha256 of the asset's local file: its verification stamp's while the file's size,
+    mtime and inode still match the stamp, else a fresh hash (a replaced file never keeps an old
+    hash)."""
     path = path or get_asset(name).cached_path()
-    try:
-        stamp = json.loads(_stamp_path(path).read_text())
-        if isinstance(stamp, dict) and stamp == {"sha256": stamp.get("sha256"), **_stat_key(path)}:
-            return stamp["sha256"]
-    except (OSError, ValueError):
-        pass
-    return sha256_of(path)
+    return stamp_file(path, _read_stamp(path), sha256_of).sha256
 
 
 def asset_fingerprints(names: tuple[str, ...] | list[str], *, unpinned_only: bool = False,
@@ -97,15 +93,25 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
-def _stat_key(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def _read_stamp(path: Path) -> FileStamp | None:
+    """The file's stamp (benchmark.core.hashing.FileStamp as JSON), None if there is none or it is
+    unreadable (a stamp written before stamps recorded the inode is hashed again, once)."""
+    try:
+        stamp = json.loads(_stamp_path(path).read_text())
+        return FileStamp(**stamp) if isinstance(stamp, dict) else None
+    except (OSError, ValueError, TypeError):
+        return None
 
 
-def _write_stamp(path: Path, sha: str) -> None:
+def _verify_stamp(path: Path, desc: str) -> FileStamp:
+    """The file hashed in full now, with the signature it had."""
+    return stamp_file(path, None, lambda p: sha256_of(p, desc=desc))
+
+
+def _write_stamp(path: Path, stamp: FileStamp) -> None:
     # a new temp file (O_EXCL) renamed over the stamp: replaces a symlinked stamp, never writes
     # through it
-    atomic_write(_stamp_path(path), json.dumps({"sha256": sha, **_stat_key(path)}))
+    atomic_write(_stamp_path(path), json.dumps(asdict(stamp), sort_keys=True))
 
 
 # --- the cache's own files are never links out of it ------------------------------------------
@@ -132,12 +138,8 @@ def _check_cache_file(asset: Asset, target: Path, root: Path | None) -> None:
 
 
 def _stamp_ok(path: Path, sha: str) -> bool:
-    try:
-        stamp = json.loads(_stamp_path(path).read_text())
-    except (OSError, ValueError):
-        return False
-    full = stamp.get("sha256", "") if isinstance(stamp, dict) else ""
-    return full.startswith(sha) and stamp == {"sha256": full, **_stat_key(path)}
+    stamp = _read_stamp(path)
+    return stamp is not None and stamp.sha256.startswith(sha) and stamp.matches(path)
 
 
 def _missing_message(asset: Asset, target: Path, tried: list[str]) -> str:
@@ -211,9 +213,10 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
         if _stamp_ok(target, asset.sha256):
             _warn_unpinned(asset, target)
             return _maybe_unpack(asset, target) if unpack else target
-        got = sha256_of(target, desc=f"verify {asset.name}")
+        stamp = _verify_stamp(target, f"verify {asset.name}")
+        got = stamp.sha256
         if sha256_matches(got, asset):
-            _write_stamp(target, got)
+            _write_stamp(target, stamp)
             _warn_unpinned(asset, target)
             return _maybe_unpack(asset, target) if unpack else target
         raise AssetError(
@@ -233,7 +236,8 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
             reason = getattr(exc, "reason", None) or exc
             tried.append(f"{url} ({reason})")
             continue
-        got = sha256_of(part, desc=f"verify {asset.name}")
+        stamp = _verify_stamp(part, f"verify {asset.name}")       # a rename keeps the signature
+        got = stamp.sha256
         if not sha256_matches(got, asset):
             size = part.stat().st_size
             part.unlink()
@@ -244,7 +248,7 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
             tried.append(f"{url} (refused: {problem})")
             continue
         os.replace(part, target)
-        _write_stamp(target, got)
+        _write_stamp(target, stamp)
         _warn_unpinned(asset, target)
         return _maybe_unpack(asset, target) if unpack else target
     raise AssetError(_missing_message(asset, target, tried))
@@ -285,17 +289,18 @@ def verify(names: list[str] | None = None, *, root: Path | None = None) -> list[
         if not target.exists():
             results.append(VerifyResult(asset.name, "missing", target))
             continue
-        got = sha256_of(target, desc=f"verify {asset.name}")
+        stamp = _verify_stamp(target, f"verify {asset.name}")
+        got = stamp.sha256
         if not asset.sha256 and asset.md5:
             problem = integrity_problem(asset, target)
             results.append(VerifyResult(asset.name, "corrupted" if problem else "ok", target,
                                         problem or "md5 as published"))
         elif not asset.sha256:
-            _write_stamp(target, got)
+            _write_stamp(target, stamp)
             results.append(VerifyResult(asset.name, "unpinned", target,
                                         f"sha256 {got}: no published hash to compare with"))
         elif sha256_matches(got, asset):
-            _write_stamp(target, got)
+            _write_stamp(target, stamp)
             results.append(VerifyResult(asset.name, "ok", target))
         else:
             _stamp_path(target).unlink(missing_ok=True)

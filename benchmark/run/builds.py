@@ -11,12 +11,12 @@ same sums (benchmark.run.jobs.read_verified), so a change after this check is ca
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.core.audio import sha256_input
 from benchmark.core.errors import AudioError, UnsafePathError
+from benchmark.core.hashing import FileStamp, stamp_file
 
 CHECKSUMS = "CHECKSUMS"
 CHANGED = "changed:"      # store keys of items whose file changed: never found as finished work
@@ -29,21 +29,13 @@ def changed_message(path: str | Path, got: str, want: str) -> str:
             "this item is redone")
 
 
-@dataclass(frozen=True)
-class FileStat:
-    size: int
-    mtime_ns: int
-    inode: int
-    sha256: str
-
-
 @dataclass
 class SetCheck:
     build: str                                   # the fingerprint
     shas: dict[str, tuple[str, str | None]]      # item id -> (degraded sha256, target sha256)
     problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)      # item ids whose files differ from the sums
-    stats: dict[str, FileStat] = field(default_factory=dict)   # rel path -> checked stat (to record)
+    stats: dict[str, FileStamp] = field(default_factory=dict)   # rel path -> checked stamp (to record)
     hashed: int = 0                              # files hashed in full (not the fast path)
 
 
@@ -57,15 +49,7 @@ def parse_checksums(data: bytes) -> dict[str, str]:
     return out
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
-
-
-def check_set(folder: Path, items: list, known: dict[str, FileStat], verify: bool, bar=None) -> SetCheck:
+def check_set(folder: Path, items: list, known: dict[str, FileStamp], verify: bool, bar=None) -> SetCheck:
     """The build's fingerprint and every item's (degraded, target) sha256 as the build recorded them,
     with the items whose files differ. A set without CHECKSUMS (made by hand, not by a builder) is
     hashed in full and identified by its manifest."""
@@ -97,7 +81,7 @@ def check_set(folder: Path, items: list, known: dict[str, FileStat], verify: boo
     return out
 
 
-def _check_file(folder: Path, it, which: str, sums: dict[str, str] | None, known: dict[str, FileStat],
+def _check_file(folder: Path, it, which: str, sums: dict[str, str] | None, known: dict[str, FileStamp],
                 verify: bool, out: SetCheck) -> tuple[str, str | None, bool]:
     """(sha256 the item is keyed by, its problem or None, whether it is a changed file)."""
     rel = getattr(it, which)
@@ -109,23 +93,22 @@ def _check_file(folder: Path, it, which: str, sums: dict[str, str] | None, known
     if sums is not None and want is None:
         msg = f"{path}: not listed in the set's CHECKSUMS (a file the build did not write)"
         return _problem_key(rel, msg), msg, False
-    st = _stat(path)
     seen = known.get(rel)
-    if (not verify and want is not None and st is not None and seen is not None and seen.sha256 == want
-            and (seen.size, seen.mtime_ns, seen.inode) == st):
+    if verify or want is None or (seen is not None and seen.sha256 != want):
+        seen = None                     # hash it in full
+    try:
+        stamp = stamp_file(path, seen, sha256_input)
+    except (AudioError, FileNotFoundError) as exc:
+        return _problem_key(rel, str(exc)), str(exc), False
+    if stamp is seen:                   # unchanged since it last matched the sums
         out.stats[rel] = seen
         return want, None, False
-    try:
-        got = sha256_input(path)
-    except AudioError as exc:
-        return _problem_key(rel, str(exc)), str(exc), False
     out.hashed += 1
     if want is None:                    # no CHECKSUMS: the file's own hash
-        return got, None, False
-    if got != want:
-        return want, changed_message(path, got, want), True
-    if st is not None:
-        out.stats[rel] = FileStat(*st, want)
+        return stamp.sha256, None, False
+    if stamp.sha256 != want:
+        return want, changed_message(path, stamp.sha256, want), True
+    out.stats[rel] = stamp
     return want, None, False
 
 

@@ -90,7 +90,7 @@ class LoadedSet:
     problems: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     build: str = ""                       # the build's fingerprint (benchmark.run.builds)
     changed: set[str] = field(default_factory=set)     # items whose files differ from CHECKSUMS
-    stats: dict[str, Any] = field(default_factory=dict)   # rel path -> builds.FileStat checked
+    stats: dict[str, Any] = field(default_factory=dict)   # rel path -> core.hashing.FileStamp checked
     hashed: int = 0                       # files hashed in full at the start check
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.errors import BenchmarkError, TransientIOError, UnsafePathError
+from benchmark.core.hashing import FileStamp
 from benchmark.core.paths import runs_dir
-from benchmark.run.builds import FileStat
 
 SCHEMA_VERSION = 2            # 2: metric label + specs, score links (item_scores), builds
 STORE_NAME = "store.sqlite"
@@ -499,12 +499,12 @@ class Store:
                         r["target_sha256"], r["build"])
                 for r in self.conn.execute(q + " ORDER BY testset, item_id", args)]
 
-    def set_files(self, testset: str) -> dict:
-        """rel path -> benchmark.run.builds.FileStat of the set's files when they last matched."""
-        return {r[0]: FileStat(*r[1:]) for r in self.conn.execute(
+    def set_files(self, testset: str) -> dict[str, FileStamp]:
+        """rel path -> stamp (benchmark.core.hashing) of the set's files when they last matched."""
+        return {r[0]: FileStamp(*r[1:]) for r in self.conn.execute(
             "SELECT path, size, mtime_ns, inode, sha256 FROM set_files WHERE testset=?", (testset,))}
 
-    def put_set_files(self, testset: str, stats: dict) -> None:
+    def put_set_files(self, testset: str, stats: dict[str, FileStamp]) -> None:
         with self.transaction() as c:
             c.execute("DELETE FROM set_files WHERE testset=?", (testset,))
             c.executemany("INSERT INTO set_files VALUES(?,?,?,?,?,?)",

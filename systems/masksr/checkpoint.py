@@ -79,21 +79,13 @@ def select_weights(ckpt: dict, weights: str = "auto") -> tuple[str, dict]:
     return which, (ema_state_dict(ckpt) if which == "ema" else ckpt["model"])
 
 
-_FINGERPRINTS: dict[tuple, str] = {}
-
-
 def checkpoint_fingerprint(path: str | Path) -> str:
     """sha256 of the checkpoint file's bytes (memoised per process while its path, size, mtime and
-    inode are unchanged): part of the outputs' cache key, so a checkpoint retrained or replaced at
-    the same path never serves the outputs of the old one (hashing a 4.7 GB MaskSR-L checkpoint
-    takes a few seconds, once per run)."""
-    from benchmark.core.audio import sha256_file
-    file = checkpoint_path(path).resolve()
-    st = file.stat()
-    key = (str(file), st.st_size, st.st_mtime_ns, st.st_ino)
-    if key not in _FINGERPRINTS:
-        _FINGERPRINTS[key] = sha256_file(file)
-    return _FINGERPRINTS[key]
+    inode are unchanged: benchmark.core.hashing): part of the outputs' cache key, so a checkpoint
+    retrained or replaced at the same path never serves the outputs of the old one (hashing a
+    4.7 GB MaskSR-L checkpoint takes a few seconds, once per run)."""
+    from benchmark.core.hashing import sha256_memo
+    return sha256_memo(checkpoint_path(path))
 
 
 def weights_in_file(path: str | Path, weights: str = "auto") -> str:
