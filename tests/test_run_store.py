@@ -1,4 +1,5 @@
-"""The results store: schema, WAL, keyed upserts (no duplicates), schema-version guard."""
+"""The results store: schema, WAL, keyed upserts (no duplicates), typed rows read back as written,
+schema-version guard."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import sqlite3
 import pytest
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.run.store import OutputRow, ScoreRow, Store, reference_key
+from benchmark.run.store import (
+    InvocationRow,
+    ItemScoreRow,
+    OutputRow,
+    RuntimeRow,
+    ScoreLink,
+    ScoreRow,
+    Store,
+    reference_key,
+)
 
 
 def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
@@ -20,6 +30,8 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
         store.put_scores([ScoreRow("m1", "out1", "", "m", "b", "1", 16000, "A", 1.5, None, {"n": 2}),
                           ScoreRow("m1", "out1", "", "m", "b", "1", 16000, "B", None, "bad", None)], inv)
     store.count_work(inv, restored=1, scored=2)
+    store.link_scores([ScoreLink("m1", "sys", "set", "item1", "out1", "", "build1")])
+    store.put_runtime("sys", "key1", "cpu", 2.0, [0.25, 0.5])
     store.end_invocation(inv)
     store.close()
 
@@ -31,8 +43,20 @@ def test_store_is_wal_and_upserts_are_idempotent(isolated_env):
     scores = {s.column: s for s in again.scores("m1")}
     assert scores["A"].value == 1.5 and scores["A"].aux == {"n": 2}
     assert scores["B"].value is None and scores["B"].error == "bad" and scores["B"].aux == {}
-    inv_row = again.invocations()[0]
+    [inv_row] = again.invocations()
+    assert isinstance(inv_row, InvocationRow) and inv_row.id == inv and inv_row.argv == ("run",)
+    assert (inv_row.config, inv_row.provenance) == ({"profile": "offline"}, {"git_commit": "x"})
     assert (inv_row.restored, inv_row.scored, inv_row.status) == (1, 2, "finished")
+    assert inv_row.finished >= inv_row.started
+    assert again.output("key1", "in1") == row and again.output("key1", "other") is None
+    assert scores["A"] == ScoreRow("m1", "out1", "", "m", "b", "1", 16000, "A", 1.5, None, {"n": 2})
+    assert sorted(again.item_scores(), key=lambda r: r.column) == [
+        ItemScoreRow("set", "", "item1", "sys", "m", c, v, e, "b", "1", 16000, aux, "m1", "build1")
+        for c, v, e, aux in (("A", 1.5, None, {"n": 2}), ("B", None, "bad", {}))]
+    runtime = again.runtime_rows()
+    assert [(r.repeat, r.seconds) for r in runtime] == [(0, 0.25), (1, 0.5)]
+    assert all(isinstance(r, RuntimeRow) and (r.system, r.system_key, r.device, r.length)
+               == ("sys", "key1", "cpu", 2.0) for r in runtime)
     joined = again.item_outputs()
     assert joined[0].item_id == "item1" and joined[0].sha256 == "out1"
     assert joined[0].build == "build1"
