@@ -236,3 +236,33 @@ def test_symlinks_in_the_cache_are_never_written_through(isolated_env, asset_mir
     assert (f"asset 'gtcrn_onnx': the cache file {target} is a symlink to {victim.resolve()}, outside "
             f"the cache {(isolated_env / 'cache').resolve()}; nothing was read or written through it") in r.stdout + r.stderr
     assert victim.read_text() == "six months of work"
+
+
+def test_the_verification_stamp_serves_loads_only_while_the_file_is_unchanged(isolated_env, asset_mirror,
+                                                                             monkeypatch):
+    """A fetched asset is hashed once: its stamp (sha256 with the file's size, mtime and inode,
+    benchmark.core.hashing) serves the next loads; a stamp of the older format (no inode) or a
+    damaged one is never trusted: the file is hashed again and the stamp rewritten."""
+    import json
+    import os
+
+    from benchmark.assets import download
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
+    calls = []
+    real = download.sha256_of
+    monkeypatch.setattr(download, "sha256_of", lambda p, desc="": calls.append(p) or real(p, desc))
+    path = assets.fetch("gtcrn_onnx")
+    st = os.stat(path)
+    stamp = path.with_name(path.name + ".verified")
+    assert json.loads(stamp.read_text()) == {"sha256": GTCRN_SHA, "size": st.st_size,
+                                             "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    n = len(calls)
+    assert assets.fetch("gtcrn_onnx") == path and assets.local_sha256("gtcrn_onnx", path) == GTCRN_SHA
+    assert len(calls) == n                                          # served by the stamp
+    for bad in ({"sha256": GTCRN_SHA, "size": st.st_size, "mtime_ns": st.st_mtime_ns},
+                {"sha256": GTCRN_SHA, "size": "x", "mtime_ns": st.st_mtime_ns, "inode": st.st_ino},
+                [GTCRN_SHA]):
+        stamp.write_text(json.dumps(bad))
+        assert assets.fetch("gtcrn_onnx") == path and len(calls) == n + 1, bad
+        assert json.loads(stamp.read_text())["inode"] == st.st_ino
+        n += 1

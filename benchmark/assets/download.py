@@ -97,10 +97,11 @@ def _read_stamp(path: Path) -> FileStamp | None:
     """The file's stamp (benchmark.core.hashing.FileStamp as JSON), None if there is none or it is
     unreadable (a stamp written before stamps recorded the inode is hashed again, once)."""
     try:
-        stamp = json.loads(_stamp_path(path).read_text())
-        return FileStamp(**stamp) if isinstance(stamp, dict) else None
+        stamp = FileStamp(**json.loads(_stamp_path(path).read_text()))
     except (OSError, ValueError, TypeError):
         return None
+    ints = (stamp.size, stamp.mtime_ns, stamp.inode)
+    return stamp if isinstance(stamp.sha256, str) and all(type(v) is int for v in ints) else None
 
 
 def _verify_stamp(path: Path, desc: str) -> FileStamp:
