@@ -71,9 +71,9 @@ def _new_pair(k, segs, pools, dist):
 
 
 def _design_for(dist, seeds: list[int], rate: int) -> int:
-    """Make the IIR designs the items of `seeds` will use (cached, as after the first ~10^4 items of
-    a run: 4 types x 8 orders x 422 cutoffs)."""
-    from systems.masksr.augment import IIR_TYPES, iir_sos, sample
+    """Make the IIR designs and resampler plans the items of `seeds` will use (cached, as after
+    the first ~10^4 items of a run: 4 types x 8 orders x 422 cutoffs, 842 resampler passes)."""
+    from systems.masksr.augment import IIR_TYPES, iir_sos, polyphase_plan, sample
     n = 0
     for k in seeds:
         p = sample(np.random.default_rng([1, k]), dist)
@@ -81,6 +81,12 @@ def _design_for(dist, seeds: list[int], rate: int) -> int:
             if lp is not None and lp.filter_type in IIR_TYPES and lp.cutoff < rate / 2:
                 iir_sos(lp.filter_type, lp.order, float(lp.cutoff), rate, dist.bessel_norm)
                 n += 1
+            if lp is not None and (lp.resample or lp.filter_type == "stft") and lp.cutoff < rate / 2:
+                low = int(round(2 * lp.cutoff))
+                g = math.gcd(low, rate)
+                polyphase_plan(low // g, rate // g)
+                polyphase_plan(rate // g, low // g)
+                n += 2
     return n
 
 

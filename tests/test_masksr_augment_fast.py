@@ -55,3 +55,26 @@ def test_reverb_with_kept_rir_spectra_is_fftconvolve(speech, corpora):
     peak = float(np.abs(y).max())
     y = y * np.float32(REVERB_PEAK_TO / peak) if peak > REVERB_PEAK_LIMIT else y
     np.testing.assert_array_equal(A.reverb(speech, changed), y[argmax_delay(changed):][: len(speech)])
+
+
+def test_polyphase_passes_are_resample_poly_within_float32_rounding(speech):
+    """Every resampling the 50 Hz cutoff grid can ask for has max(up, down) among the divisors
+    of 441: a cutoff per divisor (both directions), plus the cutoffs with 1-3 output phases
+    (the strided-conv branch) and lengths that are not multiples of the block. Different summation
+    order than upfirdn: equal within 2e-6 of the peak (1.2e-6 measured)."""
+    cases = [(2 * c // g, RATE // g) for c, g in ((c, np.gcd(2 * c, RATE)) for c in
+             (1000, 1350, 1400, 1650, 2100, 3150, 4900, 7350, 9800, 11000, 14700, 21000, 21950))]
+    assert {max(u, d) for u, d in cases} == {441, 147, 63, 49, 21, 9, 7, 3}   # all but 1 (Nyquist)
+    for up, down in cases:
+        h = A.resample_fir(max(up, down))
+        for x in (speech, speech[: len(speech) - 7], signal.resample_poly(speech, up, down, window=h)):
+            for u, d in ((up, down), (down, up)):
+                ref = signal.resample_poly(x, u, d, window=h)
+                got = A.polyphase(x, A.polyphase_plan(u, d))
+                assert got.shape == ref.shape and got.dtype == ref.dtype == np.float32
+                np.testing.assert_allclose(got, ref, atol=2e-6 * np.abs(ref).max(), rtol=0)
+    # the down-up round trip (what apply_lowpass uses) on the grid's extremes
+    for c in (1000, 4900, 21950):
+        h = A.resample_fir(RATE // int(np.gcd(2 * c, RATE)))
+        ref = signal.resample_poly(signal.resample_poly(speech, 2 * c, RATE, window=h), RATE, 2 * c, window=h)
+        np.testing.assert_allclose(A.resample_down_up(speech, RATE, 2 * c), ref[: len(speech)], atol=4e-6 * np.abs(ref).max(), rtol=0)
