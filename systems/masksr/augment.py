@@ -238,8 +238,10 @@ def polyphase_plan(up: int, down: int) -> _Polyphase:
     x[q down + s_r - i] f[up i + t_r], i < K. The up phases r are cut into blocks of R
     consecutive phases; block b reads a window of W = s_(last) - s_(first) + K inputs starting at
     q down + offsets[b] and is one dense (W x R) matrix, so a pass is B small matrix products on
-    strided views of x (vectorised; a strided conv1d for a few phases), instead of upfirdn's scalar loop: the same products, summed
-    in another order (float32 rounding apart, the same output)."""
+    strided views of x (vectorised; a strided conv1d for a few phases) instead of upfirdn's scalar
+    loop: the same products, summed in another order (float32 rounding apart, the same output).
+    Results do not depend on the torch thread count or on where x was allocated (the padded copy
+    and the kernels are torch allocations; checked by checksum across processes)."""
     import torch
     h = resample_fir(max(up, down))
     half = (len(h) - 1) // 2
