@@ -44,11 +44,11 @@ def _segments(n: int) -> list[np.ndarray]:
     return out
 
 
-def _pools(cfg):
+def _pools(cfg, noise_cache_mb: float = 256.0):
     from systems.masksr.data import NoiseRirPools
     from systems.masksr.segments import list_audio
     return NoiseRirPools(cfg, list_audio([str(CORPORA / "noise")], "noise"),
-                         list_audio([str(CORPORA / "rirs")], "rir"), 0, 0)
+                         list_audio([str(CORPORA / "rirs")], "rir"), 0, 0, noise_cache_mb=noise_cache_mb)
 
 
 def _old_pair(k, segs, pools, dcfg):
@@ -71,9 +71,9 @@ def _new_pair(k, segs, pools, dist):
 
 
 def _design_for(dist, seeds: list[int], rate: int) -> int:
-    """Make the IIR designs the items of `seeds` will use (cached, as after the first ~10^4 items of
-    a run: 4 types x 8 orders x 422 cutoffs)."""
-    from systems.masksr.augment import IIR_TYPES, iir_sos, sample
+    """Make the IIR designs and resampler plans the items of `seeds` will use (cached, as after
+    the first ~10^4 items of a run: 4 types x 8 orders x 422 cutoffs, 842 resampler passes)."""
+    from systems.masksr.augment import IIR_TYPES, iir_sos, polyphase_plan, sample
     n = 0
     for k in seeds:
         p = sample(np.random.default_rng([1, k]), dist)
@@ -81,20 +81,29 @@ def _design_for(dist, seeds: list[int], rate: int) -> int:
             if lp is not None and lp.filter_type in IIR_TYPES and lp.cutoff < rate / 2:
                 iir_sos(lp.filter_type, lp.order, float(lp.cutoff), rate, dist.bessel_norm)
                 n += 1
+            if lp is not None and (lp.resample or lp.filter_type == "stft") and lp.cutoff < rate / 2:
+                low = int(round(2 * lp.cutoff))
+                g = math.gcd(low, rate)
+                polyphase_plan(low // g, rate // g)
+                polyphase_plan(rate // g, low // g)
+                n += 2
     return n
 
 
 def throughput(rounds: int = 3, old_items: int = 16, new_items: int = 64) -> dict:
     """A B A B: each round renders `old_items` pairs by the old path and `new_items` by the new one
     (same Algorithm-1 distribution), then `new_items` of the new training distribution. The new
-    path's filter designs are made first (its steady state in a long run; the one-off CPU cost is
-    recorded); the old path designs per item, as it always does."""
+    path's filter designs and resampler plans are made first (its steady state in a long run; the
+    one-off CPU cost is recorded) and it keeps the noise files resampled (`noise_cache_mb`); the
+    old path designs per item and resamples noise per draw, as it always did."""
     from systems.masksr.augment import ALGORITHM1, VOICEFIXER_CODE, warm_designs
     from systems.masksr.config import get_config
     from systems.masksr.data import distortion_config
     cfg = get_config("masksr2_s")
+    load_start = [round(v, 2) for v in os.getloadavg()]
     segs = _segments(int(cfg.segment_seconds * cfg.rate))
     pools = _pools(cfg)
+    old_pools = _pools(cfg, noise_cache_mb=0)        # the old path read and resampled noise per draw
     old_cfg = distortion_config(cfg)
     same = dataclasses.replace(ALGORITHM1, cutoff_step=50.0, clip_range=tuple(cfg.clip),
                                cutoff_range=tuple(cfg.bandwidth_hz), snr_range=tuple(cfg.snr_db))
@@ -103,7 +112,7 @@ def throughput(rounds: int = 3, old_items: int = 16, new_items: int = 64) -> dic
     for dist in (same, VOICEFIXER_CODE):          # a long run's steady state: every design cached
         designs += _design_for(dist, [r * 1000 + k for r in range(rounds) for k in range(new_items)], cfg.rate)
     warm_s = time.process_time() - t0
-    sides = {"old": (lambda k: _old_pair(k, segs, pools, old_cfg), old_items),
+    sides = {"old": (lambda k: _old_pair(k, segs, old_pools, old_cfg), old_items),
              "new_same_distribution": (lambda k: _new_pair(k, segs, pools, same), new_items),
              "new_training_distribution": (lambda k: _new_pair(k, segs, pools, VOICEFIXER_CODE), new_items)}
     cpu = dict.fromkeys(sides, 0.0)
@@ -122,7 +131,8 @@ def throughput(rounds: int = 3, old_items: int = 16, new_items: int = 64) -> dic
                  "pairs_per_wall_s": round(count[k] / wall[k], 1),
                  "ms_cpu_per_pair": round(1000 * cpu[k] / count[k], 2)} for k in sides}
     out = {"segment_seconds": cfg.segment_seconds, "rate": cfg.rate, "threads": torch.get_num_threads(),
-           "load_average": [round(v, 2) for v in os.getloadavg()], "design_warmup_cpu_s": round(warm_s, 2), "designs_cached": designs,
+           "load_average_start": load_start, "load_average": [round(v, 2) for v in os.getloadavg()],
+           "design_warmup_cpu_s": round(warm_s, 2), "designs_cached": designs,
            "rates": rates,
            "ratio_new_over_old_same_distribution": round(rates["new_same_distribution"]["pairs_per_cpu_s"]
                                                          / rates["old"]["pairs_per_cpu_s"], 2),

@@ -85,14 +85,19 @@ def _overfit(tmp_path: Path, corpora, **changes):
 @pytest.mark.slow
 @pytest.mark.parametrize("changes,masked,sampled", [
     # thresholds ~0.05 under the values measured on 2 CPU cores (logit ranking score, 0.25 s
-    # segments and windows = 22 frames): SoundStorm 0.959 masked / 0.401 sampler at 500 steps
-    ({"codebook_modelling": "soundstorm", "steps": 500}, 0.9, 0.35),
+    # segments and windows = 22 frames): SoundStorm 0.959 masked / 0.401 sampler at 500 steps.
+    # The sampler accuracy of these 4-utterance overfits swings with the data's exact bytes: seeds
+    # 0 / 1 / 2 gave 0.39 / 0.26 / 0.25 (SoundStorm), 0.56 / 0.53 / 0.51 (span 3), 0.37 / 0.11 /
+    # 0.31 (UniAudio), and seed 0 with the noise excerpts moved by under one sample (issue 25's
+    # kept noise files) 0.28-0.32 / 0.48 / 0.11-0.29; so the sampler thresholds sit under those
+    # minima (chance is 1/1024) and the masked (teacher-forced) accuracy carries the overfit check.
+    ({"codebook_modelling": "soundstorm", "steps": 500}, 0.9, 0.2),
     # span masking hides whole runs (harder): 0.769 masked / 0.536 sampler at 300 steps
     # (0.564 sampler with the log_prob score)
-    ({"codebook_modelling": "parallel", "kd_target": "l9_k500", "span": 3, "steps": 300}, 0.72, 0.48),
+    ({"codebook_modelling": "parallel", "kd_target": "l9_k500", "span": 3, "steps": 300}, 0.72, 0.4),
     # the multi-scale UniAudio: 0.999 masked (teacher-forced) / 0.413 sampler (ancestral sampling
     # at w = 1 over 9 x 22 steps) at 200 steps
-    ({"codebook_modelling": "uniaudio", "kd_target": "none"}, 0.95, 0.35),
+    ({"codebook_modelling": "uniaudio", "kd_target": "none"}, 0.95, 0.08),
 ], ids=["soundstorm", "parallel_span3", "uniaudio"])
 def test_strategies_overfit_four_utterances(changes, masked, sampled, tmp_path, corpora):
     logs, metrics = _overfit(tmp_path, corpora, **changes)

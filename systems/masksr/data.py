@@ -134,17 +134,30 @@ def _read_noise(path: Path, start: int, frames: int) -> np.ndarray:
 
 class NoiseRirPools:
     """Noise recordings and RIRs read from disk when drawn (only file names and lengths are held);
-    RIRs simulated (VoiceFixer rooms, `testsets.rir`) when no folder is given. A noise excerpt is
-    read at the file's rate (soundfile seek) and resampled to the training rate."""
+    RIRs simulated (VoiceFixer rooms, `testsets.rir`) when no folder is given.
+
+    Noise at another rate than the training rate is resampled once per file, not per draw: the
+    files that fit in `noise_cache_mb` (smallest first: most draws served) are read whole and
+    resampled when first drawn, then kept; an excerpt is a slice of that. The others are read as
+    an excerpt (soundfile seek) and resampled per draw. Which files are kept depends only on the
+    file list, never on what was drawn before, so an item's noise is a pure function of its
+    seed. Both give the same excerpt of the same file up to a sub-sample offset (the start drawn
+    at the file's rate, floored to the training rate) and the resampler's start transient (which
+    the kept file has not)."""
 
     def __init__(self, cfg: MaskSRConfig, noise: list[Path], rirs: list[Path], simulated: int, seed: int,
-                 rir_cache: int = 64):
+                 rir_cache: int = 64, noise_cache_mb: float = 256.0):
         import soundfile as sf
         self.rate = cfg.rate
         self.noise_files = [Path(f) for f in noise]
         infos = [sf.info(str(f)) for f in self.noise_files]
         self.noise_frames = np.array([i.frames for i in infos], dtype=np.int64)
         self.noise_rates = np.array([i.samplerate for i in infos], dtype=np.int64)
+        resampled = np.where(self.noise_rates != self.rate,
+                             4 * -(-self.noise_frames * self.rate // np.maximum(self.noise_rates, 1)), 0)
+        kept = np.cumsum(resampled[np.argsort(resampled, kind="stable")]) <= noise_cache_mb * 2 ** 20
+        self._noise_kept = {int(k) for k in np.argsort(resampled, kind="stable")[kept] if resampled[k] > 0}
+        self._noise_cache: dict[int, np.ndarray] = {}
         self.rir_files = [Path(f) for f in rirs]
         self._rir_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._rir_cache_size = rir_cache
@@ -173,17 +186,32 @@ class NoiseRirPools:
     def rir_for(self, rng: np.random.Generator) -> np.ndarray:
         return self.rir(int(rng.integers(self.n_rirs)))
 
+    def _whole_noise(self, k: int) -> np.ndarray:
+        """File k whole at the training rate (resampled once, kept when k is in the kept set)."""
+        x = self._noise_cache.get(k)
+        if x is None:
+            rate = int(self.noise_rates[k])
+            x = _read_noise(self.noise_files[k], 0, int(self.noise_frames[k]))
+            x = resample(x, rate, self.rate) if rate != self.rate else x
+            if k in self._noise_kept:
+                x.flags.writeable = False          # slices are copied out; the kept file stays as read
+                self._noise_cache[k] = x
+        return x
+
     def noise_for(self, rng: np.random.Generator, n: int) -> np.ndarray:
         k = int(rng.integers(len(self.noise_files)))
         rate, frames = int(self.noise_rates[k]), int(self.noise_frames[k])
         need = -(-n * rate // self.rate) + 64 if rate != self.rate else n
         if frames <= need:
-            x = _read_noise(self.noise_files[k], 0, frames)
-            x = resample(x, rate, self.rate) if rate != self.rate else x
+            x = self._whole_noise(k)
             x = np.tile(x, -(-n // len(x)))
             start = int(rng.integers(0, len(x) - n + 1))
             return x[start:start + n]
         start = int(rng.integers(0, frames - need + 1))
+        if k in self._noise_kept:
+            x = self._whole_noise(k)
+            start = start * self.rate // rate
+            return np.pad(x[start:start + n], (0, max(0, start + n - len(x))))
         x = _read_noise(self.noise_files[k], start, need)
         x = resample(x, rate, self.rate) if rate != self.rate else x
         if len(x) < n:
