@@ -17,7 +17,7 @@ window on the assembled 32 x 900 x 161 map. Trunk and head are the original grap
 and weights (extracted with `onnx.utils.Extractor`), run by onnxruntime; only the framing, DFT
 and log are recomputed in numpy from the graph's own constants.
 
-Clips with one window use the original model unchanged (sharing would cost more there).
+Clips with one window have nothing to share: on the CPU they go through metrics/_dnsmos_winograd.py.
 """
 
 from __future__ import annotations

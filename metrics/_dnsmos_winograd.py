@@ -16,6 +16,7 @@ own nodes from the pooled map on) runs in onnxruntime.
 Rows stream through all layers one tile row (4 rows) at a time with ring buffers, so the
 activations of a window never exist in full (a few MB instead of ~190 MB) and stay in cache.
 The framing/DFT/log features are the graph's own constants (`_dnsmos_shared.LogPower`).
+The numba kernels compile on first use (~5 s) and are cached by numba after that.
 """
 
 from __future__ import annotations
@@ -289,9 +290,10 @@ class WinogradWindow:
         ph_n, pw_n = h_len // 2, w_len // 2
         tws = [tw_n] * (layers - 1) + [-(-2 * pw_n // M)]     # the pooled layer: pooled columns
         bufs = [np.zeros((ring + 1) * wp * c, np.float32) for c in chans[:-1]]
-        z = [np.zeros((zring + 1) * N * t * c, np.float32) for t, c in zip(tws, chans[:-1], strict=True)]
+        ins = list(zip(tws, chans[:-1], strict=True))           # (tiles per row, C_in) per layer
+        z = [np.zeros((zring + 1) * N * t * c, np.float32) for t, c in ins]
         zdone = [np.zeros(1, np.int64) for _ in range(layers)]
-        v = [np.empty((N * N, t, c), np.float32) for t, c in zip(tws, chans[:-1], strict=True)]
+        v = [np.empty((N * N, t, c), np.float32) for t, c in ins]
         prod = [np.empty((N * N, t, c), np.float32) for t, c in zip(tws, chans[1:], strict=True)]
         q = [np.empty(M * N * t * c, np.float32) for t, c in zip(tws, chans[1:], strict=True)]
         tmp = [np.empty((M * M if k == layers - 1 else 1) * t * c, np.float32)

@@ -30,8 +30,9 @@ samples; the positional call only runs on librosa < 0.10, whose default res_type
 (`versa/utterance_metrics/pseudo_mos.py`, `versa/audio_utils.py`) does before `speechmos`.
 At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation;
 docs/comparing.md has the sizes of the differences.
-Memory: one window per onnxruntime call (`BATCH`, 2 calls at once), so peak RSS stays below
-torchmetrics' on the same clips (bench/bench_dnsmos.py has the figures for 21 clips).
+Memory: one window per onnxruntime call (`BATCH`, 2 calls at once) and single windows streamed
+through the Winograd layers a few rows at a time, so peak RSS stays below torchmetrics' on the
+same clips (bench/bench_dnsmos.py has the figures for 21 clips).
 `device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed
 (onnxruntime-gpu); without it the metric says so once and runs on the CPU (the version string
 names the provider used). Not measured on a GPU: none was available.
