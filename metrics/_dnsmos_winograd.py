@@ -46,41 +46,22 @@ BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0), (0, -2, -
 
 _JIT = dict(nogil=True, error_model="numpy", boundscheck=False, cache=True)
 _U = np.uint64       # offsets are unsigned: numba then emits plain vector loads (no wraparound)
-
-
-def sparse_rows(mat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A small matrix's nonzeros by row: (row pointers, column indices, float32 values)."""
-    ptr, idx, val = [0], [], []
-    for row in mat:
-        for j, v in enumerate(row):
-            if v != 0:
-                idx.append(j)
-                val.append(float(v))
-        ptr.append(len(idx))
-    return np.array(ptr, np.int64), np.array(idx, np.int64), np.array(val, np.float32)
+_F2, _F4, _F5, _F8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
 
 
 @numba.njit(inline="always", **_JIT)
-def _comb(dst, do, src, o, cf, k, n):
-    """dst[do:do+n] = sum of the first k terms cf[i] * src[o[i]:o[i]+n], in one pass."""
-    o0, o1, o2, o3, o4 = o[0], o[1], o[2], o[3], o[4]
-    c0, c1, c2, c3, c4 = cf[0], cf[1], cf[2], cf[3], cf[4]
-    if k == 5:
-        for j in range(n):
-            dst[do + j] = (c0 * src[o0 + j] + c1 * src[o1 + j] + c2 * src[o2 + j]
-                           + c3 * src[o3 + j] + c4 * src[o4 + j])
-    elif k == 4:
-        for j in range(n):
-            dst[do + j] = c0 * src[o0 + j] + c1 * src[o1 + j] + c2 * src[o2 + j] + c3 * src[o3 + j]
-    elif k == 3:
-        for j in range(n):
-            dst[do + j] = c0 * src[o0 + j] + c1 * src[o1 + j] + c2 * src[o2 + j]
-    elif k == 2:
-        for j in range(n):
-            dst[do + j] = c0 * src[o0 + j] + c1 * src[o1 + j]
-    else:
-        for j in range(n):
-            dst[do + j] = c0 * src[o0 + j]
+def _bt(src, o0, o1, o2, o3, o4, o5, dst, do, ds, n):
+    """B^T along one axis for n lanes: six input vectors src[o_i:o_i+n] -> six outputs
+    dst[do + y*ds : +n] (the rows of BT above, written out so each input is read once)."""
+    for c in range(n):
+        d0, d1, d2, d3, d4, d5 = (src[o0 + c], src[o1 + c], src[o2 + c], src[o3 + c],
+                                  src[o4 + c], src[o5 + c])
+        dst[do + c] = _F4 * d0 - _F5 * d2 + d4
+        dst[do + ds + c] = d3 + d4 - _F4 * (d1 + d2)
+        dst[do + _U(2) * ds + c] = d4 - d3 + _F4 * (d1 - d2)
+        dst[do + _U(3) * ds + c] = d4 - d2 + _F2 * (d3 - d1)
+        dst[do + _U(4) * ds + c] = d4 - d2 + _F2 * (d1 - d3)
+        dst[do + _U(5) * ds + c] = _F4 * d1 - _F5 * d3 + d5
 
 
 @numba.njit(**_JIT)
@@ -106,13 +87,11 @@ def _layer1_rows(fp, wt, b, y, wp, ring, h0, h1, w_len):
 
 
 @numba.njit(**_JIT)
-def _input_transform(x, wp, c_in, ring, h_len, s, tw_n, bp, bi, bv, z, zring, zdone, v):
+def _input_transform(x, wp, c_in, ring, h_len, s, tw_n, z, zring, zdone, v):
     """V = B^T d B for the tiles of tile row s, as (36, tw_n, c_in) flat. x: ring rows of the
     zero-padded input, flat ((ring + 1) * wp * c_in, row `ring` all zeros); z: the rows'
     transforms along W ((zring + 1) rows of (6, tw_n, c_in), the last all zeros), each row
     transformed once (zdone[0]: the next row to transform)."""
-    o = np.zeros(8, np.uint64)
-    cf = np.zeros(8, np.float32)
     uc = _U(c_in)
     tc = _U(tw_n) * uc
     row = _U(wp) * uc
@@ -123,109 +102,117 @@ def _input_transform(x, wp, c_in, ring, h_len, s, tw_n, bp, bi, bv, z, zring, zd
             continue
         xo = _U(r % ring) * row
         zo = _U(r % zring) * _U(N) * tc
-        for yy in range(N):
-            q0 = bp[yy]
-            k = bp[yy + 1] - q0
-            for tw in range(tw_n):
-                for j in range(k):
-                    o[j] = xo + _U(tw * M + bi[q0 + j]) * uc
-                    cf[j] = bv[q0 + j]
-                _comb(z, zo + _U(yy) * tc + _U(tw) * uc, x, o, cf, k, uc)
+        for tw in range(tw_n):
+            a = xo + _U(tw * M) * uc
+            _bt(x, a, a + uc, a + _U(2) * uc, a + _U(3) * uc, a + _U(4) * uc, a + _U(5) * uc,
+                z, zo + _U(tw) * uc, tc, uc)
         zdone[0] = r + 1
     zzero = _U(zring) * _U(N) * tc
-    for xx in range(N):                          # along H: V[x, y] = sum_i B^T[x, i] z[top + i, y]
-        q0 = bp[xx]
-        k = bp[xx + 1] - q0
-        for yy in range(N):
-            for j in range(k):
-                r = top + bi[q0 + j]
-                o[j] = (_U(r % zring) * _U(N) + _U(yy)) * tc if 0 <= r < h_len else zzero
-                cf[j] = bv[q0 + j]
-            _comb(v, _U(xx * N + yy) * tc, z, o, cf, k, tc)
-
-
-@numba.njit(inline="always", **_JIT)
-def _along_rows(m, q, tc, ap, ai, av):
-    """q[u, y] = sum_x A^T[u, x] m[x, y] for the (36, tiles, C) products m, flat."""
-    o = np.zeros(8, np.uint64)
-    cf = np.zeros(8, np.float32)
-    for u in range(M):
-        z0 = ap[u]
-        k = ap[u + 1] - z0
-        for yy in range(N):
-            for j in range(k):
-                o[j] = _U(ai[z0 + j] * N + yy) * tc
-                cf[j] = av[z0 + j]
-            _comb(q, _U(u * N + yy) * tc, m, o, cf, k, tc)
-
-
-@numba.njit(inline="always", **_JIT)
-def _along_cols(q, dst, do, u, v, tc, ap, ai, av):
-    """dst = sum_y A^T[v, y] q[u, y]: output position (u, v) of every tile in the row."""
-    o = np.zeros(8, np.uint64)
-    cf = np.zeros(8, np.float32)
-    z0 = ap[v]
-    k = ap[v + 1] - z0
-    for j in range(k):
-        o[j] = _U(u * N + ai[z0 + j]) * tc
-        cf[j] = av[z0 + j]
-    _comb(dst, do, q, o, cf, k, tc)
+    o = np.empty(N, np.uint64)
+    for i in range(N):
+        r = top + i
+        o[i] = _U(r % zring) * _U(N) * tc if 0 <= r < h_len else zzero
+    for yy in range(N):                          # along H: V[x, y] = sum_i B^T[x, i] z[top + i, y]
+        k = _U(yy) * tc
+        _bt(z, o[0] + k, o[1] + k, o[2] + k, o[3] + k, o[4] + k, o[5] + k,
+            v, k, _U(N) * tc, tc)
 
 
 @numba.njit(**_JIT)
-def _output_transform(m, q, t, y, wp, ring, b, s, tw_n, h_len, w_len, ap, ai, av):
+def _along_rows(m, q, tc):
+    """q[u, y] = sum_x A^T[u, x] m[x, y] for the (36, tiles, C) products m, flat."""
+    for yy in range(N):
+        o0 = _U(yy) * tc
+        s = _U(N) * tc
+        for c in range(tc):
+            m0, m1, m2, m3, m4, m5 = (m[o0 + c], m[o0 + s + c], m[o0 + _U(2) * s + c],
+                                      m[o0 + _U(3) * s + c], m[o0 + _U(4) * s + c],
+                                      m[o0 + _U(5) * s + c])
+            q[o0 + c] = m0 + m1 + m2 + m3 + m4
+            q[o0 + s + c] = m1 - m2 + _F2 * (m3 - m4)
+            q[o0 + _U(2) * s + c] = m1 + m2 + _F4 * (m3 + m4)
+            q[o0 + _U(3) * s + c] = m1 - m2 + _F8 * (m3 - m4) + m5
+
+
+@numba.njit(**_JIT)
+def _output_transform(m, q, y, wp, ring, b, s, tw_n, h_len, w_len):
     """Y = A^T m A + bias, ReLU, for tile row s into the ring rows of y (flat, columns 1..w_len)."""
     c_n = _U(b.shape[0])
     tc = _U(tw_n) * c_n
     row = _U(wp) * c_n
     zero = np.float32(0)
+    t = np.empty(M, np.float32)
     h0 = s * M
-    _along_rows(m, q, tc, ap, ai, av)
+    _along_rows(m, q, tc)                        # q: (4 u, 6 y, tiles, C) as u-major below
+    sq = _U(N) * tc
     for u in range(M):
         if h0 + u >= h_len:
             break
         yo = _U((h0 + u) % ring) * row
-        for v in range(M):
-            _along_cols(q, t, _U(0), u, v, tc, ap, ai, av)
-            for tw in range(tw_n):
-                w = tw * M + v
-                if w >= w_len:
-                    break
-                dst = yo + _U(w + 1) * c_n
-                src = _U(tw) * c_n
+        qo = _U(u) * sq
+        for tw in range(tw_n):
+            a = qo + _U(tw) * c_n
+            dst = yo + _U(tw * M + 1) * c_n
+            vmax = min(M, w_len - tw * M)     # < M only in a row's last tile
+            if vmax == M:
                 for c in range(c_n):
-                    y[dst + c] = max(t[src + c] + b[c], zero)
+                    q0, q1, q2, q3, q4, q5 = (q[a + c], q[a + tc + c], q[a + _U(2) * tc + c],
+                                              q[a + _U(3) * tc + c], q[a + _U(4) * tc + c],
+                                              q[a + _U(5) * tc + c])
+                    y[dst + c] = max(q0 + q1 + q2 + q3 + q4 + b[c], zero)
+                    y[dst + c_n + c] = max(q1 - q2 + _F2 * (q3 - q4) + b[c], zero)
+                    y[dst + _U(2) * c_n + c] = max(q1 + q2 + _F4 * (q3 + q4) + b[c], zero)
+                    y[dst + _U(3) * c_n + c] = max(q1 - q2 + _F8 * (q3 - q4) + q5 + b[c], zero)
+            else:
+                for c in range(c_n):
+                    q0, q1, q2, q3, q4, q5 = (q[a + c], q[a + tc + c], q[a + _U(2) * tc + c],
+                                              q[a + _U(3) * tc + c], q[a + _U(4) * tc + c],
+                                              q[a + _U(5) * tc + c])
+                    t[0] = q0 + q1 + q2 + q3 + q4 + b[c]
+                    t[1] = q1 - q2 + _F2 * (q3 - q4) + b[c]
+                    t[2] = q1 + q2 + _F4 * (q3 + q4) + b[c]
+                    for j in range(vmax):
+                        y[dst + _U(j) * c_n + c] = max(t[j], zero)
 
 
 @numba.njit(**_JIT)
-def _output_transform_pooled(m, q, t, p, ph_n, pw_n, b, s, tw_n, ap, ai, av):
+def _output_transform_pooled(m, q, p, ph_n, pw_n, b, s, tw_n):
     """Y = A^T m A + bias, ReLU, then the 2x2 max pool (stride 2, valid) for tile row s into
     p (ph_n, pw_n, C) flat. max(a + b, c + b) == max(a, c) + b exactly (rounding is monotonic),
     so the bias and ReLU are applied after the max."""
     c_n = _U(b.shape[0])
     tc = _U(tw_n) * c_n
     zero = np.float32(0)
-    _along_rows(m, q, tc, ap, ai, av)
-    for u in range(M):
-        for v in range(M):
-            _along_cols(q, t, _U(u * M + v) * tc, u, v, tc, ap, ai, av)
-    ph0 = s * (M // 2)
+    _along_rows(m, q, tc)
+    sq = _U(N) * tc
     for pu in range(M // 2):
-        if ph0 + pu >= ph_n:
+        ph = s * (M // 2) + pu
+        if ph >= ph_n:
             break
-        for pv in range(M // 2):
-            o0 = _U(2 * pu * M + 2 * pv) * tc
-            o2 = _U((2 * pu + 1) * M + 2 * pv) * tc
-            for tw in range(tw_n):
-                pw = tw * (M // 2) + pv
-                if pw >= pw_n:
-                    break
-                dst = (_U(ph0 + pu) * _U(pw_n) + _U(pw)) * c_n
-                k0 = _U(tw) * c_n
-                for c in range(c_n):
-                    k = k0 + c
-                    mx = max(max(t[o0 + k], t[o0 + tc + k]), max(t[o2 + k], t[o2 + tc + k]))
-                    p[dst + c] = max(mx + b[c], zero)
+        qa = _U(2 * pu) * sq
+        qb = qa + sq
+        for tw in range(tw_n):
+            pw = tw * (M // 2)
+            if pw >= pw_n:
+                break
+            two = pw + 1 < pw_n
+            a = qa + _U(tw) * c_n
+            bb = qb + _U(tw) * c_n
+            dst = (_U(ph) * _U(pw_n) + _U(pw)) * c_n
+            for c in range(c_n):
+                q0, q1, q2, q3, q4, q5 = (q[a + c], q[a + tc + c], q[a + _U(2) * tc + c],
+                                          q[a + _U(3) * tc + c], q[a + _U(4) * tc + c],
+                                          q[a + _U(5) * tc + c])
+                r0, r1, r2, r3, r4, r5 = (q[bb + c], q[bb + tc + c], q[bb + _U(2) * tc + c],
+                                          q[bb + _U(3) * tc + c], q[bb + _U(4) * tc + c],
+                                          q[bb + _U(5) * tc + c])
+                left = max(max(q0 + q1 + q2 + q3 + q4, q1 - q2 + _F2 * (q3 - q4)),
+                           max(r0 + r1 + r2 + r3 + r4, r1 - r2 + _F2 * (r3 - r4)))
+                p[dst + c] = max(left + b[c], zero)
+                if two:
+                    right = max(max(q1 + q2 + _F4 * (q3 + q4), q1 - q2 + _F8 * (q3 - q4) + q5),
+                                max(r1 + r2 + _F4 * (r3 + r4), r1 - r2 + _F8 * (r3 - r4) + r5))
+                    p[dst + c_n + c] = max(right + b[c], zero)
 
 
 class WinogradWindow:
@@ -270,7 +257,6 @@ class WinogradWindow:
                                        .reshape(N * N, wi.shape[1], wi.shape[0]), np.float32)
                   for wi in w[1:]]
         self.b = b[1:]
-        self.bt, self.at = sparse_rows(BT), sparse_rows(AT)
         head = onnx.utils.Extractor(onnx.shape_inference.infer_shapes(model)).extract_model(
             [POOL_OUT], [HEAD_OUT])
         self.head = ort.InferenceSession(head.SerializeToString(), session_options,
@@ -296,11 +282,7 @@ class WinogradWindow:
         v = [np.empty((N * N, t, c), np.float32) for t, c in ins]
         prod = [np.empty((N * N, t, c), np.float32) for t, c in zip(tws, chans[1:], strict=True)]
         q = [np.empty(M * N * t * c, np.float32) for t, c in zip(tws, chans[1:], strict=True)]
-        tmp = [np.empty((M * M if k == layers - 1 else 1) * t * c, np.float32)
-               for k, (t, c) in enumerate(zip(tws, chans[1:], strict=True))]
         p = np.zeros((ph_n, pw_n, chans[-1]), np.float32)
-        bp, bi, bv = self.bt
-        ap, ai, av = self.at
         for step in range(th + layers):
             if step < th:
                 _layer1_rows(fp, self.w1, self.b1, bufs[0], wp, ring, step * M,
@@ -309,15 +291,15 @@ class WinogradWindow:
                 s = step - 1 - k
                 if not 0 <= s < th:
                     continue
-                _input_transform(bufs[k], wp, chans[k], ring, h_len, s, tws[k], bp, bi, bv,
-                                 z[k], zring, zdone[k], v[k].reshape(-1))
+                _input_transform(bufs[k], wp, chans[k], ring, h_len, s, tws[k], z[k], zring,
+                                 zdone[k], v[k].reshape(-1))
                 np.matmul(v[k], self.u[k], out=prod[k])
                 if k == layers - 1:
-                    _output_transform_pooled(prod[k].reshape(-1), q[k], tmp[k], p.reshape(-1),
-                                             ph_n, pw_n, self.b[k], s, tws[k], ap, ai, av)
+                    _output_transform_pooled(prod[k].reshape(-1), q[k], p.reshape(-1), ph_n,
+                                             pw_n, self.b[k], s, tws[k])
                 else:
-                    _output_transform(prod[k].reshape(-1), q[k], tmp[k], bufs[k + 1], wp, ring,
-                                      self.b[k], s, tws[k], h_len, w_len, ap, ai, av)
+                    _output_transform(prod[k].reshape(-1), q[k], bufs[k + 1], wp, ring,
+                                      self.b[k], s, tws[k], h_len, w_len)
         return p
 
     def raw(self, window: np.ndarray) -> np.ndarray:
