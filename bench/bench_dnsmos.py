@@ -179,6 +179,95 @@ def _timed(fns: dict, xs: list[np.ndarray]) -> tuple[dict, dict]:
     return best, cpu, scores
 
 
+def graph_gflop(path: Path) -> dict:
+    """GFLOP (2 per multiply-add) of one window through an ONNX graph, counted from its Conv and
+    MatMul nodes and their inferred output shapes: the four full-resolution 3x3 layers of
+    sig_bak_ovr.onnx (`TRUNK_CONVS`) and the rest."""
+    import onnx
+    from onnx import numpy_helper
+
+    from metrics._dnsmos_winograd import TRUNK_CONVS
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    init = {i.name: numpy_helper.to_array(i).shape for i in model.graph.initializer}
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(model.graph.value_info) + list(model.graph.output)}
+    out = {"trunk_3x3": 0.0, "rest": 0.0}
+    for n in model.graph.node:
+        if n.op_type == "Conv":
+            w = init[n.input[1]]                               # (out, in, k...)
+            macs = int(np.prod(shapes[n.output[0]][1:])) * int(np.prod(w[1:]))
+        elif n.op_type == "MatMul" and n.input[1] in init:
+            macs = int(np.prod(shapes[n.output[0]][1:])) * init[n.input[1]][0]
+        else:
+            continue
+        out["trunk_3x3" if n.output[0] in TRUNK_CONVS else "rest"] += 2 * macs / 1e9
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def one_thread_evidence(reps: int = 5) -> dict:
+    """Why single windows stay near the official speed: per window, on one thread (CPU time of
+    the calling thread, best of `reps`, so other processes' load counts less): onnxruntime's
+    sig_bak_ovr.onnx, our Winograd path, the P.808 parts, and this core's fp32 peak as the best
+    of a 4096^2 numpy sgemm (OpenBLAS) and torch.mm (MKL/oneDNN)."""
+    import onnxruntime as ort
+    import speechmos
+    import threadpoolctl
+    import torch
+
+    from metrics._dnsmos_winograd import WinogradWindow
+    from metrics.dnsmos import p808_features
+    root = Path(speechmos.__file__).parent / "dnsmos_models"
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    full = ort.InferenceSession(str(root / "sig_bak_ovr.onnx"), opts, providers=["CPUExecutionProvider"])
+    p808 = ort.InferenceSession(str(root / "model_v8.onnx"), opts, providers=["CPUExecutionProvider"])
+    wino = WinogradWindow(str(root / "sig_bak_ovr.onnx"), opts)
+    win = clips("single")[0]
+    win = np.concatenate([win, win])[:144160]
+    feats = p808_features(win[None])
+
+    def best(f) -> float:
+        f()
+        ts = []
+        for _ in range(reps):
+            t = time.thread_time()
+            f()
+            ts.append(time.thread_time() - t)
+        return min(ts)
+    a = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
+    ta = torch.from_numpy(a)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpoolctl.threadpool_limits(1):
+        t_ort = best(lambda: full.run(None, {"input_1": win[None]}))
+        t_wino = best(lambda: wino.raw(win))
+        t_feat = best(lambda: p808_features(win[None]))
+        t_p808 = best(lambda: p808.run(None, {"input_1": feats}))
+        t_gemm = min(best(lambda: a @ a), best(lambda: torch.mm(ta, ta)))
+    torch.set_num_threads(threads)
+    flop = graph_gflop(root / "sig_bak_ovr.onnx")
+    total = flop["trunk_3x3"] + flop["rest"]
+    peak = 2 * 4096 ** 3 / t_gemm / 1e9
+    # Winograd: layers 2-4 need 36 products per 16 outputs instead of 144 (a quarter)
+    layer1 = 2 * 900 * 161 * 128 * 9 / 1e9
+    wino_flop = layer1 + (flop["trunk_3x3"] - layer1) / 4 + flop["rest"]
+    return {
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "sig_bak_ovr_gflop_per_window": {**flop, "total": round(total, 2)},
+        "winograd_gflop_per_window": round(wino_flop, 2),
+        "fp32_sgemm_peak_gflops_one_thread": round(peak, 1),
+        "seconds_per_window_one_thread": {
+            "onnxruntime_sig_bak_ovr": round(t_ort, 4), "winograd_sig_bak_ovr": round(t_wino, 4),
+            "p808_features": round(t_feat, 4), "p808_model": round(t_p808, 4)},
+        "onnxruntime_gflops_one_thread": round(total / t_ort, 1),
+        "onnxruntime_fraction_of_sgemm_peak": round(total / t_ort / peak, 2),
+        "winograd_speedup_sig_bak_ovr": round(t_ort / t_wino, 2),
+        # the official per-window work is onnxruntime + P.808; ours replaces only the first
+        "single_window_bound_with_same_p808": round((t_ort + t_feat + t_p808)
+                                                     / (t_wino + t_feat + t_p808), 2),
+    }
+
+
 def main() -> dict:
     names = ["official", "ours", "ours_no_p808"]
     fns = {n: _variant(n) for n in names}
@@ -199,6 +288,8 @@ def main() -> dict:
             "max_abs_score_difference_vs_official": {n: float(f"{d:.2e}") for n, d in diff.items()},
         }
         print(json.dumps({kind: result[kind]}, indent=1), flush=True)
+    result["one_thread"] = one_thread_evidence()
+    print(json.dumps({"one_thread": result["one_thread"]}, indent=1), flush=True)
     if os.environ.get("BENCH_DNSMOS_RSS", "1") != "0":
         rss_names = ["official", "ours"] + (["torchmetrics"] if _torchmetrics_available() else [])
         result["peak_rss_mb_single_clips"] = {n: round(_peak_rss(n)) for n in rss_names}

@@ -17,7 +17,7 @@ window on the assembled 32 x 900 x 161 map. Trunk and head are the original grap
 and weights (extracted with `onnx.utils.Extractor`), run by onnxruntime; only the framing, DFT
 and log are recomputed in numpy from the graph's own constants.
 
-Clips with one window use the original model unchanged (sharing would cost more there).
+Clips with one window have nothing to share: on the CPU they go through metrics/_dnsmos_winograd.py.
 """
 
 from __future__ import annotations
@@ -50,6 +50,32 @@ def _dynamic(model, names: list[str]) -> None:
             d.dim_param = f"o{k}"
 
 
+class LogPower:
+    """The model's input features, computed in numpy from the graph's own framing/DFT/log
+    constants: `(audio, n_frames)` -> (n_frames, 161) log10 power, frame k = samples
+    [160k, 160k + 320); in blocks of 4096 frames (a 30-minute clip needs 116 MB of features,
+    not 0.7 GB of frames)."""
+
+    def __init__(self, init: dict):
+        self.w_real = init["time2freq/stft-real/kernel:0"][:, :, 0].T.astype(np.float32)  # (320,161)
+        self.w_imag = init["time2freq/stft-imag/kernel:0"][:, :, 0].T.astype(np.float32)
+        self.eps = np.float32(init["mos_estimator_logpow/Maximum/x:0"])
+        self.power = np.float32(init["mos_estimator_logpow/pow/y:0"])
+        self.log_div = np.float32(init["mos_estimator_logpow/truediv/y:0"])
+        assert init["shape_tensor"].tolist()[1:] == [WIN_FRAMES, HOP], "unexpected DNSMOS graph"
+
+    def __call__(self, audio: np.ndarray, n_frames: int) -> np.ndarray:
+        out = np.empty((n_frames, self.w_real.shape[1]), np.float32)
+        for a in range(0, n_frames, 4096):
+            b = min(n_frames, a + 4096)
+            frames = np.lib.stride_tricks.sliding_window_view(
+                audio[HOP * a: HOP * (b - 1) + FRAME], FRAME)[::HOP]      # (b - a, 320), a view
+            re, im = frames @ self.w_real, frames @ self.w_imag
+            mag = np.sqrt(re * re + im * im)
+            out[a:b] = np.log(np.maximum(self.eps, mag ** self.power)) / self.log_div
+        return out
+
+
 class SharedTrunk:
     """`raw(audio_windows_source)`: the model's raw (N, 3) outputs for a clip's windows."""
 
@@ -62,13 +88,7 @@ class SharedTrunk:
 
         model = onnx.load(onnx_path)
         init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-        # framing/DFT/log constants of the graph itself
-        self.w_real = init["time2freq/stft-real/kernel:0"][:, :, 0].T.astype(np.float32)  # (320,161)
-        self.w_imag = init["time2freq/stft-imag/kernel:0"][:, :, 0].T.astype(np.float32)
-        self.eps = np.float32(init["mos_estimator_logpow/Maximum/x:0"])
-        self.power = np.float32(init["mos_estimator_logpow/pow/y:0"])
-        self.log_div = np.float32(init["mos_estimator_logpow/truediv/y:0"])
-        assert init["shape_tensor"].tolist()[1:] == [WIN_FRAMES, HOP], "unexpected DNSMOS graph"
+        self.features = LogPower(init)
 
         inferred = onnx.shape_inference.infer_shapes(model)
 
@@ -81,20 +101,6 @@ class SharedTrunk:
 
         self.trunk = sub([TRUNK_IN], [TRUNK_OUT])
         self.head = sub([TRUNK_OUT], [HEAD_OUT])
-
-    # -- pieces ---------------------------------------------------------------------------------
-    def features(self, audio: np.ndarray, n_frames: int) -> np.ndarray:
-        """(n_frames, 161) log10 power, frame k = samples [160k, 160k + 320); computed in
-        blocks of 4096 frames (a 30-minute clip needs 116 MB of features, not 0.7 GB of frames)."""
-        out = np.empty((n_frames, self.w_real.shape[1]), np.float32)
-        for a in range(0, n_frames, 4096):
-            b = min(n_frames, a + 4096)
-            frames = np.lib.stride_tricks.sliding_window_view(
-                audio[HOP * a: HOP * (b - 1) + FRAME], FRAME)[::HOP]      # (b - a, 320), a view
-            re, im = frames @ self.w_real, frames @ self.w_imag
-            mag = np.sqrt(re * re + im * im)
-            out[a:b] = np.log(np.maximum(self.eps, mag ** self.power)) / self.log_div
-        return out
 
     def _trunk(self, feats: np.ndarray) -> np.ndarray:
         """(32, F, 161) trunk output for a (F, 161) feature sequence (zero padded at its ends)."""

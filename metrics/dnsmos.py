@@ -8,8 +8,10 @@ the personalised model) polynomial fits; P.808 takes a 120-band log-mel (n_fft 3
 power_to_db ref=max, +40 /40) of the window minus its last 160 samples through `model_v8.onnx`.
 Each score is the mean over the clip's windows. Unlike the reference, a clip with several windows
 runs the model's full-resolution layers once over all its frames (metrics/_dnsmos_shared.py, the
-same numbers within 2e-5 raw), single-window clips run WORKERS at a time (as the reference's
-thread pool runs clips; no faster per window: the same convolutions), and `p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
+same numbers within 2e-5 raw); a single-window clip (on the CPU) runs those layers by Winograd's
+F(4x4, 3x3) (metrics/_dnsmos_winograd.py: a quarter of the multiplications, the scores within
+1e-5 of the original graph's), WORKERS clips at a time as the reference's thread pool runs clips;
+and `p808=False` skips the P.808 model. ONNX files: the `speechmos` wheel. P.808's log-mel pads
 frames as the installed librosa does ("constant" since 0.10, as speechmos and torchmetrics run
 today); dnsmos_local.py under the librosa < 0.10 of its time padded with "reflect": P808 moves by
 up to 0.002 on the DNS test clips (SIG/BAK/OVRL do not use librosa).
@@ -28,8 +30,9 @@ samples; the positional call only runs on librosa < 0.10, whose default res_type
 (`versa/utterance_metrics/pseudo_mos.py`, `versa/audio_utils.py`) does before `speechmos`.
 At 16 kHz `onnx`, `onnx_torchmetrics` and `onnx_urgent` are the same computation;
 docs/comparing.md has the sizes of the differences.
-Memory: one window per onnxruntime call (`BATCH`, 2 calls at once), so peak RSS stays below
-torchmetrics' on the same clips (bench/bench_dnsmos.py has the figures for 21 clips).
+Memory: one window per onnxruntime call (`BATCH`, 2 calls at once) and single windows streamed
+through the Winograd layers a few rows at a time, so peak RSS stays below torchmetrics' on the
+same clips (bench/bench_dnsmos.py has the figures for 21 clips).
 `device="cuda"` runs both models on onnxruntime's CUDA execution provider where it is installed
 (onnxruntime-gpu); without it the metric says so once and runs on the CPU (the version string
 names the provider used). Not measured on a GPU: none was available.
@@ -52,6 +55,7 @@ WIN = int(INPUT_LENGTH * SR)
 BATCH = 1    # windows per onnxruntime call: 1 keeps peak RSS below torchmetrics' (4: +0.4 GB)
 WORKERS = 2  # single-window calls in flight at once (each holds one window's activations)
 ARENA = True   # onnxruntime CPU arena: single windows 1.12x vs 0.93x without, peak RSS 696 vs 450 MB
+WINOGRAD = True  # CPU single windows: the 3x3 layers by Winograd F(4x4, 3x3) (_dnsmos_winograd.py)
 
 POLY = {  # (sig, bak, ovr) fits from dnsmos_local.py, highest power first
     False: ([-0.08397278, 1.22083953, 0.0052439], [-0.13166888, 1.60915514, -0.39604546],
@@ -178,6 +182,7 @@ class DNSMOS(Metric):
         self._sess = None
         self._p808 = None
         self._shared = None
+        self._wino = None
         self.with_p808 = p808          # False: skip the P.808 model (its column stays empty)
 
     @property
@@ -246,6 +251,16 @@ class DNSMOS(Metric):
             self._shared = SharedTrunk(self._paths[0], self._opts, self._providers)
         return self._shared
 
+    def _winograd(self):
+        """The Winograd single-window model (metrics/_dnsmos_winograd.py) on the CPU, built on
+        first use; None where the original graph runs single windows (CUDA, or WINOGRAD off)."""
+        if not WINOGRAD or self._providers[0] != "CPUExecutionProvider":
+            return None
+        if self._wino is None:
+            from metrics._dnsmos_winograd import WinogradWindow
+            self._wino = WinogradWindow(self._paths[0], self._opts, self._providers)
+        return self._wino
+
     def _p808_scores(self, audio: np.ndarray, starts: list[int]) -> np.ndarray:
         out = []
         for i in range(0, len(starts), BATCH):
@@ -253,38 +268,44 @@ class DNSMOS(Metric):
             out.append(self._p808.run(None, {"input_1": p808_features(chunk)})[0][:, 0])
         return np.concatenate(out)
 
-    def _p808_all(self, clips: list[tuple[np.ndarray, list[int]]]) -> list[np.ndarray]:
-        if WORKERS > 1 and len(clips) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(WORKERS) as ex:
-                return list(ex.map(lambda c: self._p808_scores(*c), clips))
-        return [self._p808_scores(a, st) for a, st in clips]
-
-    def _raw_scores(self, clips: list[tuple[np.ndarray, list[int]]]) -> list[np.ndarray]:
-        """(n_windows, 3) raw SIG/BAK/OVRL per clip. Clips with several windows share one trunk
-        pass over their frames (metrics/_dnsmos_shared.py, same numbers); single-window clips go
-        through the original model together, BATCH windows per call."""
-        out: list[np.ndarray | None] = [None] * len(clips)
+    def _model_scores(self, clips: list[tuple[np.ndarray, list[int]]]
+                      ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """Per clip: (n_windows, 3) raw SIG/BAK/OVRL and the P.808 scores (None without P.808).
+        A single-window clip is one task doing both models, WORKERS tasks at once (as
+        dnsmos_local.py's thread pool runs clips): one thread's GIL-bound P.808 features overlap
+        the other's GIL-free Winograd/onnxruntime work. Clips with several windows share one
+        trunk pass over their frames (metrics/_dnsmos_shared.py, same numbers)."""
+        raws: list[np.ndarray | None] = [None] * len(clips)
+        p808s: list[np.ndarray | None] = [None] * len(clips)
         single = [k for k, (_, st) in enumerate(clips) if len(st) == 1]
-        groups = [single[i:i + BATCH] for i in range(0, len(single), BATCH)]
+        wino = self._winograd() if single else None
 
-        def run(ks: list[int]) -> None:
-            res = self._sess.run(None, {"input_1": np.stack([clips[k][0][:WIN] for k in ks])})[0]
-            for j, k in enumerate(ks):
-                out[k] = res[j:j + 1]
-        # single windows share nothing: WORKERS calls at once, as dnsmos_local.py's thread pool
-        # runs clips (onnxruntime sessions are safe to run from several threads)
-        if WORKERS > 1 and len(groups) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(WORKERS) as ex:
-                list(ex.map(run, groups))
-        else:
-            for ks in groups:
-                run(ks)
+        def one(k: int) -> None:
+            audio, starts = clips[k]
+            if wino is not None:
+                raws[k] = wino.raw(audio[:WIN])[None]
+            else:
+                raws[k] = self._sess.run(None, {"input_1": audio[None, :WIN]})[0]
+            if self.with_p808:
+                p808s[k] = self._p808_scores(audio, starts)
+
+        def p808(k: int) -> None:
+            p808s[k] = self._p808_scores(*clips[k])
+
+        tasks = [(one, k) for k in single]
         for k, (audio, starts) in enumerate(clips):
-            if out[k] is None:
-                out[k] = self._shared_trunk().raw(audio, starts, batch=BATCH)
-        return out
+            if raws[k] is None and len(starts) > 1:
+                raws[k] = self._shared_trunk().raw(audio, starts, batch=BATCH)
+                if self.with_p808:
+                    tasks.append((p808, k))
+        if WORKERS > 1 and len(tasks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(WORKERS) as ex:   # onnxruntime sessions are thread-safe
+                list(ex.map(lambda t: t[0](t[1]), tasks))
+        else:
+            for f, k in tasks:
+                f(k)
+        return raws, p808s
 
     def score(self, items: list[MetricItem]) -> list[ItemScore]:
         self.load()
@@ -302,8 +323,7 @@ class DNSMOS(Metric):
                 out[k] = ItemScore(error=msg)
         if clips:
             try:
-                raws = self._raw_scores(clips)
-                p808s = (self._p808_all(clips) if self.with_p808 else [None] * len(clips))
+                raws, p808s = self._model_scores(clips)
             except Exception as exc:  # onnxruntime failure: every pending item records it
                 for k in owners:
                     out[k] = ItemScore(error=f"onnxruntime: {type(exc).__name__}: {exc}")
