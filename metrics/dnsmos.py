@@ -202,7 +202,9 @@ class DNSMOS(Metric):
                                        scipy=pkg_version("scipy"))
         return (f"{pkg_version('speechmos')} sig_bak_ovr.onnx sha256:{file_sha256(self._paths[0])} "
                 f"model_v8.onnx sha256:{file_sha256(self._paths[1])}; resampler {feed}; "
-                f"{pkg_version('onnxruntime')} {self._providers[0]}")
+                f"{pkg_version('onnxruntime')} {self._providers[0]}"
+                + (f"; single windows' 3x3 layers by Winograd F(4x4,3x3) (numba {pkg_version('numba')})"
+                   if self._winograd_on() else ""))
 
     def providers(self) -> list[str]:
         """onnxruntime execution providers for this device: CUDA first when asked for and
@@ -251,10 +253,14 @@ class DNSMOS(Metric):
             self._shared = SharedTrunk(self._paths[0], self._opts, self._providers)
         return self._shared
 
+    def _winograd_on(self) -> bool:
+        """Whether single windows go through the Winograd layers (CPU and WINOGRAD on)."""
+        return WINOGRAD and self._providers[0] == "CPUExecutionProvider"
+
     def _winograd(self):
         """The Winograd single-window model (metrics/_dnsmos_winograd.py) on the CPU, built on
         first use; None where the original graph runs single windows (CUDA, or WINOGRAD off)."""
-        if not WINOGRAD or self._providers[0] != "CPUExecutionProvider":
+        if not self._winograd_on():
             return None
         if self._wino is None:
             from metrics._dnsmos_winograd import WinogradWindow

@@ -87,7 +87,7 @@ def test_dnsmos_cuda_without_the_provider_says_so_and_runs_on_the_cpu(corpora, m
     m = METRICS.get("dnsmos")(device="cuda")
     with pytest.warns(RuntimeWarning, match="no CUDAExecutionProvider.*runs on the CPU"):
         m.load()
-    assert m.backend_version.endswith("CPUExecutionProvider")
+    assert "onnxruntime" in m.backend_version and "CPUExecutionProvider" in m.backend_version
     (s,) = m.score([item(dns_pairs(corpora)[0][1])])
     assert s.error is None and 1.0 < s.values["OVRL"] < 5.0
 
