@@ -48,7 +48,12 @@ def overfit_run(tmp_path_factory, corpora):
     out = tmp_path_factory.mktemp("masksr2_tiny")
     cfg = override(get_config("masksr2_tiny"), OVERFIT)
     noise, rirs = _pools(corpora)
-    logs = train(cfg, _speech(corpora, 4), noise, rirs, out)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # as `one_torch_thread` does for the tests (a module fixture
+    try:                            # runs before it): no oversubscription of 2 shared cores
+        logs = train(cfg, _speech(corpora, 4), noise, rirs, out)
+    finally:
+        torch.set_num_threads(threads)
     return out, logs
 
 
