@@ -15,6 +15,10 @@ export BENCHMARK_CORPORA ?= $(SHARED)/corpora
 export BENCHMARK_ASSET_MIRROR ?= $(SHARED)/assets
 endif
 export BENCHMARK_DATA ?= $(CURDIR)/data
+# The suite runs on 2 pytest-xdist workers (the dev/CI machines have 2 cores); a test file stays on
+# one worker (--dist loadfile), so a module's fixtures (trained tiny checkpoints, transcripts) are
+# built once. PYTEST_XDIST= runs it in one process.
+PYTEST_XDIST ?= -n 2 --dist loadfile
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps test testsets demo bench lint clean help
@@ -59,7 +63,7 @@ system-deps:
 install: $(VENV)/.installed
 
 test: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 testsets: $(VENV)/.installed
 	$(PY) -m benchmark testsets build all --fetch $(TESTSET_ARGS)

@@ -14,6 +14,13 @@ ASSET_MIRROR = SHARED / "assets"
 
 os.environ.setdefault("BENCHMARK_NO_PROGRESS", "1")
 
+# Under pytest-xdist (`make test`: 2 workers) each worker's numeric libraries get an equal share of
+# the cores (1 thread each on 2 cores): 2 workers at N intra-op threads each would oversubscribe.
+# Set before torch / numpy are imported; subprocesses the tests start inherit it.
+if _workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, str(max(1, (os.cpu_count() or 1) // _workers)))
+
 
 def _need(path: Path) -> Path:
     if not path.exists():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from masksr_eval_support import evaluate, overfit_maker
 
 from benchmark.cli import main
 from systems.masksr.config import get_config, override
@@ -36,15 +37,6 @@ def _load(out: Path):
     return loaded.cfg, loaded.model, loaded.checkpoint
 
 
-def _maker(cfg, corpora: Path, speech: list[str], cache: Path):
-    from systems.masksr.codec import Codec
-    from systems.masksr.data import BatchMaker, NoiseRirPools, build_segment_bank, list_audio
-    noise, rirs = _pools(corpora)
-    bank = build_segment_bank(cfg, [Path(s) for s in speech], cache, Codec(cfg.codec))
-    pools = NoiseRirPools(cfg, list_audio(noise, "noise"), list_audio(rirs, "rir"), 0, cfg.seed)
-    return BatchMaker(cfg, bank, pools, cfg.batch)
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 
@@ -70,14 +62,14 @@ def test_variants_train_with_the_same_command(name, lm_blocks, tmp_path, corpora
 
 
 def _overfit(tmp_path: Path, corpora, **changes):
-    from systems.masksr.trainer import evaluate, train
+    from systems.masksr.trainer import train
     cfg = override(get_config("masksr2_tiny"), {**OVERFIT, **changes})
     noise, rirs = _pools(corpora)
     speech = _speech(corpora, 4)
     logs = train(cfg, speech, noise, rirs, tmp_path)
     cfg, model, _ = _load(tmp_path)
     torch.manual_seed(0)
-    metrics = evaluate(model, _maker(cfg, corpora, speech, tmp_path / "cache"), cfg, batches=3)
+    metrics = evaluate(model, overfit_maker(cfg, corpora, speech, tmp_path / "cache"), cfg, batches=3)
     print(changes, "->", metrics, "final CE", logs[-1].ce)
     return logs, metrics
 

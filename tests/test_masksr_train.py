@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from masksr_eval_support import evaluate, overfit_maker
 
 from benchmark.cli import main
 from systems.masksr.config import get_config, override
@@ -34,15 +35,6 @@ def _pools(corpora):
     return [str(corpora / "noise")], [str(corpora / "rirs")]
 
 
-def _maker(cfg, corpora, speech, cache):
-    from systems.masksr.codec import Codec
-    from systems.masksr.data import BatchMaker, NoiseRirPools, build_segment_bank, list_audio
-    noise, rirs = _pools(corpora)
-    bank = build_segment_bank(cfg, [Path(s) for s in speech], cache, Codec(cfg.codec))
-    pools = NoiseRirPools(cfg, list_audio(noise, "noise"), list_audio(rirs, "rir"), 0, cfg.seed)
-    return BatchMaker(cfg, bank, pools, cfg.batch)
-
-
 def _load(out: Path):
     from systems.masksr.checkpoint import CHECKPOINT, load_model
     loaded = load_model(out / CHECKPOINT)
@@ -56,19 +48,23 @@ def overfit_run(tmp_path_factory, corpora):
     out = tmp_path_factory.mktemp("masksr2_tiny")
     cfg = override(get_config("masksr2_tiny"), OVERFIT)
     noise, rirs = _pools(corpora)
-    logs = train(cfg, _speech(corpora, 4), noise, rirs, out)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # as `one_torch_thread` does for the tests (a module fixture
+    try:                            # runs before it): no oversubscription of 2 shared cores
+        logs = train(cfg, _speech(corpora, 4), noise, rirs, out)
+    finally:
+        torch.set_num_threads(threads)
     return out, logs
 
 
 @pytest.mark.slow
 def test_overfit_four_utterances(overfit_run, corpora):
-    from systems.masksr.trainer import evaluate
     out, logs = overfit_run
     assert logs[-1].step == 300 and logs[-1].kd > 0
     assert logs[-1].ce < logs[0].ce / 3
     cfg, model, _ = _load(out)
     torch.manual_seed(0)
-    metrics = evaluate(model, _maker(cfg, corpora, _speech(corpora, 4), out / "cache"), cfg, batches=3)
+    metrics = evaluate(model, overfit_maker(cfg, corpora, _speech(corpora, 4), out / "cache"), cfg, batches=3)
     print("overfit:", metrics)
     assert metrics["masked_accuracy"] >= 0.9
     assert metrics["sampler_accuracy"] >= 0.8

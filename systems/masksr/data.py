@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,23 +56,6 @@ def train_distribution(cfg: MaskSRConfig, gains: np.ndarray | None = None):
     return dataclasses.replace(base, **changes)
 
 
-@dataclass
-class SegmentBank:
-    """Clean segments (S, N) peak-normalised, their codegrams (S, G, K, T) on the gain grid
-    `gains` (G,), and KD targets (S, Th[, C]) or None, in memory (evaluation, small sets)."""
-    waves: torch.Tensor
-    codes: torch.Tensor
-    kd: torch.Tensor | None
-    gains: np.ndarray
-
-    def __len__(self) -> int:
-        return self.waves.shape[0]
-
-    def item(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return (self.waves[i].numpy(), self.codes[i].numpy(),
-                self.kd[i].numpy() if self.kd is not None else None)
-
-
 class ShardSource:
     """The items of one split of a prepared folder, read from its shards on demand."""
 
@@ -103,24 +85,10 @@ class ShardSource:
 
 
 def prepared_dir(cfg: MaskSRConfig, speech: list[Path], cache: Path) -> Path:
-    """Where `train` / `build_segment_bank` keep the shards they prepare from speech folders."""
+    """Where `train --speech` keeps the shards it prepares from speech folders."""
     from systems.masksr.prepare import PrepareOptions, data_key, files_digest
     key = json.dumps([data_key(cfg, PrepareOptions()), files_digest(speech)], sort_keys=True)
     return cache / f"shards-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-
-
-def build_segment_bank(cfg: MaskSRConfig, speech: list[Path], cache: Path, codec=None,
-                       device: str = "cpu", is_main: bool = True) -> SegmentBank:
-    """Prepare (or reuse) the shards of `speech` under `cache` and load them into memory."""
-    from systems.masksr.prepare import prepare
-    root = prepared_dir(cfg, speech, cache)
-    if is_main:
-        prepare(cfg, speech, root, device=device, codec=codec)
-    src = ShardSource(root)
-    items = [src.item(i) for i in range(len(src))]
-    kd = torch.from_numpy(np.stack([k for *_, k in items])) if items[0][2] is not None else None
-    return SegmentBank(torch.from_numpy(np.stack([w for w, *_ in items])),
-                       torch.from_numpy(np.stack([c for _, c, _ in items])), kd, src.gains)
 
 
 def _read_noise(path: Path, start: int, frames: int) -> np.ndarray:
@@ -251,7 +219,7 @@ def _gain_range(gains: np.ndarray) -> tuple[float, float]:
 
 
 class ItemMaker:
-    """Degraded training pairs of a source (SegmentBank or ShardSource) by global item position."""
+    """Degraded training pairs of a source (a ShardSource or alike) by global item position."""
 
     def __init__(self, cfg: MaskSRConfig, source, pools: NoiseRirPools):
         self.cfg, self.source, self.pools = cfg, source, pools
@@ -387,18 +355,3 @@ class StepBatches(torch.utils.data.Dataset):
             return make(self.positions(step), rngs)
         except ShardError as exc:          # handed to the main process as one clear message
             return {"error": str(exc)}
-
-
-class BatchMaker:
-    """batch(step, rank) -> (degraded (B, N), codes (B, K, T), kd targets or None), items drawn
-    with replacement from an in-memory bank (evaluation on fresh degradations)."""
-
-    def __init__(self, cfg: MaskSRConfig, bank: SegmentBank, pools: NoiseRirPools, batch: int):
-        self.cfg, self.bank, self.pools, self.batch = cfg, bank, pools, batch
-        self.items = ItemMaker(cfg, bank, pools)
-
-    def __call__(self, step: int, rank: int = 0):
-        rng = np.random.default_rng([self.cfg.seed, step, rank])
-        idx = rng.integers(len(self.bank), size=self.batch)
-        b = self.items.batch(idx, [rng] * self.batch)
-        return b["wave"], b["codes"], b["kd"]

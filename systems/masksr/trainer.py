@@ -164,28 +164,6 @@ def validate(model, maker, cfg: MaskSRConfig, opts: TrainOptions, precision: str
             "dev_accuracy": [round(a, 4) for a in acc]}
 
 
-@torch.no_grad()
-def evaluate(model, maker, cfg: MaskSRConfig, batches: int = 4, first_step: int = 10**7) -> dict:
-    """Masked-token accuracy (training mask distribution) and sampler token accuracy on fresh
-    degradations of the bank's segments (steps from `first_step` are never used in training)."""
-    from systems.masksr.sampler import sample_codegrams
-    strategy = get_strategy(cfg.codebook_modelling)
-    model.eval()
-    device = next(model.parameters()).device
-    hits = total = s_hits = s_total = 0
-    for i in range(batches):
-        wave, codes, _ = maker(first_step + i)
-        wave, codes = wave.to(device), codes.to(device)
-        mask = strategy.training_mask(codes, cfg, step_generator(cfg.seed, first_step + i, 0, device))
-        logits, _ = model(wave, strategy.lm_inputs(codes, mask, cfg.codebook_size))
-        hits += int(((logits.argmax(-1) == codes) & mask).sum())
-        total += int(mask.sum())
-        sampled = sample_codegrams(model, wave, seed=i)
-        s_hits += int((sampled == codes).sum())
-        s_total += codes.numel()
-    return {"masked_accuracy": hits / total, "sampler_accuracy": s_hits / s_total}
-
-
 def _dist_setup() -> tuple[int, int, str]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
