@@ -53,6 +53,36 @@ def test_fetch_from_file_url_and_resume(isolated_env, asset_mirror, monkeypatch)
     assert assets.sha256_of(path) == a.sha256 and not part.exists()
 
 
+def test_concurrent_fetches_of_one_asset_wait_for_each_other(isolated_env, asset_mirror, monkeypatch):
+    """While one process holds the asset's lock (downloading), another fetch writes nothing
+    (no `.part` of its own) and, once the lock is free, returns the first one's verified file;
+    two processes fetching at once both get the right bytes."""
+    import threading
+
+    from filelock import FileLock
+    monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", asset_mirror.as_uri())
+    a = assets.get_asset("gtcrn_onnx")
+    target = a.cached_path()
+    target.parent.mkdir(parents=True)
+    lock = FileLock(str(target) + ".lock")
+    lock.acquire()
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(assets.fetch("gtcrn_onnx")))
+    t.start()
+    t.join(1.0)
+    assert t.is_alive() and not target.with_name(target.name + ".part").exists() and not target.exists()
+    lock.release()
+    t.join(60)
+    assert got == [target] and assets.sha256_of(target) == GTCRN_SHA
+    target.unlink()
+    code = ("import sys; from benchmark import assets; "
+            "print(assets.sha256_of(assets.fetch('gtcrn_onnx')))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0] and outs == [GTCRN_SHA] * 3
+
+
 def test_tampered_file_is_refused(isolated_env, asset_mirror, monkeypatch):
     monkeypatch.setenv("BENCHMARK_ASSET_MIRROR", str(asset_mirror))
     path = assets.fetch("gtcrn_onnx")

@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from benchmark.assets.catalog import all_assets, get_asset  # noqa: F401
 from benchmark.assets.records import (  # noqa: F401
     ASSETS,
@@ -206,10 +208,28 @@ def _download(url: str, part: Path, asset: Asset) -> None:
 def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
           unpack: bool = True) -> Path:
     """Return the verified local path of asset `name`, downloading it if needed (`unpack=False`:
-    the archive itself, even for records that unpack next to the file)."""
+    the archive itself, even for records that unpack next to the file).
+
+    A file already verified (its stamp matches) and unpacked is returned without writing. Anything
+    that writes in the cache (a stamp, a download, an unpacked folder) holds the asset's lock
+    (`<file>.lock`, an OS file lock): two processes fetching the same asset at once (two runs, test
+    workers, Ray workers) do not write the same `.part` file; the second finds the first's result."""
     asset = get_asset(name)
     target = asset.cached_path(root)
     _check_cache_file(asset, target, root)
+    if (target.exists() and _stamp_ok(target, asset.sha256)
+            and not (unpack and asset.unpack and not (Path(str(target) + ".d") / ".complete").exists())):
+        _warn_unpinned(asset, target)
+        return _maybe_unpack(asset, target) if unpack else target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(target.name + ".lock")
+    _unlink_link(lock)               # never opened through a link out of the cache
+    with FileLock(str(lock)):
+        _check_cache_file(asset, target, root)
+        return _fetch_locked(asset, target, offline, unpack)
+
+
+def _fetch_locked(asset: Asset, target: Path, offline: bool | None, unpack: bool) -> Path:
     if target.exists():
         if _stamp_ok(target, asset.sha256):
             _warn_unpinned(asset, target)
@@ -228,7 +248,6 @@ def fetch(name: str, *, root: Path | None = None, offline: bool | None = None,
         offline = offline_mode()
     sources = mirror_candidates(asset) + ([] if offline else list(asset.urls))
     tried: list[str] = []
-    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     for url in sources:
         try:
