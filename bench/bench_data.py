@@ -208,22 +208,23 @@ def torch_path(batches: int = 3, batch: int = 16) -> dict:
     return out
 
 
-def _old_record(p) -> dict:
+def _record(p, noise_lowpass: float) -> dict:
+    """A draw's recorded parameters (old `sample_params` and new `sample` differ only in how the
+    noise low-pass is stored: a flag, or its parameters or None)."""
     lp = p.lowpass
     return {"reverb": float(p.reverb), "clip_on": float(p.clip_eta is not None), "clip_eta": p.clip_eta,
             "lowpass_on": float(lp is not None), "cutoff_hz": lp.cutoff if lp else None,
             "filter_order": lp.order if lp else None,
             "filter_type": ("butter", "cheby1", "bessel", "ellip").index(lp.filter_type) if lp else None,
-            "noise_lowpass": float(p.noise_lowpass), "snr_db": p.snr_db, "gain": p.gain}
+            "noise_lowpass": noise_lowpass, "snr_db": p.snr_db, "gain": p.gain}
+
+
+def _old_record(p) -> dict:
+    return _record(p, float(p.noise_lowpass))
 
 
 def _new_record(p) -> dict:
-    lp = p.lowpass
-    return {"reverb": float(p.reverb), "clip_on": float(p.clip_eta is not None), "clip_eta": p.clip_eta,
-            "lowpass_on": float(lp is not None), "cutoff_hz": lp.cutoff if lp else None,
-            "filter_order": lp.order if lp else None,
-            "filter_type": ("butter", "cheby1", "bessel", "ellip").index(lp.filter_type) if lp else None,
-            "noise_lowpass": float(p.noise_lowpass is not None), "snr_db": p.snr_db, "gain": p.gain}
+    return _record(p, float(p.noise_lowpass is not None))
 
 
 def ks_table(draws: int = 2000) -> dict:

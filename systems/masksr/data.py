@@ -123,8 +123,9 @@ class NoiseRirPools:
         self.noise_rates = np.array([i.samplerate for i in infos], dtype=np.int64)
         resampled = np.where(self.noise_rates != self.rate,
                              4 * -(-self.noise_frames * self.rate // np.maximum(self.noise_rates, 1)), 0)
-        kept = np.cumsum(resampled[np.argsort(resampled, kind="stable")]) <= noise_cache_mb * 2 ** 20
-        self._noise_kept = {int(k) for k in np.argsort(resampled, kind="stable")[kept] if resampled[k] > 0}
+        order = np.argsort(resampled, kind="stable")          # smallest first
+        kept = np.cumsum(resampled[order]) <= noise_cache_mb * 2 ** 20
+        self._noise_kept = {int(k) for k in order[kept] if resampled[k] > 0}
         self._noise_cache: dict[int, np.ndarray] = {}
         self.rir_files = [Path(f) for f in rirs]
         self._rir_cache: OrderedDict[int, np.ndarray] = OrderedDict()
